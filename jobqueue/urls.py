@@ -1,0 +1,11 @@
+"""URL map: the jobs API at the root (``/jobs``, ``/stats``), the admin at ``/admin/``."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("jobs.urls")),
+    path("", RedirectView.as_view(url="/admin/jobs/", permanent=False)),
+]

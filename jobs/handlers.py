@@ -1,0 +1,164 @@
+"""The registry of job types.
+
+A job type is a function registered with ``@handler("name")``. It receives the job's
+payload and a ``JobContext``; returning means success, raising means a failed attempt
+(retried with backoff while retries remain), and raising ``DoNotRetry`` fails the job
+at once. A handler may declare a DRF serializer, which validates the payload at
+``POST /jobs`` and ``enqueue()``, and a timeout in seconds.
+
+Delivery is at-least-once: a job whose worker died is run again, so handlers should be
+idempotent.
+
+Built in: ``email``. With ``JOBQUEUE_DEMO_HANDLERS`` on: ``noop``, ``sleep``, ``fail``
+and ``flaky``. Projects add their own in a ``job_handlers`` module of any installed app.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from rest_framework import serializers
+
+from jobs.models import Job
+
+logger = logging.getLogger(__name__)
+
+
+class DoNotRetry(Exception):
+    """Raise from a handler to fail the job at once, whatever retries remain."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a running handler may know besides its payload."""
+
+    job: Job
+    worker: str
+    #: Set when the pool is shutting down; long handlers may check it and stop early.
+    stopping: threading.Event
+
+
+HandlerFunc = Callable[[dict, JobContext], Any]
+
+
+@dataclass(frozen=True)
+class Handler:
+    type: str
+    func: HandlerFunc
+    serializer: type[serializers.Serializer] | None = None
+    timeout: float | None = None
+    demo: bool = False
+
+    def validate(self, payload: dict) -> dict[str, list[str]]:
+        """Field errors of ``payload`` per the handler's serializer; empty when valid."""
+        if self.serializer is None:
+            return {}
+        checked = self.serializer(data=payload)
+        if checked.is_valid():
+            return {}
+        return {field: [str(message) for message in messages] for field, messages in checked.errors.items()}
+
+
+_registry: dict[str, Handler] = {}
+
+
+def handler(
+    type: str,
+    *,
+    serializer: type[serializers.Serializer] | None = None,
+    timeout: float | None = None,
+    demo: bool = False,
+) -> Callable[[HandlerFunc], HandlerFunc]:
+    """Register the decorated function as the handler of job type ``type``.
+
+    ``timeout`` (seconds): an attempt running longer is recorded as failed and retried.
+    ``demo``: registered only while ``JOBQUEUE_DEMO_HANDLERS`` is on.
+    Registering a type twice replaces the earlier handler (and says so in the log).
+    """
+    if not type or len(type) > 100:
+        raise ValueError("a job type is 1 to 100 characters")
+    if timeout is not None and timeout <= 0:
+        raise ValueError("a handler timeout must be positive")
+
+    def register(func: HandlerFunc) -> HandlerFunc:
+        if type in _registry and _registry[type].func is not func:
+            logger.warning("job type %r re-registered: %s replaces %s", type, func, _registry[type].func)
+        _registry[type] = Handler(type=type, func=func, serializer=serializer, timeout=timeout, demo=demo)
+        return func
+
+    return register
+
+
+def unregister(type: str) -> None:
+    """Forget a job type (for tests)."""
+    _registry.pop(type, None)
+
+
+def get_handler(type: str) -> Handler | None:
+    """The active handler of ``type``, or ``None`` when no handler is registered."""
+    found = _registry.get(type)
+    if found is None or (found.demo and not settings.JOBQUEUE_DEMO_HANDLERS):
+        return None
+    return found
+
+
+def known_types() -> list[str]:
+    """Names of the active job types, sorted."""
+    return sorted(name for name in _registry if get_handler(name) is not None)
+
+
+# --- built-in handlers ----------------------------------------------------------------
+
+
+class EmailPayload(serializers.Serializer):
+    to = serializers.EmailField()
+    subject = serializers.CharField(max_length=998, allow_blank=True, default="")
+    body = serializers.CharField(allow_blank=True, default="", trim_whitespace=False)
+
+
+@handler("email", serializer=EmailPayload, timeout=60)
+def send_email(payload: dict, context: JobContext) -> None:
+    """Send one message through Django's mail API (``EMAIL_BACKEND`` decides where)."""
+    send_mail(
+        subject=payload.get("subject", ""),
+        message=payload.get("body", ""),
+        from_email=None,
+        recipient_list=[payload["to"]],
+    )
+
+
+@handler("noop", demo=True)
+def noop(payload: dict, context: JobContext) -> None:
+    """Does nothing: for benchmarks and smoke tests."""
+
+
+class SleepPayload(serializers.Serializer):
+    seconds = serializers.FloatField(min_value=0, max_value=3600)
+
+
+@handler("sleep", serializer=SleepPayload, demo=True)
+def sleep(payload: dict, context: JobContext) -> None:
+    """Sleeps ``seconds``; a job that takes time, for demos and crash tests."""
+    time.sleep(float(payload["seconds"]))
+
+
+@handler("fail", demo=True)
+def fail(payload: dict, context: JobContext) -> None:
+    """Always raises, so the job is retried until its retries are spent."""
+    raise RuntimeError(payload.get("message", "this job always fails"))
+
+
+class FlakyPayload(serializers.Serializer):
+    failures = serializers.IntegerField(min_value=0, max_value=1000)
+
+
+@handler("flaky", serializer=FlakyPayload, demo=True)
+def flaky(payload: dict, context: JobContext) -> None:
+    """Fails its first ``failures`` attempts, then succeeds."""
+    if context.job.retry_count < int(payload["failures"]):
+        raise RuntimeError(f"flaky failure {context.job.retry_count + 1} of {payload['failures']}")

@@ -1,0 +1,212 @@
+"""The job domain objects, and the ORM tables the embedded SQL store keeps them in.
+
+``Job`` (a dataclass) is what every layer above the stores sees, whichever store holds
+the job. ``JobRecord`` and ``WorkerPoolRecord`` are rows of the embedded SQL store; only
+``jobs.stores.sql`` queries them.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from django.db import models
+
+# Attempts kept in a job's history; older ones are dropped and only counted.
+ATTEMPT_HISTORY_LIMIT = 20
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+
+class Outcome(StrEnum):
+    """How one attempt ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"  # raised; will be retried if retries remain
+    TIMED_OUT = "timed out"
+    LEASE_EXPIRED = "lease expired (worker lost)"
+    RELEASED = "released"  # shutdown before the job finished; not counted as a retry
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a processing job, the token that fences its writes, and until when."""
+
+    owner: str
+    token: str
+    expires_at: datetime
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of a job."""
+
+    started_at: datetime
+    finished_at: datetime
+    worker: str
+    outcome: str
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "startedAt": self.started_at,
+            "finishedAt": self.finished_at,
+            "worker": self.worker,
+            "outcome": self.outcome,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, parse=lambda value: value) -> "Attempt":
+        return cls(
+            started_at=parse(data["startedAt"]),
+            finished_at=parse(data["finishedAt"]),
+            worker=data["worker"],
+            outcome=data["outcome"],
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as stored, whichever store holds it. Datetimes are UTC, whole milliseconds."""
+
+    id: str
+    type: str
+    payload: dict
+    status: Status
+    retry_count: int
+    max_retries: int
+    priority: int
+    run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    last_error: str | None = None
+    lease: Lease | None = None
+    attempts: tuple[Attempt, ...] = field(default_factory=tuple)
+    attempt_count: int = 0  # every attempt ever made, including those dropped from `attempts`
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def with_attempt(self, attempt: Attempt) -> tuple[tuple[Attempt, ...], int]:
+        """The bounded history and total count after recording ``attempt``."""
+        history = (*self.attempts, attempt)[-ATTEMPT_HISTORY_LIMIT:]
+        return history, self.attempt_count + 1
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a store needs to insert a job; ids and timestamps are the store's to make."""
+
+    type: str
+    payload: dict
+    max_retries: int
+    priority: int = 0
+    run_at: datetime | None = None  # None: due now
+
+
+@dataclass(frozen=True)
+class WorkerPool:
+    """A running worker process, as it registered itself."""
+
+    id: str
+    host: str
+    pid: int
+    concurrency: int
+    running: int
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Jobs finished in one time bucket starting at ``start``."""
+
+    start: datetime
+    completed: int
+    failed: int
+
+
+class JobRecord(models.Model):
+    """A job row of the embedded SQL store. Only ``jobs.stores.sql`` queries it.
+
+    The model also carries the admin permissions for jobs (``view_jobrecord``,
+    ``change_jobrecord``), whichever store holds the jobs.
+    """
+
+    id = models.CharField(primary_key=True, max_length=24)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=16)
+    retry_count = models.IntegerField(default=0)
+    max_retries = models.IntegerField()
+    priority = models.IntegerField(default=0)
+    run_at = models.DateTimeField()
+    lease_owner = models.CharField(max_length=200, null=True)
+    lease_token = models.CharField(max_length=64, null=True)
+    lease_expires_at = models.DateTimeField(null=True)
+    lease_started_at = models.DateTimeField(null=True)
+    attempts = models.JSONField(default=list)
+    attempt_count = models.IntegerField(default=0)
+    last_error = models.TextField(null=True)
+    has_error = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "jobs_job"
+        verbose_name = "job"
+        verbose_name_plural = "jobs"
+        indexes = [
+            # claim: WHERE status='pending' AND run_at <= now ORDER BY priority DESC, run_at, id
+            models.Index(fields=["status", "-priority", "run_at", "id"], name="job_claim_idx"),
+            # list: ORDER BY created_at DESC, id DESC (cursor pagination)
+            models.Index(fields=["-created_at", "-id"], name="job_list_idx"),
+            # list filtered by status; counts per status; oldest due pending (status, run_at)
+            models.Index(fields=["status", "-created_at", "-id"], name="job_status_list_idx"),
+            # list filtered by type; counts per type x status
+            models.Index(fields=["type", "-created_at", "-id"], name="job_type_list_idx"),
+            # counts per type x status (covering)
+            models.Index(fields=["type", "status"], name="job_type_status_idx"),
+            # reaper: WHERE status='processing' AND lease_expires_at < now
+            models.Index(fields=["status", "lease_expires_at"], name="job_reaper_idx"),
+            # oldest due pending / delayed count: WHERE status='pending' AND run_at <= now
+            models.Index(fields=["status", "run_at"], name="job_due_idx"),
+            # throughput chart and purge: WHERE status IN (...) AND finished_at >= since
+            models.Index(fields=["status", "finished_at"], name="job_finished_idx"),
+            # list filtered by "has error"
+            models.Index(fields=["has_error", "-created_at", "-id"], name="job_error_list_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} job {self.id}"
+
+
+class WorkerPoolRecord(models.Model):
+    """A worker process of the embedded SQL store's registry. Only ``jobs.stores.sql`` queries it."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    concurrency = models.IntegerField()
+    running = models.IntegerField(default=0)
+    started_at = models.DateTimeField()
+    # live pools: WHERE heartbeat_at >= now - lease
+    heartbeat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "jobs_workerpool"
+        verbose_name = "worker pool"

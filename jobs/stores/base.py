@@ -1,0 +1,180 @@
+"""The one interface every job store implements.
+
+Stores take and return domain objects (``jobs.models``), never cursors or rows. Both
+implementations pass the shared contract suite in ``tests/test_store_contract.py``.
+
+Invariants (see DESIGN.md, "State machine and invariants"):
+
+* ``claim`` is atomic: two callers never hold the same job.
+* Every write about a held job (``renew``, ``complete``, ``retry``, ``fail``,
+  ``release``) matches on the job id *and* its lease token, and returns ``False``
+  (changing nothing) when the lease was lost.
+* ``reap`` returns processing jobs whose lease expired to ``pending`` (or ``failed``
+  when their retries are spent); running it twice at once is harmless.
+* Every call counts the statements or commands it sends in ``round_trips``.
+"""
+
+import abc
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from jobs.models import Attempt, Job, NewJob, Throughput, WorkerPool
+
+# (createdAt, id) of the last job of a page: the next page starts strictly after it.
+ListCursor = tuple[datetime, str]
+
+
+class StoreUnavailable(Exception):
+    """The store's database cannot be reached; the message says where, without secrets."""
+
+
+class JobStore(abc.ABC):
+    """Persistence of jobs and of the worker-pool registry."""
+
+    #: Short name of the backend, for logs and the dashboard: "mongodb" or "sql".
+    kind: str = ""
+
+    def __init__(self):
+        self._round_trips = 0
+        self._round_trips_lock = threading.Lock()
+
+    # -- bookkeeping ----------------------------------------------------------------
+    @property
+    def round_trips(self) -> int:
+        """Statements or commands sent to the database since this store was made."""
+        return self._round_trips
+
+    def _count_round_trips(self, n: int = 1) -> None:
+        with self._round_trips_lock:
+            self._round_trips += n
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the jobs live, safe to log and show: no password, ever."""
+
+    @abc.abstractmethod
+    def ensure_ready(self) -> None:
+        """Check the database is reachable and create indexes (idempotent).
+
+        Raises ``StoreUnavailable`` with a clear message within a few seconds when the
+        database cannot be reached.
+        """
+
+    def close(self) -> None:
+        """Release connections held by this store (default: nothing to release)."""
+
+    # -- enqueue and read -----------------------------------------------------------
+    @abc.abstractmethod
+    def insert(self, new_job: NewJob, *, now: datetime) -> Job:
+        """Store a new pending job (one write) and return it as stored."""
+
+    @abc.abstractmethod
+    def get(self, job_id: str) -> Job | None:
+        """The job with this 24-hex id, or ``None``."""
+
+    @abc.abstractmethod
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        has_error: bool | None = None,
+        limit: int = 50,
+        after: ListCursor | None = None,
+    ) -> list[Job]:
+        """Jobs newest ``createdAt`` first (ties: newest id first), filtered, at most ``limit``.
+
+        ``after`` is the (createdAt, id) of the last job of the previous page.
+        """
+
+    # -- the worker's side ----------------------------------------------------------
+    @abc.abstractmethod
+    def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
+        """Atomically take up to ``limit`` due pending jobs for ``owner``.
+
+        Order: highest priority, then oldest ``runAt``, then oldest id. Each returned job
+        is ``processing`` with a fresh lease expiring ``lease_seconds`` after ``now``.
+        """
+
+    @abc.abstractmethod
+    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
+        """Extend the leases of jobs still held (matched on id and token); their ids."""
+
+    @abc.abstractmethod
+    def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        """Held ``job`` succeeded: ``completed`` (one write). ``False`` if the lease was lost."""
+
+    @abc.abstractmethod
+    def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
+        """Held ``job`` failed with retries left: ``pending`` again at ``run_at``, retryCount + 1."""
+
+    @abc.abstractmethod
+    def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        """Held ``job`` failed for good: ``failed``, retryCount unchanged, lastError kept."""
+
+    @abc.abstractmethod
+    def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        """Give held ``job`` back: ``pending``, due now, retryCount unchanged (shutdown)."""
+
+    @abc.abstractmethod
+    def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
+        """Return expired-lease jobs to ``pending`` (runAt = now + retry_delay(retryCount)),
+        or ``failed`` when retries are spent, recording a lost attempt. How many it took."""
+
+    # -- operator actions -----------------------------------------------------------
+    @abc.abstractmethod
+    def cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        """``pending`` → ``cancelled``; the updated job, or ``None`` if it was not pending."""
+
+    @abc.abstractmethod
+    def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
+        """``failed`` → ``pending`` due now with one more attempt allowed (retryCount and
+        maxRetries + 1, history kept); a ``pending`` job is made due now. The updated
+        job, or ``None`` if it was in neither state."""
+
+    @abc.abstractmethod
+    def retry_failed(self, *, type: str, now: datetime) -> int:
+        """``retry_now`` every failed job of ``type``; how many."""
+
+    @abc.abstractmethod
+    def delete_finished(self, *, finished_before: datetime) -> int:
+        """Delete completed, failed and cancelled jobs finished before the time; how many."""
+
+    # -- statistics -----------------------------------------------------------------
+    @abc.abstractmethod
+    def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
+        """Number of jobs per (type, status), from indexes or an aggregation."""
+
+    @abc.abstractmethod
+    def oldest_due_pending(self, *, now: datetime) -> datetime | None:
+        """``runAt`` of the oldest pending job that is due, or ``None``."""
+
+    @abc.abstractmethod
+    def count_delayed(self, *, now: datetime) -> int:
+        """Pending jobs not due yet."""
+
+    @abc.abstractmethod
+    def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
+        """Completed and failed jobs per bucket of ``finishedAt`` since ``since``.
+
+        Only buckets with at least one job are returned, oldest first; bucket starts are
+        multiples of ``bucket_seconds`` since the epoch.
+        """
+
+    # -- worker-pool registry -------------------------------------------------------
+    @abc.abstractmethod
+    def register_pool(self, pool: WorkerPool) -> None:
+        """Record a running pool (insert or replace by id)."""
+
+    @abc.abstractmethod
+    def heartbeat_pool(self, pool_id: str, *, running: int, now: datetime) -> None:
+        """Refresh a pool's heartbeat and its count of running jobs."""
+
+    @abc.abstractmethod
+    def unregister_pool(self, pool_id: str) -> None:
+        """Forget a pool that stopped cleanly."""
+
+    @abc.abstractmethod
+    def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
+        """Pools that heartbeated at or after the time, oldest first."""
