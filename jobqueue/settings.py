@@ -5,6 +5,7 @@ works on a laptop; a value that cannot be parsed fails at start with
 ``ImproperlyConfigured`` naming the variable.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -95,8 +96,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "jobqueue.sqlite3",
-            # Tests use a real file so that threads and processes share it, as in production.
-            "TEST": {"NAME": str(VAR_DIR / "test_jobqueue.sqlite3")},
+            # Tests use a real file so that threads and processes share it, as in production;
+            # one per test run, so that runs side by side do not share it.
+            "TEST": {"NAME": str(VAR_DIR / f"test_jobqueue_{os.getpid()}.sqlite3")},
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
