@@ -26,9 +26,12 @@ def _job_settings(settings):
 
 
 def make_store(kind: str, request):
-    """A fresh, empty store of ``kind``; skips ``mongodb`` without a server."""
+    """A fresh, empty store of ``kind``; skips ``mongodb`` without a server.
+
+    The caller must hold ``transactional_db``: the SQL store is used from several
+    threads, which only see committed data.
+    """
     if kind == "sql":
-        request.getfixturevalue("transactional_db")
         from jobs.stores.sql import SqlJobStore
 
         return SqlJobStore()
@@ -50,7 +53,7 @@ def make_store(kind: str, request):
 
 
 @pytest.fixture(params=STORE_KINDS)
-def store(request):
+def store(request, transactional_db):
     """Each backend in turn, installed as the process's store."""
     job_store = make_store(request.param, request)
     job_store.ensure_ready()
@@ -61,7 +64,7 @@ def store(request):
 
 
 @pytest.fixture
-def sql_store(request):
+def sql_store(request, transactional_db):
     """The embedded SQL store alone, installed as the process's store."""
     job_store = make_store("sql", request)
     job_store.ensure_ready()

@@ -210,3 +210,6 @@ class WorkerPoolRecord(models.Model):
     class Meta:
         db_table = "jobs_workerpool"
         verbose_name = "worker pool"
+
+    def __str__(self):
+        return f"worker pool {self.id}"

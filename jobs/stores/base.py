@@ -14,15 +14,31 @@ Invariants (see DESIGN.md, "State machine and invariants"):
 * Every call counts the statements or commands it sends in ``round_trips``.
 """
 
+from __future__ import annotations
+
 import abc
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from jobs.models import Attempt, Job, NewJob, Throughput, WorkerPool
 
 # (createdAt, id) of the last job of a page: the next page starts strictly after it.
 ListCursor = tuple[datetime, str]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What became of one held job, for ``JobStore.finish_many``.
+
+    ``kind`` is "complete", "retry" (needs ``run_at``), "fail" or "release".
+    """
+
+    kind: str
+    job: Job
+    attempt: Attempt
+    run_at: datetime | None = None
 
 
 class StoreUnavailable(Exception):
@@ -61,13 +77,17 @@ class JobStore(abc.ABC):
         database cannot be reached.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, deliberately empty)
         """Release connections held by this store (default: nothing to release)."""
 
     # -- enqueue and read -----------------------------------------------------------
     @abc.abstractmethod
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
         """Store a new pending job (one write) and return it as stored."""
+
+    @abc.abstractmethod
+    def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
+        """Store many new pending jobs at once (all or none) and return them, in order."""
 
     @abc.abstractmethod
     def get(self, job_id: str) -> Job | None:
@@ -116,6 +136,27 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
         """Give held ``job`` back: ``pending``, due now, retryCount unchanged (shutdown)."""
+
+    def finish_many(self, results_to_write: Sequence[JobResult], *, now: datetime) -> list[bool]:
+        """Record several held jobs' results at once; for each, whether it was applied.
+
+        Same effect as calling ``complete``/``retry``/``fail``/``release`` one by one (the
+        default does exactly that); a store may write them in one transaction so a pool
+        finishing many short jobs pays for one durable commit instead of one per job.
+        """
+        return [self.finish(result, now=now) for result in results_to_write]
+
+    def finish(self, result: JobResult, *, now: datetime) -> bool:
+        """Record one held job's result (``complete``, ``retry``, ``fail`` or ``release``)."""
+        if result.kind == "complete":
+            return self.complete(result.job, attempt=result.attempt, now=now)
+        if result.kind == "retry":
+            return self.retry(result.job, attempt=result.attempt, run_at=result.run_at, now=now)
+        if result.kind == "fail":
+            return self.fail(result.job, attempt=result.attempt, now=now)
+        if result.kind == "release":
+            return self.release(result.job, attempt=result.attempt, now=now)
+        raise ValueError(f"unknown result kind {result.kind!r}")
 
     @abc.abstractmethod
     def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:

@@ -1,0 +1,579 @@
+"""The embedded job store: jobs in Django's own database (SQLite under var/ by default).
+
+The only module that queries the jobs table. Hot paths (insert, claim, finish) use
+one raw SQL statement each, because the ORM adds more Python per call than SQLite
+spends on the statement, and because an atomic batch claim needs ``UPDATE … RETURNING``,
+which the ORM cannot express. Everything else goes through the ORM.
+
+Durability and concurrency come from the connection settings (``jobqueue.settings``):
+WAL with ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` transactions with a busy timeout,
+so several processes share the file safely. On PostgreSQL the claim adds
+``FOR UPDATE SKIP LOCKED``; on databases without ``UPDATE … RETURNING`` it claims one
+candidate at a time with a conditional update.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from bson import ObjectId
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Count, F
+
+from jobs.models import (
+    FINISHED_STATUSES,
+    Attempt,
+    Job,
+    JobRecord,
+    Lease,
+    NewJob,
+    Outcome,
+    Status,
+    Throughput,
+    WorkerPool,
+    WorkerPoolRecord,
+)
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.timeutil import truncate_ms
+
+logger = logging.getLogger(__name__)
+
+TABLE = JobRecord._meta.db_table
+# Every column, in the order ``_job_from_row`` reads them.
+COLUMNS = (
+    "id",
+    "type",
+    "payload",
+    "status",
+    "retry_count",
+    "max_retries",
+    "priority",
+    "run_at",
+    "lease_owner",
+    "lease_token",
+    "lease_expires_at",
+    "lease_started_at",
+    "attempts",
+    "attempt_count",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "finished_at",
+)
+_SELECT_COLUMNS = ", ".join(COLUMNS)
+_INSERT = (
+    f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
+    "attempts, attempt_count, has_error, created_at, updated_at) "
+    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s)"
+)
+# The fencing condition of every write about a held job.
+_HELD = "id = %s AND lease_token = %s AND status = 'processing'"
+_COMPLETE = (
+    f"UPDATE {TABLE} SET status = 'completed', lease_owner = NULL, lease_token = NULL, "
+    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
+    f"updated_at = %s, finished_at = %s WHERE {_HELD}"
+)
+_RETRY = (
+    f"UPDATE {TABLE} SET status = 'pending', retry_count = retry_count + 1, run_at = %s, "
+    "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL, "
+    "attempts = %s, attempt_count = %s, last_error = %s, has_error = %s, updated_at = %s "
+    f"WHERE {_HELD}"
+)
+_FAIL = (
+    f"UPDATE {TABLE} SET status = 'failed', lease_owner = NULL, lease_token = NULL, "
+    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
+    f"last_error = %s, has_error = %s, updated_at = %s, finished_at = %s WHERE {_HELD}"
+)
+_RELEASE = (
+    f"UPDATE {TABLE} SET status = 'pending', run_at = %s, lease_owner = NULL, lease_token = NULL, "
+    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
+    f"updated_at = %s WHERE {_HELD}"
+)
+
+
+def _parse_datetime(value) -> datetime | None:
+    """A column value as an aware UTC datetime (SQLite hands back text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return truncate_ms(value if value.tzinfo else value.replace(tzinfo=UTC))
+
+
+def _parse_json(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _attempt_to_json(attempt: Attempt) -> dict:
+    return {
+        "startedAt": attempt.started_at.isoformat(),
+        "finishedAt": attempt.finished_at.isoformat(),
+        "worker": attempt.worker,
+        "outcome": attempt.outcome,
+        "error": attempt.error,
+    }
+
+
+def _job_from_row(row: Sequence) -> Job:
+    (
+        job_id,
+        job_type,
+        payload,
+        status,
+        retry_count,
+        max_retries,
+        priority,
+        run_at,
+        lease_owner,
+        lease_token,
+        lease_expires_at,
+        lease_started_at,
+        attempts,
+        attempt_count,
+        last_error,
+        created_at,
+        updated_at,
+        finished_at,
+    ) = row
+    lease = None
+    if lease_token is not None:
+        lease = Lease(
+            owner=lease_owner,
+            token=lease_token,
+            expires_at=_parse_datetime(lease_expires_at),
+            started_at=_parse_datetime(lease_started_at),
+        )
+    return Job(
+        id=job_id,
+        type=job_type,
+        payload=_parse_json(payload),
+        status=Status(status),
+        retry_count=retry_count,
+        max_retries=max_retries,
+        priority=priority,
+        run_at=_parse_datetime(run_at),
+        created_at=_parse_datetime(created_at),
+        updated_at=_parse_datetime(updated_at),
+        finished_at=_parse_datetime(finished_at),
+        last_error=last_error,
+        lease=lease,
+        attempts=tuple(Attempt.from_dict(item, _parse_datetime) for item in _parse_json(attempts) or ()),
+        attempt_count=attempt_count,
+    )
+
+
+def _pool_from_record(record: WorkerPoolRecord) -> WorkerPool:
+    return WorkerPool(
+        id=record.id,
+        host=record.host,
+        pid=record.pid,
+        concurrency=record.concurrency,
+        running=record.running,
+        started_at=truncate_ms(record.started_at),
+        heartbeat_at=truncate_ms(record.heartbeat_at),
+    )
+
+
+class SqlJobStore(JobStore):
+    """Jobs in a Django database (``using`` names the alias, ``default`` unless told)."""
+
+    kind = "sql"
+
+    def __init__(self, using: str = "default"):
+        super().__init__()
+        self.using = using
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def _connection(self):
+        return connections[self.using]
+
+    def _execute(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        """Run one statement (one round trip); its rows, if it returns any."""
+        self._count_round_trips()
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.description is None:
+                return [(cursor.rowcount,)]
+            return cursor.fetchall()
+
+    def _rowcount(self, sql: str, params: Sequence) -> int:
+        return self._execute(sql, params)[0][0]
+
+    def _dt(self, value: datetime | None):
+        """A datetime as the database driver wants it (naive UTC text on SQLite)."""
+        return self._connection.ops.adapt_datetimefield_value(value)
+
+    def _json(self, value) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def _jobs(self):
+        return JobRecord.objects.using(self.using)
+
+    def describe(self) -> str:
+        settings_dict = self._connection.settings_dict
+        vendor = self._connection.vendor
+        if vendor == "sqlite":
+            return f"SQLite at {settings_dict['NAME']}"
+        host = settings_dict.get("HOST") or "localhost"
+        port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+        return f"{self._connection.display_name} at {host}{port}, database {settings_dict['NAME']}"
+
+    def ensure_ready(self) -> None:
+        try:
+            self._execute(f"SELECT 1 FROM {TABLE} WHERE 1 = 0")
+        except DatabaseError as error:
+            raise StoreUnavailable(
+                f"the jobs table is not usable in {self.describe()}: {error} (run `python manage.py migrate`)"
+            ) from error
+
+    def close(self) -> None:
+        self._connection.close()
+
+    # -- enqueue and read -----------------------------------------------------------------
+    def _insert_params(self, job_id: str, new_job: NewJob, now: datetime) -> tuple:
+        return (
+            job_id,
+            new_job.type,
+            self._json(new_job.payload),
+            Status.PENDING.value,
+            new_job.max_retries,
+            new_job.priority,
+            self._dt(new_job.run_at or now),
+            "[]",
+            False,
+            self._dt(now),
+            self._dt(now),
+        )
+
+    def _new_job(self, job_id: str, new_job: NewJob, now: datetime) -> Job:
+        return Job(
+            id=job_id,
+            type=new_job.type,
+            payload=json.loads(self._json(new_job.payload)),
+            status=Status.PENDING,
+            retry_count=0,
+            max_retries=new_job.max_retries,
+            priority=new_job.priority,
+            run_at=truncate_ms(new_job.run_at or now),
+            created_at=now,
+            updated_at=now,
+        )
+
+    def insert(self, new_job: NewJob, *, now: datetime) -> Job:
+        now = truncate_ms(now)
+        job_id = str(ObjectId())
+        self._execute(_INSERT, self._insert_params(job_id, new_job, now))
+        return self._new_job(job_id, new_job, now)
+
+    def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
+        now = truncate_ms(now)
+        ids = [str(ObjectId()) for _ in new_jobs]
+        params = [self._insert_params(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
+        if params:
+            with transaction.atomic(using=self.using):
+                self._count_round_trips(len(params) + 2)  # BEGIN, the inserts, COMMIT
+                with self._connection.cursor() as cursor:
+                    cursor.executemany(_INSERT, params)
+        return [self._new_job(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
+
+    def get(self, job_id: str) -> Job | None:
+        rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = %s", (job_id,))
+        return _job_from_row(rows[0]) if rows else None
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        has_error: bool | None = None,
+        limit: int = 50,
+        after: ListCursor | None = None,
+    ) -> list[Job]:
+        query = self._jobs().order_by("-created_at", "-id")
+        if status is not None:
+            query = query.filter(status=status)
+        if type is not None:
+            query = query.filter(type=type)
+        if has_error is not None:
+            query = query.filter(has_error=has_error)
+        if after is not None:
+            created_at, job_id = after
+            query = query.filter(created_at__lte=created_at).exclude(created_at=created_at, id__gte=job_id)
+        self._count_round_trips()
+        return [_job_from_row(row) for row in query.values_list(*COLUMNS)[:limit]]
+
+    # -- the worker's side ----------------------------------------------------------------
+    def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
+        if limit < 1:
+            return []
+        now = truncate_ms(now)
+        token = uuid.uuid4().hex
+        expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
+        vendor = self._connection.vendor
+        if vendor in ("sqlite", "postgresql"):
+            # SQLite runs the whole statement under its write lock; PostgreSQL skips rows
+            # another claimer has locked. Either way no job is handed out twice.
+            lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+            rows = self._execute(
+                f"UPDATE {TABLE} SET status = 'processing', lease_owner = %s, lease_token = %s, "
+                "lease_expires_at = %s, lease_started_at = %s, updated_at = %s "
+                f"WHERE status = 'pending' AND id IN (SELECT id FROM {TABLE} "
+                "WHERE status = 'pending' AND run_at <= %s "
+                f"ORDER BY priority DESC, run_at, id LIMIT %s{lock}) "
+                f"RETURNING {_SELECT_COLUMNS}",
+                (owner, token, self._dt(expires_at), self._dt(now), self._dt(now), self._dt(now), limit),
+            )
+            jobs = [_job_from_row(row) for row in rows]
+        else:
+            jobs = self._claim_one_by_one(owner=owner, token=token, limit=limit, now=now, expires_at=expires_at)
+        jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
+        return jobs
+
+    def _claim_one_by_one(self, *, owner, token, limit, now, expires_at) -> list[Job]:
+        """Claim for databases without ``UPDATE … RETURNING``: a conditional update per
+        candidate, so a candidate another worker took first is skipped, never shared."""
+        candidates = self._execute(
+            f"SELECT id FROM {TABLE} WHERE status = 'pending' AND run_at <= %s "
+            "ORDER BY priority DESC, run_at, id LIMIT %s",
+            (self._dt(now), limit),
+        )
+        claimed = []
+        for (job_id,) in candidates:
+            taken = self._rowcount(
+                f"UPDATE {TABLE} SET status = 'processing', lease_owner = %s, lease_token = %s, "
+                "lease_expires_at = %s, lease_started_at = %s, updated_at = %s "
+                "WHERE id = %s AND status = 'pending'",
+                (owner, token, self._dt(expires_at), self._dt(now), self._dt(now), job_id),
+            )
+            if taken:
+                claimed.append(self.get(job_id))
+        return claimed
+
+    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
+        if not held:
+            return set()
+        expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
+        match = " OR ".join(["(id = %s AND lease_token = %s)"] * len(held))
+        params = [value for job in held for value in (job.id, job.lease.token)]
+        rows = self._execute(
+            f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match}) RETURNING id"
+            if self._connection.vendor in ("sqlite", "postgresql")
+            else f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match})",
+            [self._dt(expires_at), *params],
+        )
+        if self._connection.vendor in ("sqlite", "postgresql"):
+            return {job_id for (job_id,) in rows}
+        still_held = self._execute(
+            f"SELECT id FROM {TABLE} WHERE status = 'processing' AND ({match})",
+            params,
+        )
+        return {job_id for (job_id,) in still_held}
+
+    def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
+        """The one fenced UPDATE that records ``result``."""
+        job, attempt = result.job, result.attempt
+        history, count = job.with_attempt(attempt)
+        attempts = self._json([_attempt_to_json(item) for item in history])
+        held = (job.id, job.lease.token)
+        if result.kind == "complete":
+            return _COMPLETE, (attempts, count, self._dt(now), self._dt(now), *held)
+        if result.kind == "retry":
+            run_at = self._dt(truncate_ms(result.run_at))
+            return _RETRY, (run_at, attempts, count, attempt.error, True, self._dt(now), *held)
+        if result.kind == "fail":
+            return _FAIL, (attempts, count, attempt.error, True, self._dt(now), self._dt(now), *held)
+        if result.kind == "release":
+            return _RELEASE, (self._dt(now), attempts, count, self._dt(now), *held)
+        raise ValueError(f"unknown result kind {result.kind!r}")
+
+    def finish(self, result: JobResult, *, now: datetime) -> bool:
+        return self._rowcount(*self._finish_statement(result, truncate_ms(now))) == 1
+
+    def finish_many(self, results_to_write: Sequence[JobResult], *, now: datetime) -> list[bool]:
+        """All results in one transaction: one durable commit for the batch."""
+        if len(results_to_write) <= 1:
+            return [self.finish(result, now=now) for result in results_to_write]
+        now = truncate_ms(now)
+        applied = []
+        with transaction.atomic(using=self.using):
+            self._count_round_trips(2)  # BEGIN and COMMIT
+            with self._connection.cursor() as cursor:
+                for result in results_to_write:
+                    self._count_round_trips()
+                    cursor.execute(*self._finish_statement(result, now))
+                    applied.append(cursor.rowcount == 1)
+        return applied
+
+    def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        return self.finish(JobResult("complete", job, attempt), now=now)
+
+    def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
+        return self.finish(JobResult("retry", job, attempt, run_at=run_at), now=now)
+
+    def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        return self.finish(JobResult("fail", job, attempt), now=now)
+
+    def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        return self.finish(JobResult("release", job, attempt), now=now)
+
+    def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
+        now = truncate_ms(now)
+        rows = self._execute(
+            f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE status = 'processing' AND lease_expires_at < %s",
+            (self._dt(now),),
+        )
+        reaped = 0
+        for job in map(_job_from_row, rows):
+            lost = Attempt(
+                started_at=job.lease.started_at,
+                finished_at=now,
+                worker=job.lease.owner,
+                outcome=Outcome.LEASE_EXPIRED.value,
+                error=Outcome.LEASE_EXPIRED.value,
+            )
+            if job.retry_count < job.max_retries:
+                run_at = truncate_ms(now + timedelta(seconds=retry_delay(job.retry_count)))
+                result = JobResult("retry", job, lost, run_at=run_at)
+            else:
+                result = JobResult("fail", job, lost)
+            # Fenced on the expired lease's token: a second reaper, or the worker finishing
+            # at the last moment, makes this update match nothing.
+            if self.finish(result, now=now):
+                reaped += 1
+                logger.warning(
+                    "job %s (%s) lost its worker %s: lease expired at %s; now %s",
+                    job.id,
+                    job.type,
+                    job.lease.owner,
+                    job.lease.expires_at.isoformat(),
+                    "pending" if result.kind == "retry" else "failed",
+                )
+        return reaped
+
+    # -- operator actions ---------------------------------------------------------------
+    def cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        now = truncate_ms(now)
+        self._count_round_trips()
+        changed = (
+            self._jobs()
+            .filter(id=job_id, status=Status.PENDING)
+            .update(status=Status.CANCELLED, finished_at=now, updated_at=now)
+        )
+        return self.get(job_id) if changed else None
+
+    def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
+        now = truncate_ms(now)
+        if self._retry_now_query(now, id=job_id):
+            return self.get(job_id)
+        self._count_round_trips()
+        if self._jobs().filter(id=job_id, status=Status.PENDING).update(run_at=now, updated_at=now):
+            return self.get(job_id)
+        return None
+
+    def _retry_now_query(self, now: datetime, **match) -> int:
+        """Failed jobs matching ``match`` → pending, due now, one more attempt allowed."""
+        self._count_round_trips()
+        return (
+            self._jobs()
+            .filter(status=Status.FAILED, **match)
+            .update(
+                status=Status.PENDING,
+                run_at=now,
+                retry_count=F("retry_count") + 1,
+                max_retries=F("max_retries") + 1,
+                finished_at=None,
+                updated_at=now,
+            )
+        )
+
+    def retry_failed(self, *, type: str, now: datetime) -> int:
+        return self._retry_now_query(truncate_ms(now), type=type)
+
+    def delete_finished(self, *, finished_before: datetime) -> int:
+        self._count_round_trips()
+        deleted, _ = (
+            self._jobs().filter(status__in=[s.value for s in FINISHED_STATUSES], finished_at__lt=finished_before)
+        ).delete()
+        return deleted
+
+    # -- statistics -----------------------------------------------------------------------
+    def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
+        self._count_round_trips()
+        rows = self._jobs().values_list("type", "status").annotate(n=Count("*")).order_by()
+        return {(job_type, status): n for job_type, status, n in rows}
+
+    def oldest_due_pending(self, *, now: datetime) -> datetime | None:
+        self._count_round_trips()
+        oldest = (
+            self._jobs()
+            .filter(status=Status.PENDING, run_at__lte=now)
+            .order_by("run_at")
+            .values_list("run_at", flat=True)
+            .first()
+        )
+        return truncate_ms(oldest) if oldest else None
+
+    def count_delayed(self, *, now: datetime) -> int:
+        self._count_round_trips()
+        return self._jobs().filter(status=Status.PENDING, run_at__gt=now).count()
+
+    def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
+        rows = self._throughput_rows(since, bucket_seconds)
+        buckets: dict[int, dict[str, int]] = {}
+        for bucket, status, count in rows:
+            buckets.setdefault(int(bucket), {})[status] = count
+        return [
+            Throughput(
+                start=datetime.fromtimestamp(bucket * bucket_seconds, tz=UTC),
+                completed=counts.get(Status.COMPLETED, 0),
+                failed=counts.get(Status.FAILED, 0),
+            )
+            for bucket, counts in sorted(buckets.items())
+        ]
+
+    def _throughput_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
+        """(bucket number, status, count) grouped in the database, never row by row."""
+        if self._connection.vendor == "sqlite":
+            epoch = "CAST(strftime('%%s', finished_at) AS INTEGER)"
+        elif self._connection.vendor == "postgresql":
+            epoch = "CAST(EXTRACT(EPOCH FROM finished_at) AS BIGINT)"
+        else:
+            epoch = "UNIX_TIMESTAMP(finished_at)"
+        return self._execute(
+            f"SELECT {epoch} / %s AS bucket, status, COUNT(*) FROM {TABLE} "
+            "WHERE status IN ('completed', 'failed') AND finished_at >= %s GROUP BY bucket, status",
+            (bucket_seconds, self._dt(since)),
+        )
+
+    # -- worker-pool registry -------------------------------------------------------------
+    def register_pool(self, pool: WorkerPool) -> None:
+        self._count_round_trips()
+        WorkerPoolRecord.objects.using(self.using).update_or_create(
+            id=pool.id,
+            defaults={
+                "host": pool.host,
+                "pid": pool.pid,
+                "concurrency": pool.concurrency,
+                "running": pool.running,
+                "started_at": pool.started_at,
+                "heartbeat_at": pool.heartbeat_at,
+            },
+        )
+
+    def heartbeat_pool(self, pool_id: str, *, running: int, now: datetime) -> None:
+        self._count_round_trips()
+        WorkerPoolRecord.objects.using(self.using).filter(id=pool_id).update(running=running, heartbeat_at=now)
+
+    def unregister_pool(self, pool_id: str) -> None:
+        self._count_round_trips()
+        WorkerPoolRecord.objects.using(self.using).filter(id=pool_id).delete()
+
+    def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
+        self._count_round_trips()
+        records = WorkerPoolRecord.objects.using(self.using).filter(heartbeat_at__gte=heartbeat_since)
+        return [_pool_from_record(record) for record in records.order_by("started_at", "id")]

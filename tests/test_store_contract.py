@@ -1,0 +1,497 @@
+"""The contract every job store keeps, run on each backend (see conftest's ``store``)."""
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connections
+
+from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, Status, WorkerPool
+from jobs.stores import JobResult
+from jobs.timeutil import truncate_ms
+
+LEASE = 30.0
+
+
+def new(type="email", payload=None, *, max_retries=3, priority=0, run_at=None):
+    return NewJob(
+        type=type, payload=payload or {"to": "a@example.com"}, max_retries=max_retries, priority=priority, run_at=run_at
+    )
+
+
+def attempt(clock, outcome=Outcome.COMPLETED, error=None, worker="w1"):
+    return Attempt(started_at=clock(), finished_at=clock(), worker=worker, outcome=outcome, error=error)
+
+
+def claim_one(store, clock, owner="w1"):
+    jobs = store.claim(owner=owner, limit=1, now=clock(), lease_seconds=LEASE)
+    assert len(jobs) == 1
+    return jobs[0]
+
+
+# --- insert and read ------------------------------------------------------------------------
+
+
+def test_inserted_job_reads_back_equal_field_for_field(store, clock):
+    clock.now = datetime(2026, 2, 2, 5, 30, 0, 123456, tzinfo=UTC)
+    created = store.insert(new(payload={"to": "a@example.com", "nested": {"list": [1, 2.5, None, "é"]}}), now=clock())
+
+    assert len(created.id) == 24 and int(created.id, 16) >= 0
+    assert created.status == Status.PENDING
+    assert created.retry_count == 0 and created.attempt_count == 0 and created.attempts == ()
+    assert created.created_at == datetime(2026, 2, 2, 5, 30, 0, 123000, tzinfo=UTC)
+    assert created.run_at == created.created_at == created.updated_at
+    assert store.get(created.id) == created
+
+
+def test_get_unknown_id_is_none(store):
+    assert store.get("0123456789abcdef01234567") is None
+
+
+def test_insert_many_stores_every_job_in_order(store, clock):
+    jobs = store.insert_many([new(payload={"to": f"{n}@example.com"}) for n in range(5)], now=clock())
+
+    assert [job.payload["to"] for job in jobs] == [f"{n}@example.com" for n in range(5)]
+    assert [store.get(job.id) for job in jobs] == jobs
+
+
+def test_list_is_newest_first_with_filters_and_cursor(store, clock):
+    made = []
+    for n in range(7):
+        made.append(store.insert(new(type="email" if n % 2 else "noop"), now=clock.advance(1)))
+    newest_first = list(reversed(made))
+
+    assert store.list(limit=50) == newest_first
+    assert store.list(limit=3) == newest_first[:3]
+    assert [job.id for job in store.list(type="noop")] == [job.id for job in newest_first if job.type == "noop"]
+    assert store.list(status="completed") == []
+
+    pages, after = [], None
+    while True:
+        page = store.list(limit=3, after=after)
+        if not page:
+            break
+        pages.extend(page)
+        after = (page[-1].created_at, page[-1].id)
+    assert pages == newest_first
+
+
+def test_list_cursor_breaks_created_at_ties_by_id(store, clock):
+    same_moment = [store.insert(new(), now=clock()) for _ in range(5)]
+    expected = sorted(same_moment, key=lambda job: job.id, reverse=True)
+
+    first = store.list(limit=2)
+    rest = store.list(limit=10, after=(first[-1].created_at, first[-1].id))
+
+    assert first + rest == expected
+
+
+def test_list_filters_jobs_with_errors(store, clock):
+    ok = store.insert(new(), now=clock())
+    broken = store.insert(new(), now=clock())
+    for _ in range(2):
+        claimed = store.claim(owner="w", limit=1, now=clock(), lease_seconds=LEASE)[0]
+        if claimed.id == broken.id:
+            store.retry(claimed, attempt=attempt(clock, Outcome.FAILED, "boom"), run_at=clock(), now=clock())
+        else:
+            store.complete(claimed, attempt=attempt(clock), now=clock())
+
+    assert [job.id for job in store.list(has_error=True)] == [broken.id]
+    assert [job.id for job in store.list(has_error=False)] == [ok.id]
+
+
+# --- claim ----------------------------------------------------------------------------------
+
+
+def test_claim_takes_highest_priority_then_oldest_run_at_then_oldest_id(store, clock):
+    low = store.insert(new(priority=0), now=clock())
+    high_late = store.insert(new(priority=5, run_at=clock() - timedelta(seconds=1)), now=clock())
+    high_early = store.insert(new(priority=5, run_at=clock() - timedelta(seconds=9)), now=clock())
+    low_second = store.insert(new(priority=0), now=clock())
+
+    claimed = store.claim(owner="w1", limit=10, now=clock(), lease_seconds=LEASE)
+
+    assert [job.id for job in claimed] == [high_early.id, high_late.id, low.id, low_second.id]
+
+
+def test_claim_sets_a_lease_and_never_hands_a_job_out_twice(store, clock):
+    job = store.insert(new(), now=clock())
+
+    claimed = claim_one(store, clock, owner="host:1")
+
+    assert claimed.id == job.id and claimed.status == Status.PROCESSING
+    assert claimed.lease.owner == "host:1" and claimed.lease.token
+    assert claimed.lease.expires_at == clock() + timedelta(seconds=LEASE)
+    assert claimed.lease.started_at == clock()
+    assert store.get(job.id) == claimed
+    assert store.claim(owner="w2", limit=5, now=clock(), lease_seconds=LEASE) == []
+
+
+def test_claim_never_starts_a_job_before_its_run_at(store, clock):
+    later = store.insert(new(run_at=clock() + timedelta(seconds=60)), now=clock())
+
+    assert store.claim(owner="w", limit=5, now=clock(), lease_seconds=LEASE) == []
+    clock.advance(59.999)
+    assert store.claim(owner="w", limit=5, now=clock(), lease_seconds=LEASE) == []
+    clock.advance(0.001)
+    assert [job.id for job in store.claim(owner="w", limit=5, now=clock(), lease_seconds=LEASE)] == [later.id]
+
+
+def test_claim_respects_the_limit(store, clock):
+    store.insert_many([new() for _ in range(5)], now=clock())
+
+    assert len(store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)) == 2
+    assert len(store.claim(owner="w", limit=0, now=clock(), lease_seconds=LEASE)) == 0
+    assert len(store.claim(owner="w", limit=9, now=clock(), lease_seconds=LEASE)) == 3
+
+
+def test_cancelled_jobs_are_never_claimed(store, clock):
+    job = store.insert(new(), now=clock())
+
+    assert store.cancel(job.id, now=clock()).status == Status.CANCELLED
+    assert store.claim(owner="w", limit=5, now=clock(), lease_seconds=LEASE) == []
+
+
+# --- finishing, fenced on the lease -------------------------------------------------------------
+
+
+def test_complete_records_the_attempt_and_clears_the_lease(store, clock):
+    store.insert(new(), now=clock())
+    held = claim_one(store, clock)
+    clock.advance(2)
+
+    done = attempt(clock, worker="w1")
+    assert store.complete(held, attempt=done, now=clock()) is True
+
+    job = store.get(held.id)
+    assert job.status == Status.COMPLETED and job.lease is None
+    assert job.finished_at == clock() and job.updated_at == clock()
+    assert job.attempts == (done,) and job.attempt_count == 1
+    assert job.retry_count == 0 and job.last_error is None
+
+
+def test_retry_returns_the_job_to_pending_later_with_one_more_retry(store, clock):
+    store.insert(new(max_retries=3), now=clock())
+    held = claim_one(store, clock)
+    later = clock() + timedelta(seconds=8)
+
+    failed = attempt(clock, Outcome.FAILED, "RuntimeError: boom")
+    assert store.retry(held, attempt=failed, run_at=later, now=clock()) is True
+
+    job = store.get(held.id)
+    assert job.status == Status.PENDING and job.retry_count == 1 and job.run_at == later
+    assert job.last_error == "RuntimeError: boom" and job.lease is None and job.attempts == (failed,)
+    assert store.claim(owner="w", limit=1, now=clock(), lease_seconds=LEASE) == []
+
+
+def test_fail_keeps_retry_count_and_last_error(store, clock):
+    store.insert(new(max_retries=0), now=clock())
+    held = claim_one(store, clock)
+
+    assert store.fail(held, attempt=attempt(clock, Outcome.FAILED, "nope"), now=clock()) is True
+
+    job = store.get(held.id)
+    assert job.status == Status.FAILED and job.retry_count == 0
+    assert job.last_error == "nope" and job.finished_at == clock()
+
+
+def test_release_returns_the_job_without_counting_a_retry(store, clock):
+    store.insert(new(), now=clock())
+    held = claim_one(store, clock)
+
+    assert store.release(held, attempt=attempt(clock, Outcome.RELEASED), now=clock()) is True
+
+    job = store.get(held.id)
+    assert job.status == Status.PENDING and job.retry_count == 0 and job.run_at == clock()
+    assert job.attempts[-1].outcome == Outcome.RELEASED
+
+
+@pytest.mark.parametrize("kind", ["complete", "retry", "fail", "release"])
+def test_a_worker_that_lost_its_lease_changes_nothing(store, clock, kind):
+    store.insert(new(max_retries=3), now=clock())
+    first = claim_one(store, clock, owner="w1")
+    clock.advance(LEASE + 1)
+    assert store.reap(now=clock(), retry_delay=lambda retries: 0) == 1
+    second = claim_one(store, clock, owner="w2")
+    before = store.get(first.id)
+
+    late = JobResult(kind, first, attempt(clock, worker="w1"), run_at=clock())
+    assert store.finish(late, now=clock()) is False
+
+    assert store.get(first.id) == before
+    assert store.complete(second, attempt=attempt(clock, worker="w2"), now=clock()) is True
+
+
+def test_finish_many_applies_each_held_result_and_refuses_lost_ones(store, clock):
+    store.insert_many([new() for _ in range(3)], now=clock())
+    a, b, c = store.claim(owner="w", limit=3, now=clock(), lease_seconds=LEASE)
+    stale_c = c
+    store.release(c, attempt=attempt(clock, Outcome.RELEASED), now=clock())
+
+    applied = store.finish_many(
+        [
+            JobResult("complete", a, attempt(clock)),
+            JobResult("retry", b, attempt(clock, Outcome.FAILED, "x"), run_at=clock()),
+            JobResult("complete", stale_c, attempt(clock)),
+        ],
+        now=clock(),
+    )
+
+    assert applied == [True, True, False]
+    assert store.get(a.id).status == Status.COMPLETED
+    assert store.get(b.id).status == Status.PENDING and store.get(b.id).retry_count == 1
+    assert store.get(c.id).status == Status.PENDING and store.get(c.id).retry_count == 0
+
+
+def test_attempt_history_is_bounded_but_counted(store, clock):
+    store.insert(new(max_retries=ATTEMPT_HISTORY_LIMIT + 5), now=clock())
+    total = ATTEMPT_HISTORY_LIMIT + 3
+    for n in range(total):
+        held = claim_one(store, clock)
+        store.retry(held, attempt=attempt(clock, Outcome.FAILED, f"error {n}"), run_at=clock(), now=clock())
+
+    job = store.get(held.id)
+    assert job.attempt_count == total and len(job.attempts) == ATTEMPT_HISTORY_LIMIT
+    assert job.attempts[-1].error == f"error {total - 1}" and job.attempts[0].error == "error 3"
+
+
+# --- leases and the reaper -------------------------------------------------------------------
+
+
+def test_renew_extends_held_leases_and_reports_lost_ones(store, clock):
+    store.insert_many([new(), new()], now=clock())
+    kept, lost = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
+    store.release(lost, attempt=attempt(clock, Outcome.RELEASED), now=clock())
+    clock.advance(20)
+
+    assert store.renew([kept, lost], now=clock(), lease_seconds=LEASE) == {kept.id}
+    assert store.get(kept.id).lease.expires_at == clock() + timedelta(seconds=LEASE)
+    assert store.renew([], now=clock(), lease_seconds=LEASE) == set()
+
+
+def test_reaper_returns_expired_jobs_to_pending_with_a_lost_attempt(store, clock):
+    job = store.insert(new(max_retries=2), now=clock())
+    held = claim_one(store, clock, owner="dead-worker")
+    clock.advance(LEASE - 1)
+    assert store.reap(now=clock(), retry_delay=lambda retries: 0) == 0
+    clock.advance(2)
+
+    assert store.reap(now=clock(), retry_delay=lambda retries: 10 * (retries + 1)) == 1
+
+    reaped = store.get(job.id)
+    assert reaped.status == Status.PENDING and reaped.retry_count == 1 and reaped.lease is None
+    assert reaped.run_at == clock() + timedelta(seconds=10)
+    lost = reaped.attempts[-1]
+    assert lost.outcome == "lease expired (worker lost)" and lost.worker == "dead-worker"
+    assert lost.started_at == held.lease.started_at and lost.finished_at == clock()
+    assert reaped.last_error == "lease expired (worker lost)"
+
+
+def test_reaper_fails_an_expired_job_whose_retries_are_spent(store, clock):
+    job = store.insert(new(max_retries=0), now=clock())
+    claim_one(store, clock)
+    clock.advance(LEASE + 1)
+
+    assert store.reap(now=clock(), retry_delay=lambda retries: 0) == 1
+
+    reaped = store.get(job.id)
+    assert reaped.status == Status.FAILED and reaped.retry_count == 0 and reaped.finished_at == clock()
+
+
+def test_two_reapers_at_once_reap_each_job_once(store, clock):
+    store.insert_many([new() for _ in range(20)], now=clock())
+    store.claim(owner="w", limit=20, now=clock(), lease_seconds=LEASE)
+    clock.advance(LEASE + 1)
+    totals = []
+    start = threading.Barrier(2)
+
+    def reaper():
+        start.wait()
+        try:
+            totals.append(store.reap(now=clock(), retry_delay=lambda retries: 0))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=reaper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(totals) == 20
+    assert all(job.retry_count == 1 and job.attempt_count == 1 for job in store.list(limit=50))
+
+
+# --- operator actions -------------------------------------------------------------------------
+
+
+def test_cancel_only_applies_to_pending_jobs(store, clock):
+    pending = store.insert(new(), now=clock())
+    cancelled = store.cancel(pending.id, now=clock())
+    assert cancelled.status == Status.CANCELLED and cancelled.finished_at == clock()
+    assert store.cancel(pending.id, now=clock()) is None
+
+    store.insert(new(), now=clock())
+    held = claim_one(store, clock)
+    assert store.cancel(held.id, now=clock()) is None
+    assert store.get(held.id).status == Status.PROCESSING
+
+
+def test_retry_now_gives_a_failed_job_one_more_attempt_and_keeps_history(store, clock):
+    store.insert(new(max_retries=0), now=clock())
+    held = claim_one(store, clock)
+    store.fail(held, attempt=attempt(clock, Outcome.FAILED, "boom"), now=clock())
+    clock.advance(5)
+
+    retried = store.retry_now(held.id, now=clock())
+
+    assert retried.status == Status.PENDING and retried.run_at == clock() and retried.finished_at is None
+    assert retried.retry_count == 1 and retried.max_retries == 1
+    assert retried.attempt_count == 1 and retried.last_error == "boom"
+    assert [job.id for job in store.claim(owner="w", limit=1, now=clock(), lease_seconds=LEASE)] == [held.id]
+
+
+def test_retry_now_makes_a_delayed_job_due_and_refuses_other_states(store, clock):
+    delayed = store.insert(new(run_at=clock() + timedelta(hours=1)), now=clock())
+    assert store.retry_now(delayed.id, now=clock()).run_at == clock()
+
+    completed_job = claim_one(store, clock)
+    store.complete(completed_job, attempt=attempt(clock), now=clock())
+    assert store.retry_now(completed_job.id, now=clock()) is None
+    assert store.get(completed_job.id).status == Status.COMPLETED
+
+
+def test_retry_failed_retries_every_failed_job_of_one_type(store, clock):
+    store.insert_many([new("email", max_retries=0)] * 3 + [new("noop", max_retries=0)], now=clock())
+    for held in store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE):
+        store.fail(held, attempt=attempt(clock, Outcome.FAILED, "x"), now=clock())
+
+    assert store.retry_failed(type="email", now=clock()) == 3
+
+    counts = store.count_by_type_and_status()
+    assert counts[("email", "pending")] == 3 and counts[("noop", "failed")] == 1
+
+
+def test_delete_finished_removes_only_old_finished_jobs(store, clock):
+    old_done, old_pending = store.insert_many([new(), new(priority=-1)], now=clock())
+    store.complete(claim_one(store, clock), attempt=attempt(clock), now=clock())
+    clock.advance(3 * 86400)
+    recent = store.insert(new(), now=clock())
+    store.cancel(recent.id, now=clock())
+
+    assert store.delete_finished(finished_before=clock() - timedelta(days=1)) == 1
+
+    assert store.get(old_done.id) is None
+    assert store.get(old_pending.id) is not None and store.get(recent.id) is not None
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+
+def test_counts_per_type_and_status(store, clock):
+    store.insert_many([new("email")] * 3 + [new("noop")] * 2, now=clock())
+    claim_one(store, clock)  # an email job: the oldest, highest id among equals comes later
+
+    counts = store.count_by_type_and_status()
+
+    assert sum(counts.values()) == 5
+    assert counts.get(("email", "processing"), 0) + counts.get(("noop", "processing"), 0) == 1
+    assert counts.get(("email", "pending"), 0) + counts.get(("email", "processing"), 0) == 3
+
+
+def test_oldest_due_pending_and_delayed_count(store, clock):
+    assert store.oldest_due_pending(now=clock()) is None
+    first_due = clock() - timedelta(seconds=30)
+    store.insert(new(run_at=first_due), now=clock())
+    store.insert(new(), now=clock())
+    store.insert_many([new(run_at=clock() + timedelta(minutes=5))] * 2, now=clock())
+
+    assert store.oldest_due_pending(now=clock()) == first_due
+    assert store.count_delayed(now=clock()) == 2
+
+
+def test_throughput_counts_finished_jobs_per_bucket(store, clock):
+    clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    store.insert_many([new(max_retries=0) for _ in range(4)], now=clock())
+    a, b, c, _still_running = store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE)
+    store.complete(a, attempt=attempt(clock), now=clock())
+    store.fail(b, attempt=attempt(clock, Outcome.FAILED, "x"), now=clock())
+    clock.advance(60)
+    store.complete(c, attempt=attempt(clock), now=clock())
+
+    buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
+
+    assert [(b.start, b.completed, b.failed) for b in buckets] == [
+        (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 1, 1),
+        (datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 0),
+    ]
+    hourly = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=3600)
+    assert [(b.start, b.completed, b.failed) for b in hourly] == [(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 2, 1)]
+
+
+# --- worker-pool registry -----------------------------------------------------------------------
+
+
+def test_worker_pools_register_heartbeat_and_drop_off(store, clock):
+    started = truncate_ms(clock())
+    pool = WorkerPool(
+        id="host:1:a", host="host", pid=1, concurrency=4, running=0, started_at=started, heartbeat_at=started
+    )
+    store.register_pool(pool)
+    clock.advance(10)
+    store.heartbeat_pool(pool.id, running=3, now=clock())
+
+    [live] = store.live_pools(heartbeat_since=clock() - timedelta(seconds=LEASE))
+    assert live.running == 3 and live.heartbeat_at == clock() and live.concurrency == 4 and live.pid == 1
+    assert store.live_pools(heartbeat_since=clock() + timedelta(seconds=1)) == []
+
+    store.unregister_pool(pool.id)
+    assert store.live_pools(heartbeat_since=started - timedelta(days=1)) == []
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+
+def test_eight_threads_claim_a_thousand_jobs_without_sharing_or_losing_any(store, clock):
+    total = 1000
+    store.insert_many([new("noop", {"n": n}) for n in range(total)], now=clock())
+    claims: Counter[str] = Counter()
+    claims_lock = threading.Lock()
+    errors = []
+
+    def worker(name):
+        try:
+            while True:
+                batch = store.claim(owner=name, limit=7, now=clock(), lease_seconds=LEASE)
+                if not batch:
+                    return
+                with claims_lock:
+                    claims.update(job.id for job in batch)
+                results = [JobResult("complete", job, attempt(clock, worker=name)) for job in batch]
+                assert all(store.finish_many(results, now=clock()))
+        except Exception as error:  # surfaced below; a thread cannot fail the test itself
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(claims) == total and set(claims.values()) == {1}
+    counts = store.count_by_type_and_status()
+    assert counts == {("noop", "completed"): total}
+    assert all(job.attempt_count == 1 for job in store.list(limit=500))
+
+
+def test_round_trips_are_counted(store, clock):
+    before = store.round_trips
+    store.insert(new(), now=clock())
+    held = claim_one(store, clock)
+    store.complete(held, attempt=attempt(clock), now=clock())
+
+    assert 3 <= store.round_trips - before <= 5
