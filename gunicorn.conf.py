@@ -1,0 +1,16 @@
+"""Gunicorn settings for the API and admin (``gunicorn jobqueue.wsgi`` reads this file).
+
+HOST (default 127.0.0.1) and PORT (8080) choose the address; WEB_CONCURRENCY (2)
+processes of GUNICORN_THREADS (4) threads each serve requests.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+accesslog = "-"
+graceful_timeout = 30
+# Each worker opens its own database connections after the fork.
+preload_app = False
