@@ -22,6 +22,11 @@ def _job_settings(settings):
     settings.MONGODB_URI = ""
     settings.JOBQUEUE_DEMO_HANDLERS = True
     settings.JOBQUEUE_RETRY_BASE_DELAY = 2.0
+    # Pages find static files through the finders, without `collectstatic` first.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     yield settings
 
 

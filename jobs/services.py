@@ -104,7 +104,10 @@ def enqueue(
         if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int | float) or not 0 <= delay_seconds:
             errors["delaySeconds"] = ["Must be a number of seconds, 0 or more."]
         else:
-            run_at = now + timedelta(seconds=delay_seconds)
+            try:
+                run_at = now + timedelta(seconds=delay_seconds)
+            except OverflowError:
+                errors["delaySeconds"] = ["Too far in the future."]
     elif run_at is not None and (not isinstance(run_at, datetime) or run_at.tzinfo is None):
         errors["runAt"] = ["Must be a datetime with a timezone."]
     if handler is not None and isinstance(payload, dict) and not errors.get("payload"):

@@ -5,7 +5,7 @@ the status of the table, and stores nothing (the job count is unchanged).
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
@@ -305,6 +305,8 @@ def test_python_enqueue_rejects_the_same_bad_jobs(existing_job, job_type, payloa
         ({"priority": "high"}, "priority"),
         ({"run_at": datetime(2030, 1, 1)}, "runAt"),
         ({"delay_seconds": -1}, "delaySeconds"),
+        ({"delay_seconds": 1e300}, "delaySeconds"),
+        ({"delay_seconds": 5, "run_at": datetime(2030, 1, 1, tzinfo=UTC)}, "runAt"),
     ],
 )
 def test_python_enqueue_rejects_bad_options(existing_job, options, field):

@@ -1,0 +1,100 @@
+"""`manage.py serve` (what `make run` starts) runs the API, the admin and the workers
+together on a real port, and stops cleanly on Ctrl-C."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"gave up after {timeout} s")
+
+
+def request(url, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=5) as response:
+        return response.status, json.loads(response.read())
+
+
+def try_request(url):
+    try:
+        return request(url)
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def service(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "JOBQUEUE_VAR_DIR": str(tmp_path / "var"),
+        "JOBQUEUE_DEMO_HANDLERS": "1",
+        "DJANGO_SUPERUSER_PASSWORD": "serve-test-password",
+        "WEB_CONCURRENCY": "1",
+    }
+    env.pop("MONGODB_URI", None)
+    env.pop("DATABASE_URL", None)
+    log = open(tmp_path / "serve.log", "w+")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--concurrency", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: try_request(f"{base}/jobs"), timeout=60)
+        yield process, base, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_serve_runs_api_admin_and_workers_and_stops_cleanly_on_ctrl_c(service):
+    process, base, log = service
+
+    status, job = request(f"{base}/jobs", {"type": "email", "payload": {"to": "user@example.com"}})
+    assert status == 201 and job["status"] == "pending"
+    done = wait_for(lambda: request(f"{base}/jobs?id={job['id']}")[1]["status"] == "completed", timeout=20)
+    assert done
+
+    with urllib.request.urlopen(f"{base}/admin/login/", timeout=5) as response:
+        assert response.status == 200 and b"csrfmiddlewaretoken" in response.read()
+    with urllib.request.urlopen(f"{base}/static/admin/css/base.css", timeout=5) as response:
+        assert response.status == 200
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    log.seek(0)
+    output = log.read()
+    assert "Stopped." in output
+    assert "Created admin account 'admin'" in output
+    assert "Jobs are kept in SQLite at" in output
