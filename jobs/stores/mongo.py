@@ -1,0 +1,765 @@
+"""The MongoDB job store: jobs in the ``jobs`` collection, worker pools in ``worker_pools``.
+
+This is the only module that talks to pymongo (or to mongomock, its in-process fake used
+by the tests). Documents use the camelCase fields of DESIGN.md's job document; every
+datetime is written as UTC in whole milliseconds and read back as aware UTC, so a job
+read back equals, field for field, the job returned when it was written.
+
+Atomicity comes from single-document updates matched on state: a claim matches
+``status: pending``, and every write about a held job matches ``_id`` *and*
+``lease.token`` (fencing). mongomock is not atomic across threads, so a store built with
+``serialize_operations=True`` runs each public operation under one process-wide lock.
+"""
+
+# Annotations stay unevaluated: the class defines a method named ``list``.
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
+
+import pymongo
+from bson import ObjectId
+from pymongo import ReturnDocument, WriteConcern
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+
+from jobs.models import Attempt, Job, Lease, NewJob, Outcome, Status, Throughput, WorkerPool
+from jobs.stores.base import JobStore, ListCursor, StoreUnavailable
+from jobs.timeutil import truncate_ms
+
+logger = logging.getLogger(__name__)
+
+JOBS_COLLECTION = "jobs"
+POOLS_COLLECTION = "worker_pools"
+DEFAULT_DATABASE = "jobqueue"
+LEASE_EXPIRED_ERROR = "lease expired (worker lost)"
+
+# Claim order: highest priority first, then oldest runAt, then oldest id.
+CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
+# List order: newest first; the id breaks ties so cursor pagination is exact.
+LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
+# Naive on purpose: BSON encodes naive datetimes as UTC, and mongomock stores them naive,
+# so date arithmetic against it works on both.
+EPOCH = datetime(1970, 1, 1)
+# How long one wait on a change stream may block, so a stop request is seen promptly.
+WATCH_MAX_AWAIT_MS = 1000
+
+# mongomock reads and writes plain Python structures without locking, so a claim in one
+# thread can interleave with another's. One lock for the whole process, not one per
+# store, because tests build several stores on one mongomock client to play several
+# processes.
+_MOCK_LOCK = threading.RLock()
+
+# --- URIs -------------------------------------------------------------------------------
+
+# Options whose values may be secrets (tlsCertificateKeyFilePassword, AWS session tokens
+# inside authMechanismProperties, ...).
+_SECRET_OPTION = re.compile(r"(?i)([?&;][^=&;#]*(?:password|secret|token|authmechanismproperties)[^=&;#]*=)[^&;#]*")
+
+
+def _split_credentials(uri: str) -> tuple[str, str | None, str]:
+    """``(scheme://, userinfo or None, the rest)``, erring towards treating text as userinfo.
+
+    Per the URI spec userinfo ends at the last ``@`` before the first ``/``; a password
+    with an unescaped ``/`` breaks that, so any ``@`` further on is treated as its end too.
+    """
+    scheme, separator, rest = uri.partition("://")
+    prefix = scheme + separator if separator else ""
+    rest = rest if separator else uri
+    authority = rest.partition("/")[0]
+    if "@" in authority:
+        userinfo, _, hosts = authority.rpartition("@")
+        return prefix, userinfo, hosts + rest[len(authority) :]
+    if "@" in rest:
+        userinfo, _, remainder = rest.rpartition("@")
+        return prefix, userinfo, remainder
+    return prefix, None, rest
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` safe to log and show: the password and secret-bearing options become ``***``.
+
+    ``mongodb://app:s3cret@db:27017/jobs`` → ``mongodb://app:***@db:27017/jobs``.
+    """
+    prefix, userinfo, rest = _split_credentials(uri)
+    if userinfo is not None:
+        user, colon, _password = userinfo.partition(":")
+        if "/" in user or "?" in user:  # the split above was a guess: hide all of it
+            user, colon = "***", ""
+        rest = f"{user}{':***' if colon else ''}@{rest}"
+    return _SECRET_OPTION.sub(r"\1***", prefix + rest)
+
+
+def _password(uri: str) -> str | None:
+    userinfo = _split_credentials(uri)[1]
+    if userinfo is None or ":" not in userinfo:
+        return None
+    return userinfo.partition(":")[2] or None
+
+
+def _hosts(uri: str) -> str:
+    """The host list of a URI (``db1:27017,db2:27017``), without credentials."""
+    return _split_credentials(uri)[2].partition("/")[0].partition("?")[0]
+
+
+def _reason(error: Exception, *, secret: str | None = None) -> str:
+    """The useful part of a driver error: its first line, without the topology dump."""
+    lines = str(error).splitlines()
+    text = lines[0].split(", Timeout: ")[0] if lines else type(error).__name__
+    return text.replace(secret, "***") if secret else text
+
+
+def _durable_write_concern(chosen: WriteConcern) -> WriteConcern | None:
+    """Majority, journaled writes, unless the URI chose its own ``w``/``journal``/``fsync``.
+
+    An acknowledged job must survive a crash or a failover (DESIGN.md invariant 5).
+    """
+    if {"w", "j", "fsync"} & chosen.document.keys():
+        return None
+    return WriteConcern(w="majority", j=True, wtimeout=chosen.document.get("wtimeout"))
+
+
+# --- documents <-> domain objects -------------------------------------------------------
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A datetime read from MongoDB (naive UTC unless the client is tz_aware) as aware UTC."""
+    return None if value is None else truncate_ms(value)
+
+
+def _object_id(job_id: str) -> ObjectId | None:
+    return ObjectId(job_id) if isinstance(job_id, str) and ObjectId.is_valid(job_id) else None
+
+
+def _attempt_document(attempt: Attempt) -> dict:
+    document = attempt.to_dict()
+    document["startedAt"] = truncate_ms(attempt.started_at)
+    document["finishedAt"] = truncate_ms(attempt.finished_at)
+    document["outcome"] = str(attempt.outcome)
+    return document
+
+
+def _lease(document: dict | None) -> Lease | None:
+    if not document:
+        return None
+    return Lease(
+        owner=document["owner"],
+        token=document["token"],
+        expires_at=_utc(document["expiresAt"]),
+        started_at=_utc(document["startedAt"]),
+    )
+
+
+def _job(document: dict) -> Job:
+    """The domain job of a document.
+
+    Documents written by the original service lack the extended fields; they read with
+    the defaults a new job would have.
+    """
+    created_at = _utc(document["createdAt"])
+    return Job(
+        id=str(document["_id"]),
+        type=document["type"],
+        payload=document.get("payload") or {},
+        status=Status(document["status"]),
+        retry_count=document.get("retryCount", 0),
+        max_retries=document.get("maxRetries", 0),
+        priority=document.get("priority", 0),
+        run_at=_utc(document.get("runAt")) or created_at,
+        created_at=created_at,
+        updated_at=_utc(document.get("updatedAt")) or created_at,
+        finished_at=_utc(document.get("finishedAt")),
+        last_error=document.get("lastError"),
+        lease=_lease(document.get("lease")),
+        attempts=tuple(Attempt.from_dict(item, parse=_utc) for item in document.get("attempts") or ()),
+        attempt_count=document.get("attemptCount", 0),
+    )
+
+
+def _new_document(new_job: NewJob, now: datetime) -> dict:
+    return {
+        "_id": ObjectId(),
+        "type": new_job.type,
+        "payload": new_job.payload,
+        "status": Status.PENDING.value,
+        "retryCount": 0,
+        "maxRetries": new_job.max_retries,
+        "priority": new_job.priority,
+        "runAt": truncate_ms(new_job.run_at) if new_job.run_at is not None else now,
+        "lease": None,
+        "attempts": [],
+        "attemptCount": 0,
+        "lastError": None,
+        "hasError": False,
+        "createdAt": now,
+        "updatedAt": now,
+        "finishedAt": None,
+    }
+
+
+def _pool_document(pool: WorkerPool) -> dict:
+    return {
+        "_id": pool.id,
+        "host": pool.host,
+        "pid": pool.pid,
+        "concurrency": pool.concurrency,
+        "running": pool.running,
+        "startedAt": truncate_ms(pool.started_at),
+        "heartbeatAt": truncate_ms(pool.heartbeat_at),
+    }
+
+
+def _pool(document: dict) -> WorkerPool:
+    return WorkerPool(
+        id=document["_id"],
+        host=document["host"],
+        pid=document["pid"],
+        concurrency=document["concurrency"],
+        running=document["running"],
+        started_at=_utc(document["startedAt"]),
+        heartbeat_at=_utc(document["heartbeatAt"]),
+    )
+
+
+def _due(now: datetime) -> dict:
+    """Pending jobs whose time has come: the claim filter."""
+    return {"status": Status.PENDING.value, "runAt": {"$lte": now}}
+
+
+def _held(job: Job) -> dict:
+    """The filter fencing every write about a held job: its id and its lease token."""
+    return {"_id": ObjectId(job.id), "lease.token": job.lease.token, "status": Status.PROCESSING.value}
+
+
+def _serialized(method):
+    """Run a public operation under the mongomock lock (when asked for), and report a
+    lost connection as ``StoreUnavailable`` so callers need not know pymongo."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self._serializer:
+            try:
+                return method(self, *args, **kwargs)
+            except ConnectionFailure as error:
+                raise StoreUnavailable(f"lost connection to {self.describe()}: {_reason(error)}") from error
+
+    return run
+
+
+class MongoJobStore(JobStore):
+    """Jobs in a MongoDB database (or a mongomock one, in tests)."""
+
+    kind = "mongodb"
+
+    def __init__(
+        self,
+        client,
+        database_name: str = DEFAULT_DATABASE,
+        *,
+        serialize_operations: bool = False,
+        write_concern: WriteConcern | None = None,
+        timeout_seconds: float = 5.0,
+        uri: str | None = None,
+    ):
+        """Use ``database_name`` on ``client`` (a ``pymongo.MongoClient`` or mongomock's).
+
+        ``serialize_operations`` runs each operation under one process-wide lock: needed
+        on mongomock, whose operations are not atomic across threads; never on a server.
+        ``uri`` is kept only in redacted form, for messages.
+        """
+        super().__init__()
+        self._client = client
+        self._database = (
+            client.get_database(database_name, write_concern=write_concern) if write_concern else client[database_name]
+        )
+        self._jobs = self._database[JOBS_COLLECTION]
+        self._pools = self._database[POOLS_COLLECTION]
+        self._serializer = _MOCK_LOCK if serialize_operations else nullcontext()
+        self._timeout_seconds = timeout_seconds
+        self._safe_uri = redact_uri(uri) if uri else None
+
+    @classmethod
+    def from_uri(cls, uri: str, *, database_name: str | None = None, timeout_seconds: float = 5.0) -> MongoJobStore:
+        """A store on the server at ``uri`` (nothing is sent until the first operation).
+
+        The database is ``database_name``, else the URI's path, else ``jobqueue``. Writes
+        are majority-acknowledged and journaled unless the URI sets ``w``/``journal``.
+        Finding a server or connecting gives up after ``timeout_seconds``, so an
+        unreachable server fails start-up quickly instead of after pymongo's 30 s.
+        Raises ``StoreUnavailable`` (password-free) for a URI pymongo rejects.
+        """
+        timeout_ms = max(1, round(timeout_seconds * 1000))
+        try:
+            client = pymongo.MongoClient(
+                uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+            )
+        except (PyMongoError, ValueError) as error:
+            # from None: the driver's own message may quote parts of the URI.
+            reason = _reason(error, secret=_password(uri))
+            raise StoreUnavailable(f"invalid MongoDB URI {redact_uri(uri)}: {reason}") from None
+        name = database_name or client.get_default_database(DEFAULT_DATABASE).name
+        write_concern = _durable_write_concern(client.write_concern)
+        logger.debug("MongoDB write concern: %s", (write_concern or client.write_concern).document)
+        return cls(client, name, write_concern=write_concern, timeout_seconds=timeout_seconds, uri=uri)
+
+    # -- bookkeeping ----------------------------------------------------------------
+    @property
+    def database_name(self) -> str:
+        return self._database.name
+
+    def describe(self) -> str:
+        """e.g. ``MongoDB at db:27017, database jobqueue``; never a password."""
+        return f"MongoDB at {self._where()}, database {self.database_name}"
+
+    def _where(self) -> str:
+        if self._safe_uri:
+            return _hosts(self._safe_uri)
+        if type(self._client).__module__.startswith("mongomock"):
+            return "mongomock (in memory)"
+        seeds = self._client.topology_description.server_descriptions()
+        return ",".join(f"{host}:{port}" for host, port in seeds)
+
+    @_serialized
+    def ensure_ready(self) -> None:
+        """Ping the server, then create the indexes (idempotent: existing ones are kept).
+
+        Raises ``StoreUnavailable`` naming the redacted URI within ``timeout_seconds``.
+        """
+        location = self._safe_uri or self.describe()
+        try:
+            with pymongo.timeout(self._timeout_seconds):
+                self._count_round_trips()
+                self._client.admin.command("ping")
+        except PyMongoError as error:
+            raise StoreUnavailable(f"cannot reach MongoDB at {location}: {_reason(error)}") from error
+        try:
+            self._create_indexes()
+        except PyMongoError as error:
+            raise StoreUnavailable(f"cannot create indexes on MongoDB at {location}: {_reason(error)}") from error
+
+    def _create_indexes(self) -> None:
+        """One ``createIndexes`` command per collection; each index names its query."""
+        asc, desc = pymongo.ASCENDING, pymongo.DESCENDING
+        self._count_round_trips()
+        self._jobs.create_indexes(
+            [
+                # claim: status = pending, runAt <= now, sort priority desc, runAt, _id
+                pymongo.IndexModel([("status", asc), ("priority", desc), ("runAt", asc), ("_id", asc)], name="claim"),
+                # list: newest first, sort createdAt desc, _id desc (cursor pagination)
+                pymongo.IndexModel([("createdAt", desc), ("_id", desc)], name="list"),
+                # list filtered by status
+                pymongo.IndexModel([("status", asc), ("createdAt", desc), ("_id", desc)], name="status_list"),
+                # list filtered by type (and type + status)
+                pymongo.IndexModel([("type", asc), ("createdAt", desc), ("_id", desc)], name="type_list"),
+                # counts per type x status (covered $group)
+                pymongo.IndexModel([("type", asc), ("status", asc)], name="type_status"),
+                # reaper: status = processing, lease.expiresAt < now
+                pymongo.IndexModel([("status", asc), ("lease.expiresAt", asc)], name="reaper"),
+                # oldest due pending and delayed count: status = pending, runAt <= / > now
+                pymongo.IndexModel([("status", asc), ("runAt", asc)], name="due"),
+                # throughput chart and purge: status in finished, finishedAt >= / < time
+                pymongo.IndexModel([("status", asc), ("finishedAt", asc)], name="finished"),
+                # list filtered by "has error"
+                pymongo.IndexModel([("hasError", asc), ("createdAt", desc), ("_id", desc)], name="error_list"),
+            ]
+        )
+        self._count_round_trips()
+        self._pools.create_indexes(
+            [
+                # live pools: heartbeatAt >= since
+                pymongo.IndexModel([("heartbeatAt", asc)], name="live"),
+            ]
+        )
+
+    def close(self) -> None:
+        """Close the client's connections; the store is unusable afterwards."""
+        self._client.close()
+
+    def drop_database(self) -> None:
+        """Drop this store's database (tests against a real server clean up with it)."""
+        self._count_round_trips()
+        self._client.drop_database(self.database_name)
+
+    # -- enqueue and read -----------------------------------------------------------
+    @_serialized
+    def insert(self, new_job: NewJob, *, now: datetime) -> Job:
+        document = _new_document(new_job, truncate_ms(now))
+        self._count_round_trips()
+        self._jobs.insert_one(document)
+        return _job(document)
+
+    @_serialized
+    def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
+        """Store many new pending jobs with one ``insert_many``; them, as stored, in order."""
+        if not new_jobs:
+            return []
+        now = truncate_ms(now)
+        documents = [_new_document(new_job, now) for new_job in new_jobs]
+        self._count_round_trips()
+        self._jobs.insert_many(documents, ordered=True)
+        return [_job(document) for document in documents]
+
+    @_serialized
+    def get(self, job_id: str) -> Job | None:
+        object_id = _object_id(job_id)
+        if object_id is None:
+            return None
+        self._count_round_trips()
+        document = self._jobs.find_one({"_id": object_id})
+        return _job(document) if document else None
+
+    @_serialized
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        has_error: bool | None = None,
+        limit: int = 50,
+        after: ListCursor | None = None,
+    ) -> list[Job]:
+        """See ``JobStore.list``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
+        if limit < 1:  # pymongo reads limit 0 as "no limit"
+            return []
+        query: dict = {}
+        if status is not None:
+            query["status"] = str(status)
+        if type is not None:
+            query["type"] = type
+        if has_error is not None:
+            query["hasError"] = has_error
+        if after is not None:
+            query["$or"] = self._after(after)
+        self._count_round_trips()
+        return [_job(document) for document in self._jobs.find(query, sort=LIST_ORDER, limit=limit)]
+
+    @staticmethod
+    def _after(after: ListCursor) -> list[dict]:
+        """Strictly after (createdAt, id) in list order: older, or as old with a smaller id."""
+        created_at, job_id = after
+        object_id = _object_id(job_id)
+        if object_id is None:
+            raise ValueError(f"list cursor id {job_id!r} is not a job id")
+        created_at = truncate_ms(created_at)
+        return [{"createdAt": {"$lt": created_at}}, {"createdAt": created_at, "_id": {"$lt": object_id}}]
+
+    # -- the worker's side ----------------------------------------------------------
+    @_serialized
+    def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
+        """See ``JobStore.claim``. One round trip for one job; at most three for a batch."""
+        if limit < 1:
+            return []
+        now = truncate_ms(now)
+        lease = {
+            "owner": owner,
+            "token": secrets.token_hex(16),
+            "expiresAt": truncate_ms(now + timedelta(seconds=lease_seconds)),
+            "startedAt": now,
+        }
+        update = {"$set": {"status": Status.PROCESSING.value, "lease": lease, "updatedAt": now}}
+        if limit == 1:
+            return self._claim_one(update, now)
+        return self._claim_batch(update, now, limit)
+
+    def _claim_one(self, update: dict, now: datetime) -> list[Job]:
+        self._count_round_trips()
+        document = self._jobs.find_one_and_update(
+            _due(now), update, sort=CLAIM_ORDER, return_document=ReturnDocument.AFTER
+        )
+        return [_job(document)] if document else []
+
+    def _claim_batch(self, update: dict, now: datetime, limit: int) -> list[Job]:
+        """Pick candidates, take those still pending under one token, read back what we got.
+
+        Each job is taken by a single-document update matched on ``status: pending``, so
+        two claimers racing for the same candidates split them and never share one; the
+        loser just gets fewer jobs this time.
+        """
+        self._count_round_trips()
+        candidates = [doc["_id"] for doc in self._jobs.find(_due(now), {"_id": 1}, sort=CLAIM_ORDER, limit=limit)]
+        if not candidates:
+            return []
+        self._count_round_trips()
+        taken = self._jobs.update_many({"_id": {"$in": candidates}, **_due(now)}, update)
+        if not taken.modified_count:
+            return []
+        # _id $in (not the token alone) so the read uses the _id index.
+        token = update["$set"]["lease"]["token"]
+        self._count_round_trips()
+        documents = self._jobs.find(
+            {"_id": {"$in": candidates}, "lease.token": token}, sort=CLAIM_ORDER, limit=len(candidates)
+        )
+        return [_job(document) for document in documents]
+
+    @_serialized
+    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
+        """See ``JobStore.renew``: one update and one read; nothing sent for no jobs."""
+        pairs = [_held(job) for job in held if job.lease]
+        if not pairs:
+            return set()
+        expires_at = truncate_ms(truncate_ms(now) + timedelta(seconds=lease_seconds))
+        self._count_round_trips()
+        self._jobs.update_many({"$or": pairs}, {"$set": {"lease.expiresAt": expires_at}})
+        self._count_round_trips()
+        return {str(document["_id"]) for document in self._jobs.find({"$or": pairs}, {"_id": 1})}
+
+    @_serialized
+    def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        now = truncate_ms(now)
+        return self._finish(job, attempt, now, {"status": Status.COMPLETED.value, "finishedAt": now})
+
+    @_serialized
+    def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
+        fields = {
+            "status": Status.PENDING.value,
+            "runAt": truncate_ms(run_at),
+            "lastError": attempt.error,
+            "hasError": True,
+        }
+        return self._finish(job, attempt, truncate_ms(now), fields, increment={"retryCount": 1})
+
+    @_serialized
+    def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        now = truncate_ms(now)
+        fields = {
+            "status": Status.FAILED.value,
+            "finishedAt": now,
+            "lastError": attempt.error,
+            "hasError": True,
+        }
+        return self._finish(job, attempt, now, fields)
+
+    @_serialized
+    def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
+        now = truncate_ms(now)
+        return self._finish(job, attempt, now, {"status": Status.PENDING.value, "runAt": now})
+
+    def _finish(self, job: Job, attempt: Attempt, now: datetime, fields: dict, increment: dict | None = None) -> bool:
+        """End the held ``job``'s lease with one fenced update recording ``attempt``.
+
+        The history is written whole from the worker's copy: nothing else changes the
+        attempts of a job while it is held. ``False`` if the lease was lost.
+        """
+        if job.lease is None:
+            return False
+        history, attempt_count = job.with_attempt(attempt)
+        update: dict = {
+            "$set": {
+                **fields,
+                "lease": None,
+                "attempts": [_attempt_document(item) for item in history],
+                "attemptCount": attempt_count,
+                "updatedAt": now,
+            }
+        }
+        if increment:
+            update["$inc"] = increment
+        self._count_round_trips()
+        return self._jobs.update_one(_held(job), update).matched_count == 1
+
+    @_serialized
+    def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
+        """See ``JobStore.reap``: one read, then one fenced update per expired job."""
+        now = truncate_ms(now)
+        self._count_round_trips()
+        expired = self._jobs.find({"status": Status.PROCESSING.value, "lease.expiresAt": {"$lt": now}})
+        return sum(self._reap_one(_job(document), now, retry_delay) for document in list(expired))
+
+    def _reap_one(self, job: Job, now: datetime, retry_delay: Callable[[int], float]) -> bool:
+        attempt = Attempt(
+            started_at=job.lease.started_at,
+            finished_at=now,
+            worker=job.lease.owner,
+            outcome=Outcome.LEASE_EXPIRED.value,
+            error=LEASE_EXPIRED_ERROR,
+        )
+        history, attempt_count = job.with_attempt(attempt)
+        fields = {
+            "lease": None,
+            "attempts": [_attempt_document(item) for item in history],
+            "attemptCount": attempt_count,
+            "lastError": LEASE_EXPIRED_ERROR,
+            "hasError": True,
+            "updatedAt": now,
+        }
+        update: dict = {"$set": fields}
+        if job.retry_count < job.max_retries:
+            fields.update(
+                status=Status.PENDING.value, runAt=truncate_ms(now + timedelta(seconds=retry_delay(job.retry_count)))
+            )
+            update["$inc"] = {"retryCount": 1}
+        else:
+            fields.update(status=Status.FAILED.value, finishedAt=now)
+        # Matching the token makes a second reaper harmless; matching the expiry too
+        # spares a job whose worker renewed its lease since the read above.
+        fence = {**_held(job), "lease.expiresAt": {"$lt": now}}
+        self._count_round_trips()
+        changed = self._jobs.update_one(fence, update).modified_count == 1
+        if changed:
+            logger.warning("job %s: lease of worker %s expired; %s", job.id, job.lease.owner, fields["status"])
+        return changed
+
+    # -- operator actions -----------------------------------------------------------
+    @_serialized
+    def cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        now = truncate_ms(now)
+        update = {"$set": {"status": Status.CANCELLED.value, "finishedAt": now, "updatedAt": now}}
+        return self._update_job(job_id, {"status": Status.PENDING.value}, update)
+
+    @_serialized
+    def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
+        """See ``JobStore.retry_now``. A pending job's runAt only moves earlier ($min), so
+        a job already due keeps its place in the queue."""
+        now = truncate_ms(now)
+        retried = self._update_job(job_id, {"status": Status.FAILED.value}, self._rerun_update(now))
+        if retried is not None:
+            return retried
+        hurried = {"$min": {"runAt": now}, "$set": {"updatedAt": now}}
+        return self._update_job(job_id, {"status": Status.PENDING.value}, hurried)
+
+    @staticmethod
+    def _rerun_update(now: datetime) -> dict:
+        """Failed → pending, due now, with one more attempt allowed; history kept."""
+        return {
+            "$set": {"status": Status.PENDING.value, "runAt": now, "finishedAt": None, "updatedAt": now},
+            "$inc": {"retryCount": 1, "maxRetries": 1},
+        }
+
+    def _update_job(self, job_id: str, state: dict, update: dict) -> Job | None:
+        """Apply ``update`` to the job if it matches ``state``; the job after, or ``None``."""
+        object_id = _object_id(job_id)
+        if object_id is None:
+            return None
+        self._count_round_trips()
+        document = self._jobs.find_one_and_update(
+            {"_id": object_id, **state}, update, return_document=ReturnDocument.AFTER
+        )
+        return _job(document) if document else None
+
+    @_serialized
+    def retry_failed(self, *, type: str, now: datetime) -> int:
+        self._count_round_trips()
+        result = self._jobs.update_many(
+            {"type": type, "status": Status.FAILED.value}, self._rerun_update(truncate_ms(now))
+        )
+        return result.modified_count
+
+    @_serialized
+    def delete_finished(self, *, finished_before: datetime) -> int:
+        self._count_round_trips()
+        result = self._jobs.delete_many(
+            {"status": {"$in": FINISHED}, "finishedAt": {"$lt": truncate_ms(finished_before)}}
+        )
+        return result.deleted_count
+
+    # -- statistics -----------------------------------------------------------------
+    @_serialized
+    def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
+        self._count_round_trips()
+        groups = self._jobs.aggregate(
+            [{"$group": {"_id": {"type": "$type", "status": "$status"}, "count": {"$sum": 1}}}]
+        )
+        return {(group["_id"]["type"], group["_id"]["status"]): group["count"] for group in groups}
+
+    @_serialized
+    def oldest_due_pending(self, *, now: datetime) -> datetime | None:
+        self._count_round_trips()
+        document = self._jobs.find_one(_due(truncate_ms(now)), {"_id": 0, "runAt": 1}, sort=[("runAt", 1)])
+        return _utc(document["runAt"]) if document else None
+
+    @_serialized
+    def count_delayed(self, *, now: datetime) -> int:
+        self._count_round_trips()
+        return self._jobs.count_documents({"status": Status.PENDING.value, "runAt": {"$gt": truncate_ms(now)}})
+
+    @_serialized
+    def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
+        """See ``JobStore.throughput``: one aggregation, bucketed by the server.
+
+        Epoch milliseconds are ``finishedAt - EPOCH`` rather than ``$toLong``: the server
+        gives the same number, and mongomock (which has no ``$toLong`` for dates) can
+        run it too, so no fallback that ships documents to Python is needed.
+        """
+        bucket_ms = int(bucket_seconds * 1000)
+        epoch_ms = {"$subtract": ["$finishedAt", EPOCH]}
+        counts_as = {status: {"$sum": {"$cond": [{"$eq": ["$status", status]}, 1, 0]}} for status in FINISHED[:2]}
+        pipeline = [
+            {"$match": {"status": {"$in": FINISHED[:2]}, "finishedAt": {"$gte": truncate_ms(since)}}},
+            {"$group": {"_id": {"$subtract": [epoch_ms, {"$mod": [epoch_ms, bucket_ms]}]}, **counts_as}},
+            {"$sort": {"_id": 1}},
+        ]
+        self._count_round_trips()
+        return [
+            Throughput(
+                start=datetime.fromtimestamp(int(bucket["_id"]) / 1000, UTC),
+                completed=bucket[Status.COMPLETED.value],
+                failed=bucket[Status.FAILED.value],
+            )
+            for bucket in self._jobs.aggregate(pipeline)
+        ]
+
+    # -- worker-pool registry -------------------------------------------------------
+    @_serialized
+    def register_pool(self, pool: WorkerPool) -> None:
+        self._count_round_trips()
+        self._pools.replace_one({"_id": pool.id}, _pool_document(pool), upsert=True)
+
+    @_serialized
+    def heartbeat_pool(self, pool_id: str, *, running: int, now: datetime) -> None:
+        self._count_round_trips()
+        self._pools.update_one({"_id": pool_id}, {"$set": {"running": running, "heartbeatAt": truncate_ms(now)}})
+
+    @_serialized
+    def unregister_pool(self, pool_id: str) -> None:
+        self._count_round_trips()
+        self._pools.delete_one({"_id": pool_id})
+
+    @_serialized
+    def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
+        self._count_round_trips()
+        documents = self._pools.find(
+            {"heartbeatAt": {"$gte": truncate_ms(heartbeat_since)}}, sort=[("startedAt", 1), ("_id", 1)]
+        )
+        return [_pool(document) for document in documents]
+
+    # -- push wake-ups --------------------------------------------------------------
+    def watch_inserts(self, callback: Callable[[], None], stop_event: threading.Event) -> bool:
+        """Call ``callback()`` for each job inserted, until ``stop_event`` is set.
+
+        Returns ``True`` once stopped by ``stop_event``. Returns ``False`` at once when
+        the server cannot stream changes (a standalone server; mongomock), or when the
+        stream breaks, so the caller falls back to polling. Not serialized: it blocks.
+        Only opening the stream counts as a round trip, so a watcher running beside a
+        benchmark does not distort its figures.
+        """
+        if not hasattr(type(self._jobs), "watch"):
+            logger.info("%s: no change streams (mongomock); workers poll for new jobs", self.describe())
+            return False
+        try:
+            self._count_round_trips()
+            stream = self._jobs.watch(
+                [{"$match": {"operationType": "insert"}}, {"$project": {"_id": 1}}],
+                max_await_time_ms=WATCH_MAX_AWAIT_MS,
+            )
+        except PyMongoError as error:
+            # OperationFailure 40573 on a standalone server: change streams need a replica set.
+            level = logging.INFO if isinstance(error, OperationFailure) else logging.WARNING
+            logger.log(level, "%s: no change streams (%s); workers poll for new jobs", self.describe(), _reason(error))
+            return False
+        logger.info("%s: workers wake on inserts through a change stream", self.describe())
+        with stream:
+            while not stop_event.is_set():
+                try:
+                    change = stream.try_next()
+                except PyMongoError as error:
+                    logger.warning("%s: change stream broke (%s); polling instead", self.describe(), _reason(error))
+                    return False
+                if change is not None:
+                    callback()
+        return True
