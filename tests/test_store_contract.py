@@ -362,6 +362,13 @@ def test_retry_now_makes_a_delayed_job_due_and_refuses_other_states(store, clock
     assert store.get(completed_job.id).status == Status.COMPLETED
 
 
+def test_retry_now_leaves_a_due_pending_job_in_its_place(store, clock):
+    due = store.insert(new(), now=clock())
+    clock.advance(10)
+
+    assert store.retry_now(due.id, now=clock()).run_at == due.run_at
+
+
 def test_retry_failed_retries_every_failed_job_of_one_type(store, clock):
     store.insert_many([new("email", max_retries=0)] * 3 + [new("noop", max_retries=0)], now=clock())
     for held in store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE):

@@ -394,6 +394,12 @@ class SqlJobStore(JobStore):
     def finish(self, result: JobResult, *, now: datetime) -> bool:
         return self._rowcount(*self._finish_statement(result, truncate_ms(now))) == 1
 
+    def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
+        """``finish`` only if the lease is still expired: a worker that renewed it between
+        the reaper's read and this write keeps its job (renewing keeps the token)."""
+        sql, params = self._finish_statement(result, now)
+        return self._rowcount(f"{sql} AND lease_expires_at < %s", (*params, self._dt(now))) == 1
+
     def finish_many(self, results_to_write: Sequence[JobResult], *, now: datetime) -> list[bool]:
         """All results in one transaction: one durable commit for the batch."""
         if len(results_to_write) <= 1:
@@ -443,7 +449,7 @@ class SqlJobStore(JobStore):
                 result = JobResult("fail", job, lost)
             # Fenced on the expired lease's token: a second reaper, or the worker finishing
             # at the last moment, makes this update match nothing.
-            if self.finish(result, now=now):
+            if self._finish_expired(result, now=now):
                 reaped += 1
                 logger.warning(
                     "job %s (%s) lost its worker %s: lease expired at %s; now %s",
@@ -470,10 +476,11 @@ class SqlJobStore(JobStore):
         now = truncate_ms(now)
         if self._retry_now_query(now, id=job_id):
             return self.get(job_id)
+        # A delayed pending job becomes due now; one already due keeps its place in line.
         self._count_round_trips()
-        if self._jobs().filter(id=job_id, status=Status.PENDING).update(run_at=now, updated_at=now):
-            return self.get(job_id)
-        return None
+        self._jobs().filter(id=job_id, status=Status.PENDING, run_at__gt=now).update(run_at=now, updated_at=now)
+        job = self.get(job_id)
+        return job if job is not None and job.status == Status.PENDING else None
 
     def _retry_now_query(self, now: datetime, **match) -> int:
         """Failed jobs matching ``match`` → pending, due now, one more attempt allowed."""

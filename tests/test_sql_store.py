@@ -1,0 +1,106 @@
+"""What only the embedded SQL store does: SQLite durability settings, query plans,
+round trips, and the reaper's race with a renewing worker."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from jobs.models import Attempt, NewJob, Outcome, Status
+from jobs.stores import JobResult, StoreUnavailable
+from jobs.stores.sql import TABLE, SqlJobStore
+
+LEASE = 30.0
+
+
+def new(**options):
+    return NewJob(type="noop", payload={}, max_retries=3, **options)
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync_and_a_busy_timeout(sql_store):
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    assert connection.transaction_mode == "IMMEDIATE"
+
+
+def test_describe_names_the_sqlite_file(sql_store):
+    assert sql_store.describe() == f"SQLite at {connection.settings_dict['NAME']}"
+
+
+def test_a_database_without_the_jobs_table_is_reported_clearly(sql_store):
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO jobs_job_away")
+    try:
+        with pytest.raises(StoreUnavailable, match=r"no such table.*run `python manage.py migrate`"):
+            SqlJobStore().ensure_ready()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE jobs_job_away RENAME TO {TABLE}")
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (
+            f"SELECT id FROM {TABLE} WHERE status = 'pending' AND run_at <= '2030-01-01' "
+            "ORDER BY priority DESC, run_at, id LIMIT 8",
+            "job_claim_idx",
+        ),
+        (f"SELECT id FROM {TABLE} ORDER BY created_at DESC, id DESC LIMIT 50", "job_list_idx"),
+        (
+            f"SELECT id FROM {TABLE} WHERE type = 'email' ORDER BY created_at DESC, id DESC LIMIT 50",
+            "job_type_list_idx",
+        ),
+        (
+            f"SELECT id FROM {TABLE} WHERE status = 'processing' AND lease_expires_at < '2030-01-01'",
+            "job_reaper_idx",
+        ),
+        (f"SELECT type, status, COUNT(*) FROM {TABLE} GROUP BY type, status", "job_type_status_idx"),
+    ],
+)
+def test_the_hot_queries_use_their_index(sql_store, query, index):
+    with connection.cursor() as cursor:
+        plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query}").fetchall())
+    assert index in plan
+    assert "USE TEMP B-TREE FOR ORDER BY" not in plan
+
+
+def test_a_job_costs_under_three_statements_from_insert_to_completed(sql_store, clock):
+    jobs = 64
+    before = sql_store.round_trips
+    for _ in range(jobs):
+        sql_store.insert(new(), now=clock())
+    claimed = []
+    while batch := sql_store.claim(owner="w", limit=16, now=clock(), lease_seconds=LEASE):
+        claimed.extend(batch)
+        attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
+        assert all(sql_store.finish_many([JobResult("complete", job, attempt) for job in batch], now=clock()))
+
+    per_job = (sql_store.round_trips - before) / jobs
+    assert len(claimed) == jobs
+    assert per_job <= 3
+
+
+def test_the_reaper_spares_a_job_renewed_after_it_read_the_expired_lease(sql_store, clock, monkeypatch):
+    sql_store.insert(new(), now=clock())
+    [held] = sql_store.claim(owner="slow-but-alive", limit=1, now=clock(), lease_seconds=LEASE)
+    clock.advance(LEASE + 1)
+    real_execute = SqlJobStore._execute
+
+    def renew_right_after_the_reaper_reads(self, sql, params=()):
+        rows = real_execute(self, sql, params)
+        if sql.startswith("SELECT") and "lease_expires_at <" in sql:
+            assert real_execute(
+                self,
+                f"UPDATE {TABLE} SET lease_expires_at = %s WHERE id = %s",
+                (self._dt(clock() + timedelta(seconds=LEASE)), held.id),
+            )
+        return rows
+
+    monkeypatch.setattr(SqlJobStore, "_execute", renew_right_after_the_reaper_reads)
+
+    assert sql_store.reap(now=clock(), retry_delay=lambda retries: 0) == 0
+    job = sql_store.get(held.id)
+    assert job.status == Status.PROCESSING and job.lease.token == held.lease.token and job.attempt_count == 0
