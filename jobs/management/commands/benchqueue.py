@@ -1,0 +1,285 @@
+"""``manage.py benchqueue``: throughput, pickup latency and round trips of the queue.
+
+Enqueues no-op jobs, runs them on a worker pool of this process, and prints the enqueue
+rate, the processing rate, the pickup latency of a job enqueued in this process (woken
+through ``jobs.wakeups``) and of one inserted as another process would (found by
+polling), and the store round trips per job, the insert included.
+
+It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
+file (or ``--database PATH``) in a child process whose ``DATABASE_URL`` points there; the
+MongoDB store runs on mongomock (``--store mongomock``) or, with ``MONGODB_URI`` set, in
+a throwaway database on that server that is dropped afterwards.
+"""
+
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+from jobs import handlers, services
+from jobs.models import NewJob, Status
+from jobs.stores import JobStore, StoreUnavailable, use_store
+from jobs.timeutil import utc_now
+from jobs.worker import WorkerPool
+
+NOOP_TYPE = "benchqueue.noop"
+PROBE_TYPE = "benchqueue.probe"
+
+
+@dataclass
+class Probes:
+    """When each probe job's handler started (perf_counter), by probe number."""
+
+    started: dict
+    event: threading.Event
+
+    def handle(self, payload, context):
+        self.started[payload["n"]] = time.perf_counter()
+        self.event.set()
+
+
+class StoreTimers:
+    """Time spent in some store methods while active (wraps them on the instance)."""
+
+    def __init__(self, store: JobStore, names: tuple[str, ...]):
+        self.store = store
+        self.seconds = dict.fromkeys(names, 0.0)
+
+    def _timed(self, name: str, method):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - started
+
+        return timed
+
+    def __enter__(self):
+        for name in self.seconds:
+            setattr(self.store, name, self._timed(name, getattr(self.store, name)))
+        return self
+
+    def __exit__(self, *exc_info):
+        for name in self.seconds:
+            delattr(self.store, name)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` in (0, 1])."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark the queue: enqueue and run no-op jobs, measure processing rate, pickup latency "
+        "and store round trips per job. Never touches the service's own jobs."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--jobs", type=int, default=5000, help="No-op jobs to enqueue and run (default: 5000).")
+        parser.add_argument(
+            "--concurrency", type=int, default=8, help="Worker threads of the benchmark's pool (default: 8)."
+        )
+        parser.add_argument(
+            "--store",
+            choices=["configured", "sql", "mongomock"],
+            default="configured",
+            help="Which store to measure: the configured kind (MongoDB when MONGODB_URI is set, else SQL), "
+            "the SQL store on SQLite, or the MongoDB store on mongomock (default: configured).",
+        )
+        parser.add_argument(
+            "--database",
+            default=None,
+            help="SQLite file for the SQL store (default: a fresh temporary file, deleted afterwards).",
+        )
+        parser.add_argument(
+            "--probes",
+            type=int,
+            default=40,
+            help="Jobs per pickup-latency measurement (default: 40; the polling one takes about "
+            "probes x poll interval).",
+        )
+
+    def handle(self, *args, **options):
+        if options["jobs"] < 1 or options["concurrency"] < 1 or options["probes"] < 1:
+            raise CommandError("--jobs, --concurrency and --probes must be 1 or more")
+        kind = options["store"]
+        if kind == "configured":
+            kind = "mongodb" if settings.MONGODB_URI else "sql"
+        if kind == "sql":
+            self._bench_sql(options)
+        elif kind == "mongomock":
+            try:
+                import mongomock
+            except ImportError:
+                raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
+            from jobs.stores.mongo import MongoJobStore
+
+            store = MongoJobStore(mongomock.MongoClient(), "jobqueue_bench", serialize_operations=True)
+            self._bench(store, options)
+        else:
+            from jobs.stores.mongo import MongoJobStore
+
+            store = MongoJobStore.from_uri(
+                settings.MONGODB_URI,
+                database_name=f"jobqueue_bench_{uuid.uuid4().hex[:8]}",
+                timeout_seconds=settings.MONGODB_TIMEOUT_SECONDS,
+            )
+            try:
+                self._bench(store, options)
+            finally:
+                store.drop_database()
+
+    # -- where the jobs go ----------------------------------------------------------------------
+    def _bench_sql(self, options):
+        """Run on ``--database`` (or a temporary file): directly when Django's database is
+        already that file, else in a child process whose DATABASE_URL points there."""
+        connection = connections["default"]
+        target = options["database"]
+        if (
+            target
+            and connection.vendor == "sqlite"
+            and Path(str(connection.settings_dict["NAME"])).resolve() == Path(target).resolve()
+        ):
+            call_command("migrate", interactive=False, verbosity=0)
+            from jobs.stores.sql import SqlJobStore
+
+            self._bench(SqlJobStore(), options)
+            return
+        with tempfile.TemporaryDirectory(prefix="benchqueue-") as scratch:
+            database = Path(target).resolve() if target else Path(scratch) / "bench.sqlite3"
+            env = {
+                **os.environ,
+                "DATABASE_URL": f"sqlite:///{database}",
+                "MONGODB_URI": "",
+                "JOBQUEUE_VAR_DIR": os.environ.get("JOBQUEUE_VAR_DIR", str(settings.VAR_DIR)),
+            }
+            command = [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "benchqueue",
+                "--store=sql",
+                f"--database={database}",
+                f"--jobs={options['jobs']}",
+                f"--concurrency={options['concurrency']}",
+                f"--probes={options['probes']}",
+            ]
+            child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+            for line in child.stdout:
+                self.stdout.write(line, ending="")
+            if child.wait() != 0:
+                raise CommandError(f"the benchmark process failed (exit code {child.returncode})")
+
+    # -- the measurements -----------------------------------------------------------------------
+    def _bench(self, store: JobStore, options):
+        try:
+            store.ensure_ready()
+        except StoreUnavailable as error:
+            raise CommandError(str(error)) from error
+        previous = use_store(store)
+        probes = Probes(started={}, event=threading.Event())
+        handlers.handler(NOOP_TYPE)(lambda payload, context: None)
+        handlers.handler(PROBE_TYPE)(probes.handle)
+        try:
+            self._run(store, options, probes)
+        finally:
+            handlers.unregister(NOOP_TYPE)
+            handlers.unregister(PROBE_TYPE)
+            use_store(previous)
+
+    def _run(self, store: JobStore, options, probes: Probes):
+        count, concurrency = options["jobs"], options["concurrency"]
+        poll = settings.JOBQUEUE_POLL_INTERVAL
+        write = self.stdout.write
+        write(f"Store: {store.describe()}")
+        write(f"{count} no-op jobs, {concurrency} worker threads, poll interval {poll:g} s")
+
+        trips_at_start = store.round_trips
+        started = time.perf_counter()
+        for _ in range(count):
+            services.enqueue(NOOP_TYPE, {})
+        enqueue_seconds = time.perf_counter() - started
+        trips_after_enqueue = store.round_trips
+        rate = count / enqueue_seconds
+        write(f"Enqueue:     {rate:8.0f} jobs/s  ({count} enqueued one by one in {enqueue_seconds:.2f} s)")
+
+        pool = WorkerPool(store=store, concurrency=concurrency, run_until_idle=True)
+        timers = StoreTimers(store, ("claim", "finish_many"))
+        started = time.perf_counter()
+        with timers:
+            pool.run()
+        process_seconds = time.perf_counter() - started
+        done = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0)
+        trips = store.round_trips - trips_at_start
+        write(
+            f"Processing:  {done / process_seconds:8.0f} jobs/s  ({done} of {count} completed in "
+            f"{process_seconds:.2f} s, every status kept)"
+        )
+        write(
+            "             the dispatcher spent "
+            + ", ".join(f"{seconds / process_seconds:.0%} in store.{name}" for name, seconds in timers.seconds.items())
+            + " (the rest: handing jobs to threads, Python, waiting)"
+        )
+        write(
+            f"Round trips: {trips / count:8.2f} per job  (insert {(trips_after_enqueue - trips_at_start) / count:.2f}, "
+            f"claim + finish + upkeep {(store.round_trips - trips_after_enqueue) / count:.2f})"
+        )
+
+        pool = WorkerPool(store=store, concurrency=concurrency)
+        runner = threading.Thread(target=pool.run, name="benchqueue-pool")
+        runner.start()
+        try:
+            same = self._pickup(pool, probes, options["probes"], lambda n: services.enqueue(PROBE_TYPE, {"n": n}))
+            write(self._latency_line("same process (wake-up)", same))
+            other = self._pickup(
+                pool,
+                probes,
+                options["probes"],
+                # Straight into the store, as another process would: no in-process wake-up.
+                lambda n: store.insert(NewJob(type=PROBE_TYPE, payload={"n": n}, max_retries=0), now=utc_now()),
+                jitter=poll,
+            )
+            write(self._latency_line(f"other process (polling every {poll:g} s)", other))
+        finally:
+            pool.stop()
+            runner.join()
+
+    def _pickup(self, pool: WorkerPool, probes: Probes, samples: int, enqueue, *, jitter: float = 0.005):
+        """Seconds from enqueue to handler start, one job at a time on an idle pool."""
+        latencies = []
+        for n in range(samples):
+            deadline = time.monotonic() + 10
+            while not pool.idle and time.monotonic() < deadline:
+                time.sleep(0.001)
+            # A random pause, so enqueues land at every phase of the poll timer.
+            time.sleep(random.uniform(0, jitter))
+            probes.event.clear()
+            enqueued_at = time.perf_counter()
+            enqueue(n)
+            if not probes.event.wait(10):
+                raise CommandError("a probe job did not start within 10 s")
+            latencies.append(probes.started[n] - enqueued_at)
+        return latencies
+
+    @staticmethod
+    def _latency_line(what: str, latencies: list[float]) -> str:
+        return (
+            f"Pickup, {what}: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+            f"mean {statistics.fmean(latencies) * 1000:.1f} ms ({len(latencies)} jobs)"
+        )

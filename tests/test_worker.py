@@ -1,0 +1,539 @@
+"""The worker pool, in-process, on every store: results, retries, ordering, leases,
+timeouts, shutdown and pickup. Time is a fake clock; waits are on events."""
+
+import logging
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from jobs import services
+from jobs.handlers import DoNotRetry
+from jobs.models import ATTEMPT_HISTORY_LIMIT, NewJob, Outcome, Status
+from jobs.retry import RetryStrategy
+from jobs.timeutil import utc_now
+from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, WorkerPool, describe_error
+from tests.worker_support import PoolThread, TemporaryHandlers, run_pool, wait_until
+
+LEASE = 30.0
+
+
+@pytest.fixture
+def test_handlers():
+    registry = TemporaryHandlers()
+    yield registry
+    registry.clear()
+
+
+@pytest.fixture
+def worker_log(caplog):
+    """Records of the ``jobs`` loggers (they do not propagate to the root logger)."""
+    jobs_logger = logging.getLogger("jobs")
+    jobs_logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="jobs")
+    yield caplog
+    jobs_logger.removeHandler(caplog.handler)
+
+
+def make_pool(store, clock=None, **options):
+    defaults = {
+        "store": store,
+        "concurrency": 2,
+        "lease_seconds": LEASE,
+        "poll_interval": 0.01,
+        "grace_period": 5.0,
+        "retry_strategy": RetryStrategy(base_delay=0, max_delay=0),
+        "run_until_idle": True,
+    }
+    if clock is not None:
+        defaults["clock"] = clock
+    return WorkerPool(**{**defaults, **options})
+
+
+def all_jobs(store):
+    after = None
+    while page := store.list(limit=500, after=after):
+        yield from page
+        after = (page[-1].created_at, page[-1].id)
+
+
+class Gate:
+    """A handler that blocks until opened: stands for a job that takes a while."""
+
+    def __init__(self, then=None):
+        self.started = threading.Event()
+        self.opened = threading.Event()
+        self.ended = threading.Event()
+        self.calls = 0
+        self.then = then
+
+    def __call__(self, payload, context):
+        self.calls += 1
+        self.started.set()
+        try:
+            self.opened.wait(30)
+        finally:
+            self.ended.set()
+        if self.then:
+            self.then(payload, context)
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+def test_jobs_complete_with_one_recorded_attempt(store, clock):
+    jobs = [services.enqueue("noop", {"n": n}, clock=clock) for n in range(5)]
+
+    pool = run_pool(make_pool(store, clock))
+
+    for job in jobs:
+        done = store.get(job.id)
+        assert done.status == Status.COMPLETED
+        assert done.retry_count == 0 and done.lease is None and done.finished_at == clock()
+        assert len(done.attempts) == 1
+        attempt = done.attempts[0]
+        assert (attempt.outcome, attempt.worker, attempt.error) == (Outcome.COMPLETED, pool.id, None)
+        assert attempt.started_at == attempt.finished_at == clock()
+    assert pool.recorded["complete"] == 5
+
+
+def test_failed_job_is_retried_until_max_retries(store, clock):
+    job = services.enqueue("fail", {"message": "the mail server said no"}, max_retries=2, clock=clock)
+
+    run_pool(make_pool(store, clock))
+
+    failed = store.get(job.id)
+    assert failed.status == Status.FAILED
+    assert failed.retry_count == failed.max_retries == 2
+    assert [attempt.outcome for attempt in failed.attempts] == [Outcome.FAILED] * 3
+    for attempt in failed.attempts:
+        assert attempt.error.startswith("RuntimeError: the mail server said no")
+        assert "Traceback" in attempt.error and "jobs/handlers.py" in attempt.error
+    assert failed.last_error.startswith("RuntimeError: the mail server said no")
+
+
+def test_flaky_job_completes_after_its_failures(store, clock):
+    job = services.enqueue("flaky", {"failures": 2}, clock=clock)
+
+    run_pool(make_pool(store, clock))
+
+    done = store.get(job.id)
+    assert done.status == Status.COMPLETED
+    assert done.retry_count == 2
+    assert [attempt.outcome for attempt in done.attempts] == [Outcome.FAILED, Outcome.FAILED, Outcome.COMPLETED]
+    assert "flaky failure 1 of 2" in done.attempts[0].error
+
+
+def test_do_not_retry_fails_the_job_at_once(store, clock, test_handlers):
+    def refuse(payload, context):
+        raise DoNotRetry("the address does not exist")
+
+    test_handlers.add("test-refuse", refuse)
+    job = services.enqueue("test-refuse", max_retries=5, clock=clock)
+
+    run_pool(make_pool(store, clock))
+
+    failed = store.get(job.id)
+    assert failed.status == Status.FAILED and failed.retry_count == 0
+    assert len(failed.attempts) == 1
+    assert failed.attempts[0].error.startswith("DoNotRetry: the address does not exist")
+
+
+def test_a_job_of_an_unknown_type_fails_with_a_clear_error(store, clock):
+    job = store.insert(NewJob(type="no-such-type", payload={}, max_retries=0), now=clock())
+
+    run_pool(make_pool(store, clock))
+
+    failed = store.get(job.id)
+    assert failed.status == Status.FAILED
+    assert "no handler for job type 'no-such-type'" in failed.attempts[0].error
+
+
+def test_a_handler_may_use_the_job_and_worker_from_its_context(store, clock, test_handlers):
+    seen = {}
+
+    def look(payload, context):
+        seen.update(job_id=context.job.id, worker=context.worker, stopping=context.stopping.is_set())
+
+    test_handlers.add("test-context", look)
+    job = services.enqueue("test-context", clock=clock)
+    pool = run_pool(make_pool(store, clock))
+
+    assert seen == {"job_id": job.id, "worker": pool.id, "stopping": False}
+
+
+# --- backoff, delayed jobs, priorities -------------------------------------------------------
+
+
+def test_a_failed_attempt_waits_its_backoff_before_the_next_one(store, clock):
+    job = services.enqueue("flaky", {"failures": 1}, clock=clock)
+    strategy = RetryStrategy(base_delay=10, max_delay=600, random=lambda: 0.5)
+
+    run_pool(make_pool(store, clock, retry_strategy=strategy))
+    waiting = store.get(job.id)
+    assert waiting.status == Status.PENDING and waiting.retry_count == 1
+    assert (waiting.run_at - waiting.attempts[0].finished_at).total_seconds() == 5.0  # 10 * 2^0 * 0.5
+
+    clock.advance(4.999)
+    run_pool(make_pool(store, clock, retry_strategy=strategy))
+    assert store.get(job.id).status == Status.PENDING
+
+    clock.advance(0.001)
+    run_pool(make_pool(store, clock, retry_strategy=strategy))
+    assert store.get(job.id).status == Status.COMPLETED
+
+
+def test_a_delayed_job_never_starts_before_its_run_at(store, clock):
+    job = services.enqueue("noop", delay_seconds=60, clock=clock)
+
+    clock.advance(59.999)
+    run_pool(make_pool(store, clock))
+    assert store.get(job.id).status == Status.PENDING
+
+    clock.advance(0.001)
+    run_pool(make_pool(store, clock))
+    assert store.get(job.id).status == Status.COMPLETED
+
+
+def test_higher_priority_jobs_run_first_then_oldest_first(store, clock, test_handlers):
+    order = []
+    test_handlers.add("test-record", lambda payload, context: order.append(payload["name"]))
+    for name, priority in [("a", 0), ("b", 5), ("c", -1), ("d", 5), ("e", 10), ("f", 0)]:
+        services.enqueue("test-record", {"name": name}, priority=priority, clock=clock)
+        clock.advance(0.001)
+
+    run_pool(make_pool(store, clock, concurrency=1))
+
+    assert order == ["e", "b", "d", "a", "f", "c"]
+
+
+# --- claiming --------------------------------------------------------------------------------
+
+
+def test_claims_never_ask_for_more_jobs_than_idle_workers(store, clock):
+    limits = []
+    original_claim = store.claim
+
+    def spy_claim(**kwargs):
+        limits.append(kwargs["limit"])
+        return original_claim(**kwargs)
+
+    store.claim = spy_claim
+    try:
+        jobs = [services.enqueue("noop", clock=clock) for _ in range(25)]
+        pool = run_pool(make_pool(store, clock, concurrency=3))
+    finally:
+        del store.claim
+
+    assert all(1 <= limit <= 3 for limit in limits)
+    assert pool.recorded["complete"] == 25
+    assert {store.get(job.id).status for job in jobs} == {Status.COMPLETED}
+
+
+def test_max_jobs_stops_after_that_many(store, clock):
+    jobs = [services.enqueue("noop", clock=clock) for _ in range(5)]
+
+    pool = run_pool(make_pool(store, clock, run_until_idle=False, max_jobs=3, concurrency=2))
+
+    statuses = Counter(store.get(job.id).status for job in jobs)
+    assert statuses == {Status.COMPLETED: 3, Status.PENDING: 2}
+    assert pool.recorded["complete"] == 3
+
+
+def test_sixteen_threads_in_two_pools_run_two_thousand_jobs_exactly_once(store, clock, test_handlers):
+    calls = Counter()
+    lock = threading.Lock()
+
+    def count(payload, context):
+        with lock:
+            calls[context.job.id] += 1
+
+    test_handlers.add("test-count", count)
+    jobs = store.insert_many([NewJob(type="test-count", payload={}, max_retries=3)] * 2000, now=clock())
+
+    pools = [PoolThread(make_pool(store, clock, concurrency=8)).start() for _ in range(2)]
+    for pool in pools:
+        pool.join(120)
+
+    assert len(calls) == 2000 and set(calls.values()) == {1}
+    assert sum(pool.pool.recorded["complete"] for pool in pools) == 2000
+    for job in all_jobs(store):
+        assert job.status == Status.COMPLETED
+        assert [attempt.outcome for attempt in job.attempts] == [Outcome.COMPLETED]
+    counts = store.count_by_type_and_status()
+    assert counts == {("test-count", "completed"): 2000}
+    assert {job.id for job in jobs} == set(calls)
+
+
+# --- leases and fencing ----------------------------------------------------------------------
+
+
+def test_the_pool_renews_the_leases_of_running_jobs(store, clock, test_handlers):
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", clock=clock)
+    pool = make_pool(store, clock, run_until_idle=False, renew_interval=3600)
+    running = PoolThread(pool).start()
+    try:
+        assert gate.started.wait(10)
+        renewed_at = clock.advance(LEASE * 2 / 3)
+        assert pool.renew_leases() == 1
+        clock.advance(LEASE * 2 / 3)  # past the first lease, within the renewed one
+
+        assert store.reap(now=clock(), retry_delay=pool.retry_strategy) == 0
+        assert store.get(job.id).lease.expires_at == renewed_at + timedelta(seconds=LEASE)
+    finally:
+        gate.opened.set()
+        running.stop()
+    assert store.get(job.id).status == Status.COMPLETED
+
+
+def test_a_worker_that_lost_its_lease_changes_nothing_and_says_so(store, clock, test_handlers, worker_log):
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", clock=clock)
+    pool = make_pool(store, clock, run_until_idle=False, renew_interval=3600)
+    running = PoolThread(pool).start()
+    try:
+        assert gate.started.wait(10)
+        clock.advance(LEASE + 1)
+        assert store.reap(now=clock(), retry_delay=RetryStrategy(base_delay=60, random=lambda: 1.0)) == 1
+        reaped = store.get(job.id)
+
+        assert pool.renew_leases() == 0
+        assert f"lost the lease on job {job.id}" in worker_log.text
+
+        gate.opened.set()
+        wait_until(lambda: pool.lost == 1, what="the late result to be refused")
+    finally:
+        gate.opened.set()
+        running.stop()
+
+    assert store.get(job.id) == reaped  # the late finish changed nothing
+    assert reaped.status == Status.PENDING and reaped.retry_count == 1
+    assert [attempt.outcome for attempt in reaped.attempts] == [Outcome.LEASE_EXPIRED]
+    refusals = [r for r in worker_log.records if "before recording its result" in r.getMessage()]
+    assert len(refusals) == 1 and refusals[0].levelno == logging.WARNING
+
+
+# --- timeouts --------------------------------------------------------------------------------
+
+
+def test_a_job_that_outlives_its_timeout_is_recorded_timed_out_and_retried(store, clock, test_handlers):
+    stuck = threading.Event()
+    abandoned_ended = threading.Event()
+
+    def slow_once(payload, context):
+        if context.job.retry_count == 0:
+            try:
+                stuck.wait(30)  # a handler that hangs; nothing can interrupt it
+            finally:
+                abandoned_ended.set()
+
+    test_handlers.add("test-slow", slow_once, timeout=0.05)
+    job = services.enqueue("test-slow", max_retries=1, clock=clock)
+
+    run_pool(make_pool(store, clock))
+
+    done = store.get(job.id)
+    assert done.status == Status.COMPLETED and done.retry_count == 1
+    assert [attempt.outcome for attempt in done.attempts] == [Outcome.TIMED_OUT, Outcome.COMPLETED]
+    assert done.attempts[0].error.startswith("JobTimedOut: ran longer than the handler's 0.05 s timeout")
+
+    stuck.set()  # the abandoned thread ends late; its result is ignored
+    assert abandoned_ended.wait(10)
+    assert store.get(job.id) == done
+
+
+def test_a_job_that_times_out_on_its_last_attempt_fails(store, clock, test_handlers):
+    stuck = threading.Event()
+    test_handlers.add("test-hang", lambda payload, context: stuck.wait(30), timeout=0.02)
+    job = services.enqueue("test-hang", max_retries=0, clock=clock)
+    try:
+        run_pool(make_pool(store, clock))
+    finally:
+        stuck.set()
+
+    failed = store.get(job.id)
+    assert failed.status == Status.FAILED
+    assert [attempt.outcome for attempt in failed.attempts] == [Outcome.TIMED_OUT]
+
+
+def test_an_exception_within_the_timeout_is_an_ordinary_failure(store, clock, test_handlers):
+    def boom(payload, context):
+        raise ValueError("bad input")
+
+    test_handlers.add("test-boom", boom, timeout=5)
+    job = services.enqueue("test-boom", max_retries=0, clock=clock)
+
+    run_pool(make_pool(store, clock))
+
+    attempt = store.get(job.id).attempts[0]
+    assert attempt.outcome == Outcome.FAILED and attempt.error.startswith("ValueError: bad input")
+
+
+# --- shutdown --------------------------------------------------------------------------------
+
+
+def test_stopping_lets_running_jobs_finish_within_the_grace_period(store, clock, test_handlers):
+    gate = test_handlers.add("test-gate", Gate())
+    jobs = [services.enqueue("test-gate", clock=clock)] + [services.enqueue("noop", clock=clock) for _ in range(3)]
+    pool = make_pool(store, clock, concurrency=1, run_until_idle=False, grace_period=30)
+    running = PoolThread(pool).start()
+    assert gate.started.wait(10)
+
+    pool.stop()
+    threading.Timer(0.02, gate.opened.set).start()
+    running.join()
+
+    assert store.get(jobs[0].id).status == Status.COMPLETED
+    # Stopped claiming: the jobs behind it wait for the next pool.
+    assert {store.get(job.id).status for job in jobs[1:]} == {Status.PENDING}
+
+
+def test_jobs_still_running_after_the_grace_period_are_released(store, clock, test_handlers, worker_log):
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", max_retries=3, clock=clock)
+    pool = make_pool(store, clock, run_until_idle=False, grace_period=0.05)
+    running = PoolThread(pool).start()
+    assert gate.started.wait(10)
+
+    pool.stop()
+    running.join()
+    released = store.get(job.id)
+    assert released.status == Status.PENDING and released.retry_count == 0 and released.lease is None
+    assert released.run_at <= clock()
+    assert [attempt.outcome for attempt in released.attempts] == [Outcome.RELEASED]
+    assert "released 1 jobs still running" in worker_log.text
+
+    gate.opened.set()  # the handler ends after all: nothing more is written
+    assert gate.ended.wait(10)
+    assert store.get(job.id) == released
+
+
+def test_a_stopped_pool_leaves_the_registry(store, clock):
+    pool = make_pool(store, run_until_idle=False)
+    running = PoolThread(pool).start()
+    wait_until(lambda: [p for p in services.live_worker_pools() if p.id == pool.id], what="registration")
+    live = next(p for p in services.live_worker_pools() if p.id == pool.id)
+    assert live.concurrency == 2
+
+    running.stop()
+    assert pool.id not in {p.id for p in services.live_worker_pools()}
+
+
+def test_heartbeat_reports_running_jobs(store, clock, test_handlers):
+    gate = test_handlers.add("test-gate", Gate())
+    services.enqueue("test-gate", clock=clock)
+    pool = make_pool(store, run_until_idle=False)
+    running = PoolThread(pool).start()
+    try:
+        assert gate.started.wait(10)
+        pool.heartbeat()
+        live = next(p for p in services.live_worker_pools() if p.id == pool.id)
+        assert live.running == 1
+    finally:
+        gate.opened.set()
+        running.stop()
+
+
+# --- pickup ----------------------------------------------------------------------------------
+
+
+def test_a_job_enqueued_in_the_same_process_wakes_an_idle_pool(store, test_handlers):
+    ran = threading.Event()
+    test_handlers.add("test-signal", lambda payload, context: ran.set())
+    # A poll interval of a minute: only the in-process wake-up can explain a quick start.
+    pool = make_pool(store, run_until_idle=False, poll_interval=60)
+    running = PoolThread(pool).start()
+    try:
+        wait_until(lambda: pool.idle, what="the pool to find the queue empty")
+        services.enqueue("test-signal")
+        assert ran.wait(10)
+    finally:
+        running.stop()
+
+
+def test_an_idle_pool_polls_for_jobs_inserted_elsewhere(store, test_handlers):
+    ran = threading.Event()
+    test_handlers.add("test-signal", lambda payload, context: ran.set())
+    pool = make_pool(store, run_until_idle=False, poll_interval=0.02)
+    running = PoolThread(pool).start()
+    try:
+        wait_until(lambda: pool.idle, what="the pool to find the queue empty")
+        # Inserted straight into the store, as another process would: no wake-up.
+        store.insert(NewJob(type="test-signal", payload={}, max_retries=0), now=utc_now())
+        assert ran.wait(10)
+    finally:
+        running.stop()
+
+
+def test_the_reaper_runs_when_a_pool_starts(store, clock, test_handlers):
+    job = services.enqueue("noop", clock=clock)
+    store.claim(owner="a-worker-that-died", limit=1, now=clock(), lease_seconds=LEASE)
+    clock.advance(LEASE + 1)
+
+    run_pool(make_pool(store, clock))
+
+    done = store.get(job.id)
+    assert done.status == Status.COMPLETED and done.retry_count == 1
+    assert [attempt.outcome for attempt in done.attempts] == [Outcome.LEASE_EXPIRED, Outcome.COMPLETED]
+    assert done.attempts[0].worker == "a-worker-that-died"
+
+
+# --- error text ------------------------------------------------------------------------------
+
+
+def test_error_text_keeps_the_message_and_the_end_of_a_long_traceback():
+    def recurse(depth):
+        if depth == 0:
+            raise ValueError("x" * 5000)
+        recurse(depth - 1)
+
+    try:
+        recurse(100)
+    except ValueError as error:
+        text = describe_error(error)
+
+    assert text.startswith("ValueError: xxx")
+    assert len(text) <= ERROR_MAX_CHARS
+    _headline, trace = text.split("\n\n", 1)
+    assert len(trace.splitlines()) <= ERROR_TRACEBACK_LINES
+
+
+def test_error_text_of_a_short_traceback_is_complete():
+    try:
+        raise KeyError("missing")
+    except KeyError as error:
+        text = describe_error(error)
+
+    assert text.startswith("KeyError: 'missing'\n\nTraceback (most recent call last):")
+    assert text.endswith("KeyError: 'missing'")
+
+
+def test_attempt_history_stays_bounded_for_a_job_retried_many_times(store, clock):
+    job = services.enqueue("fail", max_retries=ATTEMPT_HISTORY_LIMIT + 2, clock=clock)
+
+    run_pool(make_pool(store, clock))
+
+    failed = store.get(job.id)
+    assert failed.status == Status.FAILED
+    assert len(failed.attempts) == ATTEMPT_HISTORY_LIMIT
+    assert failed.attempt_count == ATTEMPT_HISTORY_LIMIT + 3
+
+
+def test_a_pool_with_too_many_abandoned_handlers_stops_to_be_replaced(store, clock, test_handlers):
+    stuck = threading.Event()
+    test_handlers.add("test-hang", lambda payload, context: stuck.wait(30), timeout=0.01)
+    job = services.enqueue("test-hang", max_retries=3, clock=clock)
+    strategy = RetryStrategy(base_delay=60, random=lambda: 0.5)  # keep the retry out of this pool's way
+    pool = make_pool(
+        store, clock, run_until_idle=False, max_abandoned_threads=1, renew_interval=0.01, retry_strategy=strategy
+    )
+    try:
+        PoolThread(pool).start().join(30)  # it stops by itself
+    finally:
+        stuck.set()
+
+    assert pool.recycle_requested
+    retried = store.get(job.id)
+    assert retried.status == Status.PENDING and [a.outcome for a in retried.attempts] == [Outcome.TIMED_OUT]

@@ -1,0 +1,167 @@
+"""Helpers for the worker tests: pools on threads, test handlers, and real worker
+processes on a file database."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from jobs import handlers
+
+MANAGE_PY = str(Path(__file__).resolve().parent.parent / "manage.py")
+
+
+def wait_until(predicate, *, timeout: float = 30.0, what: str = "the condition"):
+    """Poll ``predicate`` until it returns something truthy (returned) or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+class PoolThread:
+    """Runs ``pool.run()`` on a thread; ``join()`` fails the test if it hangs or raised."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"test-{pool.id}", daemon=True)
+
+    def _run(self):
+        try:
+            self.pool.run()
+        except BaseException as error:
+            self.error = error
+
+    def start(self) -> "PoolThread":
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float = 30.0) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"pool {self.pool.id} did not stop within {timeout} s"
+        if self.error is not None:
+            raise self.error
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.pool.stop()
+        self.join(timeout)
+
+
+def run_pool(pool, timeout: float = 60.0):
+    """Run a pool (``run_until_idle``/``max_jobs``) to its end on a thread, with a deadline."""
+    PoolThread(pool).start().join(timeout)
+    return pool
+
+
+class TemporaryHandlers:
+    """Registers handlers for one test and forgets them afterwards."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+    def add(self, name: str, func, **options):
+        handlers.handler(name, **options)(func)
+        self.names.append(name)
+        return func
+
+    def clear(self):
+        for name in self.names:
+            handlers.unregister(name)
+
+
+# --- real worker processes ------------------------------------------------------------------
+
+
+class Deployment:
+    """A migrated SQLite file database and the environment for ``manage.py`` on it."""
+
+    def __init__(self, directory: Path, **env: str):
+        self.directory = directory
+        self.database = directory / "db.sqlite3"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            "MONGODB_URI": "",
+            "DJANGO_SECRET_KEY": "worker-tests",
+            "JOBQUEUE_VAR_DIR": str(directory),
+            "JOBQUEUE_DEMO_HANDLERS": "1",
+            "JOBQUEUE_LEASE_SECONDS": "2",
+            "JOBQUEUE_RETRY_BASE_DELAY": "0",
+            "JOBQUEUE_POLL_INTERVAL": "0.05",
+            "JOBQUEUE_LOG_LEVEL": "INFO",
+            **env,
+        }
+        self.processes: list[subprocess.Popen] = []
+        self.manage("migrate", "--no-input", "-v", "0")
+
+    def manage(self, *args: str) -> str:
+        """Run ``manage.py`` to its end; its stdout. Fails the test on a non-zero exit."""
+        done = subprocess.run(
+            [sys.executable, MANAGE_PY, *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def enqueue(self, type: str, payload: dict, count: int = 1) -> list[str]:
+        """Enqueue ``count`` jobs through the service layer, in another process; their ids."""
+        code = (
+            "import json; from jobs.services import enqueue; "
+            f"print(json.dumps([enqueue({type!r}, {payload!r}).id for _ in range({count})]))"
+        )
+        return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
+
+    def start_workers(self, *args: str, name: str = "workers") -> subprocess.Popen:
+        """Start ``runworkers`` with ``args``; its output goes to ``<name>.log``."""
+        log = open(self.directory / f"{name}.log", "w")  # closed by cleanup()
+        process = subprocess.Popen(
+            [sys.executable, MANAGE_PY, "runworkers", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        process.log_path = self.directory / f"{name}.log"
+        process.log_file = log
+        self.processes.append(process)
+        return process
+
+    def log(self, process: subprocess.Popen) -> str:
+        process.log_file.flush()
+        return process.log_path.read_text()
+
+    def jobs(self) -> dict[str, dict]:
+        """Every job row by id, read straight from the database file."""
+        with sqlite3.connect(self.database, timeout=30) as connection:
+            connection.row_factory = sqlite3.Row
+            rows = connection.execute("SELECT * FROM jobs_job").fetchall()
+        jobs = {}
+        for row in rows:
+            job = dict(row)
+            job["attempts"] = json.loads(job["attempts"])
+            jobs[job["id"]] = job
+        return jobs
+
+    def pools(self) -> list[dict]:
+        with sqlite3.connect(self.database, timeout=30) as connection:
+            connection.row_factory = sqlite3.Row
+            return [dict(row) for row in connection.execute("SELECT * FROM jobs_workerpool").fetchall()]
+
+    def with_status(self, status: str) -> list[str]:
+        return [job_id for job_id, job in self.jobs().items() if job["status"] == status]
+
+    def cleanup(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+            process.log_file.close()
