@@ -1,0 +1,264 @@
+"""The admin dashboard in a real browser: headless Chromium driven by Selenium.
+
+Logs in, reads the dashboard's counts, opens a failed job, unfolds its traceback, presses
+"Retry now" and sees it pending, then cancels a pending job. Saves screenshots of the
+dashboard (light and dark), the job list and a job page under ``var/screenshots/``.
+
+Needs the Debian packages ``chromium`` and ``chromium-driver``. Without them the test
+fails and says so, unless ``JOBQUEUE_SKIP_BROWSER_TESTS=1`` asks to skip it. The browser
+never leaves localhost: background networking is off and every other host resolves to
+nothing and goes through a dead proxy.
+"""
+
+import base64
+import os
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from jobs import services
+from jobs.models import Attempt, NewJob, Outcome, Status, WorkerPool
+from jobs.stores import JobResult
+from jobs.timeutil import utc_now
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PASSWORD = "a-long-browser-test-password"
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app/jobs/handlers.py", line 131, in send_email\n'
+    "    send_mail(subject=payload.get('subject', ''), message=payload.get('body', ''), ...)\n"
+    '  File "/srv/app/.venv/lib/python3.11/site-packages/django/core/mail/__init__.py", line 92, in send_mail\n'
+    "    return mail.send()\n"
+    "smtplib.SMTPRecipientsRefused: {'ops@example.com': (550, b'5.1.1 Mailbox unavailable')}"
+)
+
+
+def screenshot_dir() -> Path:
+    directory = Path(settings.VAR_DIR) / "screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    """Headless Chromium that talks only to localhost, with a fresh profile."""
+    if os.environ.get("JOBQUEUE_SKIP_BROWSER_TESTS") == "1":
+        pytest.skip("browser tests skipped: JOBQUEUE_SKIP_BROWSER_TESTS=1")
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        pytest.fail(
+            f"headless Chromium is needed for the browser tests but {', '.join(missing)} is missing. "
+            "Install it with `apt-get install -y chromium chromium-driver`, "
+            "or set JOBQUEUE_SKIP_BROWSER_TESTS=1 to skip these tests.",
+            pytrace=False,
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    # The driver's path is given, so Selenium Manager is not needed; make sure it never phones home.
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
+        # Nothing but localhost resolves, and anything else would go to a closed port.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=localhost;127.0.0.1",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1440,1000",
+        "--lang=en-US",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def save_full_page(driver, name: str) -> Path:
+    """A screenshot of the whole page, not just the window, as var/screenshots/<name>.png."""
+    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    size = metrics["cssContentSize"]
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
+    path = screenshot_dir() / f"{name}.png"
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def click_and_load(driver, element) -> None:
+    """Click a link or submit button and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+
+
+def finish_batch(store, *, at, completed: int, failed: int, rng: random.Random) -> None:
+    """``completed`` + ``failed`` jobs created, claimed and finished around ``at``."""
+    count = completed + failed
+    if not count:
+        return
+    types = rng.choices(["email", "noop", "thumbnail", "webhook"], weights=[4, 3, 2, 1], k=count)
+    new_jobs = [NewJob(type=job_type, payload={"n": index}, max_retries=2) for index, job_type in enumerate(types)]
+    store.insert_many(new_jobs, now=at - timedelta(seconds=4))
+    claimed = store.claim(owner="web-1:3141", limit=count, now=at - timedelta(seconds=3), lease_seconds=30)
+    results = []
+    for index, job in enumerate(claimed):
+        failing = index < failed
+        attempt = Attempt(
+            started_at=at - timedelta(seconds=3),
+            finished_at=at,
+            worker="web-1:3141/worker-2",
+            outcome=(Outcome.FAILED if failing else Outcome.COMPLETED).value,
+            error="TimeoutError: upstream did not answer in 30 s" if failing else None,
+        )
+        results.append(JobResult("fail" if failing else "complete", job, attempt))
+    store.finish_many(results, now=at)
+
+
+def seed_history(store, now) -> None:
+    """A day of finished jobs, busier in the last hour, and one live worker pool."""
+    rng = random.Random(11)
+    for hours_ago in range(23, 0, -1):
+        at = now - timedelta(hours=hours_ago, minutes=7)
+        finish_batch(store, at=at, completed=rng.randint(20, 90), failed=rng.randint(0, 6), rng=rng)
+    for minutes_ago in range(58, 0, -1):
+        failed = rng.choice([0, 0, 0, 1, 2]) if minutes_ago % 13 else 4
+        at = now - timedelta(minutes=minutes_ago, seconds=20)
+        finish_batch(store, at=at, completed=rng.randint(2, 14), failed=failed, rng=rng)
+    store.register_pool(
+        WorkerPool(
+            id="web-1:3141",
+            host="web-1",
+            pid=3141,
+            concurrency=8,
+            running=3,
+            started_at=now - timedelta(hours=5, minutes=12),
+            heartbeat_at=now - timedelta(seconds=2),
+        )
+    )
+
+
+def make_failed_email_job(store):
+    now = utc_now()
+    job = services.enqueue(
+        "email",
+        {"to": "ops@example.com", "subject": "Your weekly report", "body": "Hello!\nHere it is."},
+        max_retries=1,
+        priority=100,
+        clock=lambda: now - timedelta(seconds=40),
+    )
+    for attempt_number, outcome in enumerate(("retry", "fail")):
+        started = now - timedelta(seconds=30 - attempt_number * 15)
+        [claimed] = store.claim(owner="web-1:3141", limit=1, now=started, lease_seconds=30)
+        assert claimed.id == job.id
+        attempt = Attempt(
+            started_at=started,
+            finished_at=started + timedelta(milliseconds=842),
+            worker="web-1:3141/worker-5",
+            outcome=Outcome.FAILED.value,
+            error=TRACEBACK,
+        )
+        result = JobResult(outcome, claimed, attempt, run_at=started + timedelta(seconds=2))
+        assert store.finish(result, now=started + timedelta(milliseconds=842))
+    return services.get_job(job.id)
+
+
+def test_operator_retries_a_failed_job_and_cancels_a_pending_one(browser, live_server, sql_store):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
+    seed_history(sql_store, utc_now())
+    failed = make_failed_email_job(sql_store)
+    pending = services.enqueue("email", {"to": "new@example.com", "subject": "Welcome"})
+    services.enqueue("noop", {}, delay_seconds=900)
+    stats = services.queue_stats()
+
+    # Log in: the dashboard sends a logged-out visitor to the admin login first.
+    browser.get(f"{live_server.url}/admin/jobs/")
+    assert "/admin/login/" in browser.current_url
+    browser.find_element(By.ID, "id_username").send_keys("operator")
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]"))
+    assert browser.current_url == f"{live_server.url}/admin/jobs/"
+
+    # The dashboard's counts are the store's.
+    for status in Status:
+        count = browser.find_element(By.CSS_SELECTOR, f"a.jobs-card--{status} .jobs-card-count").text
+        assert count == f"{stats.by_status[status]:,}", status
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.jobs-chart")) == 2
+    assert "web-1" in browser.find_element(By.ID, "worker-pools").text
+    save_full_page(browser, "dashboard")
+    dark = [{"name": "prefers-color-scheme", "value": "dark"}]
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": dark})
+    # The admin fades link backgrounds (0.15 s): wait until the cards have the dark background.
+    WebDriverWait(browser, 5).until(
+        lambda driver: (
+            driver.find_element(By.CSS_SELECTOR, "a.jobs-card--total").value_of_css_property("background-color")
+            == "rgba(18, 18, 18, 1)"
+        )
+    )
+    save_full_page(browser, "dashboard-dark")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+    # From the failed card to the list of failed jobs, then to the failed job.
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "a.jobs-card--failed"))
+    assert browser.current_url.endswith("/admin/jobs/jobrecord/?status=failed")
+    browser.save_screenshot(str(screenshot_dir() / "job-list.png"))  # the top of the page: 100 rows are long
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-job-id="{failed.id}"] th a'))
+    assert browser.current_url.endswith(f"/admin/jobs/jobrecord/{failed.id}/change/")
+    assert browser.find_element(By.ID, "job-status").text == "failed"
+
+    # Tracebacks are folded until clicked.
+    traceback = browser.find_element(By.CSS_SELECTOR, "#job-attempts details pre")
+    assert not traceback.is_displayed()
+    browser.find_element(By.CSS_SELECTOR, "#job-attempts details summary").click()
+    assert traceback.is_displayed()
+    assert "SMTPRecipientsRefused" in traceback.text
+    save_full_page(browser, "job-page")
+
+    # Retry now: back to pending, with the admin's success banner.
+    click_and_load(browser, browser.find_element(By.ID, "retry-now"))
+    assert browser.find_element(By.ID, "job-status").text == "pending"
+    assert "is pending and due now" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
+    assert services.get_job(failed.id).status == Status.PENDING
+    save_full_page(browser, "job-page-after-retry")
+
+    # Cancel a pending job.
+    browser.get(f"{live_server.url}/admin/jobs/jobrecord/{pending.id}/change/")
+    click_and_load(browser, browser.find_element(By.ID, "cancel-job"))
+    assert browser.find_element(By.ID, "job-status").text == "cancelled"
+    assert "was cancelled" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
+    assert services.get_job(pending.id).status == Status.CANCELLED
