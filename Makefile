@@ -39,5 +39,9 @@ format: $(VENV)/.dev
 bench: $(VENV)/.dev
 	JOBQUEUE_DEMO_HANDLERS=1 $(BIN)/python manage.py benchqueue --jobs 5000 --concurrency 8
 
+## bench-admin: admin page timings with 100,000 jobs in a temporary SQLite store
+bench-admin: $(VENV)/.dev
+	$(BIN)/python manage.py benchadmin --jobs 100000
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
