@@ -537,3 +537,26 @@ def test_a_pool_with_too_many_abandoned_handlers_stops_to_be_replaced(store, clo
     assert pool.recycle_requested
     retried = store.get(job.id)
     assert retried.status == Status.PENDING and [a.outcome for a in retried.attempts] == [Outcome.TIMED_OUT]
+
+
+def test_a_store_that_pushes_inserts_wakes_the_pool(store, test_handlers):
+    ran = threading.Event()
+    test_handlers.add("test-signal", lambda payload, context: ran.set())
+    callbacks = []
+
+    def watch_inserts(callback, stop_event):  # stands for a MongoDB change stream
+        callbacks.append(callback)
+        stop_event.wait()
+        return True
+
+    store.watch_inserts = watch_inserts
+    pool = make_pool(store, run_until_idle=False, poll_interval=60)
+    running = PoolThread(pool).start()
+    try:
+        wait_until(lambda: callbacks and pool.idle, what="the pool to watch and go idle")
+        store.insert(NewJob(type="test-signal", payload={}, max_retries=0), now=utc_now())
+        callbacks[0]()
+        assert ran.wait(10)
+    finally:
+        running.stop()
+        del store.watch_inserts
