@@ -165,9 +165,10 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Everything propagates to the root's one handler (and to pytest's caplog).
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "jobs": {"level": LOG_LEVEL},
+        "django": {"level": "INFO"},
     },
 }

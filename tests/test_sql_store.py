@@ -67,6 +67,24 @@ def test_the_hot_queries_use_their_index(sql_store, query, index):
     assert "USE TEMP B-TREE FOR ORDER BY" not in plan
 
 
+def test_a_claim_looks_pending_jobs_up_by_id_not_by_scanning_them(sql_store, clock):
+    sql_store.insert_many([new() for _ in range(50)], now=clock())
+    claimed = []
+
+    def explain(sql, params=()):
+        with connection.cursor() as cursor:
+            claimed.append(" ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)))
+        return []
+
+    sql_store._execute = explain
+    sql_store.claim(owner="w", limit=8, now=clock(), lease_seconds=LEASE)
+
+    [plan] = claimed
+    assert "USING COVERING INDEX job_claim_idx (status=?)" in plan
+    assert "SEARCH jobs_job USING INDEX sqlite_autoindex_jobs_job_1 (id=?)" in plan
+    assert "SCAN" not in plan
+
+
 def test_a_job_costs_under_three_statements_from_insert_to_completed(sql_store, clock):
     jobs = 64
     before = sql_store.round_trips

@@ -28,12 +28,9 @@ def test_handlers():
 
 @pytest.fixture
 def worker_log(caplog):
-    """Records of the ``jobs`` loggers (they do not propagate to the root logger)."""
-    jobs_logger = logging.getLogger("jobs")
-    jobs_logger.addHandler(caplog.handler)
+    """Records of the ``jobs`` loggers, from INFO up."""
     caplog.set_level(logging.INFO, logger="jobs")
-    yield caplog
-    jobs_logger.removeHandler(caplog.handler)
+    return caplog
 
 
 def make_pool(store, clock=None, **options):

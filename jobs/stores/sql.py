@@ -319,10 +319,13 @@ class SqlJobStore(JobStore):
             # SQLite runs the whole statement under its write lock; PostgreSQL skips rows
             # another claimer has locked. Either way no job is handed out twice.
             lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+            # SQLite's unary + keeps the check but stops it choosing a status index for the
+            # outer UPDATE, which would scan every pending row instead of looking up by id.
+            status = "status" if vendor == "postgresql" else "+status"
             rows = self._execute(
                 f"UPDATE {TABLE} SET status = 'processing', lease_owner = %s, lease_token = %s, "
                 "lease_expires_at = %s, lease_started_at = %s, updated_at = %s "
-                f"WHERE status = 'pending' AND id IN (SELECT id FROM {TABLE} "
+                f"WHERE {status} = 'pending' AND id IN (SELECT id FROM {TABLE} "
                 "WHERE status = 'pending' AND run_at <= %s "
                 f"ORDER BY priority DESC, run_at, id LIMIT %s{lock}) "
                 f"RETURNING {_SELECT_COLUMNS}",
