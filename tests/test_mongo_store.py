@@ -360,7 +360,8 @@ def test_watch_inserts_returns_false_at_once_on_mongomock(mock_store):
     assert calls == []
 
 
-def test_watch_inserts_returns_false_when_the_server_is_unreachable(uri_store):
+def test_watch_inserts_raises_store_unavailable_when_the_server_is_unreachable(uri_store):
     store = uri_store(CLOSED_PORT_URI, timeout_seconds=0.3)
 
-    assert store.watch_inserts(lambda: None, threading.Event()) is False
+    with pytest.raises(StoreUnavailable, match=r"cannot watch MongoDB at .* for new jobs"):
+        store.watch_inserts(lambda: None, threading.Event())

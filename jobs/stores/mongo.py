@@ -732,11 +732,12 @@ class MongoJobStore(JobStore):
     def watch_inserts(self, callback: Callable[[], None], stop_event: threading.Event) -> bool:
         """Call ``callback()`` for each job inserted, until ``stop_event`` is set.
 
-        Returns ``True`` once stopped by ``stop_event``. Returns ``False`` at once when
-        the server cannot stream changes (a standalone server; mongomock), or when the
-        stream breaks, so the caller falls back to polling. Not serialized: it blocks.
-        Only opening the stream counts as a round trip, so a watcher running beside a
-        benchmark does not distort its figures.
+        Returns ``True`` once stopped by ``stop_event``, and ``False`` at once when the
+        server cannot stream changes at all (a standalone server; mongomock), so the
+        caller polls instead. Raises ``StoreUnavailable`` when the server cannot be
+        reached or the stream breaks: the caller may watch again later. Not serialized:
+        it blocks. Only opening the stream counts as a round trip, so a watcher running
+        beside a benchmark does not distort its figures.
         """
         if not hasattr(type(self._jobs), "watch"):
             logger.info("%s: no change streams (mongomock); workers poll for new jobs", self.describe())
@@ -747,19 +748,19 @@ class MongoJobStore(JobStore):
                 [{"$match": {"operationType": "insert"}}, {"$project": {"_id": 1}}],
                 max_await_time_ms=WATCH_MAX_AWAIT_MS,
             )
-        except PyMongoError as error:
-            # OperationFailure 40573 on a standalone server: change streams need a replica set.
-            level = logging.INFO if isinstance(error, OperationFailure) else logging.WARNING
-            logger.log(level, "%s: no change streams (%s); workers poll for new jobs", self.describe(), _reason(error))
+        except OperationFailure as error:
+            # 40573 on a standalone server: change streams need a replica set.
+            logger.info("%s: no change streams (%s); workers poll for new jobs", self.describe(), _reason(error))
             return False
+        except PyMongoError as error:
+            raise StoreUnavailable(f"cannot watch {self.describe()} for new jobs: {_reason(error)}") from None
         logger.info("%s: workers wake on inserts through a change stream", self.describe())
         with stream:
             while not stop_event.is_set():
                 try:
                     change = stream.try_next()
                 except PyMongoError as error:
-                    logger.warning("%s: change stream broke (%s); polling instead", self.describe(), _reason(error))
-                    return False
+                    raise StoreUnavailable(f"change stream on {self.describe()} broke: {_reason(error)}") from None
                 if change is not None:
                     callback()
         return True
