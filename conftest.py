@@ -13,6 +13,19 @@ import pytest
 from jobs.stores import use_store
 
 REAL_MONGODB_URI = os.environ.get("MONGODB_URI", "")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per skip reason, with its count (``-ra`` would list every test)."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.line(f"{count:5d} skipped: {reason}")
 STORE_KINDS = ["sql", "mongomock", "mongodb"]
 
 
@@ -101,3 +114,23 @@ class FakeClock:
 @pytest.fixture
 def clock():
     return FakeClock()
+
+
+@pytest.fixture
+def test_handlers():
+    """Job types registered by one test only."""
+    from tests.worker_support import TemporaryHandlers
+
+    registry = TemporaryHandlers()
+    yield registry
+    registry.clear()
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    """A file database of its own, for tests that start `runworkers` as real processes."""
+    from tests.worker_support import Deployment
+
+    deployed = Deployment(tmp_path)
+    yield deployed
+    deployed.cleanup()

@@ -14,3 +14,11 @@ accesslog = "-"
 graceful_timeout = 30
 # Each worker opens its own database connections after the fork.
 preload_app = False
+
+
+def post_worker_init(worker):
+    """Open the job store as each web worker starts, so the log names it and an
+    unreachable MongoDB fails the start instead of the first request."""
+    from jobs.stores import get_store
+
+    get_store()

@@ -5,22 +5,13 @@ heartbeating), then for real: ``runworkers`` SIGKILLed on a SQLite file."""
 import signal
 import threading
 
-import pytest
-
 from jobs import services
 from jobs.models import Outcome, Status
 from jobs.retry import RetryStrategy
 from jobs.worker import WorkerPool
-from tests.worker_support import Deployment, PoolThread, TemporaryHandlers, run_pool, wait_until
+from tests.worker_support import PoolThread, run_pool, wait_until
 
 LEASE = 30.0
-
-
-@pytest.fixture
-def test_handlers():
-    registry = TemporaryHandlers()
-    yield registry
-    registry.clear()
 
 
 def test_the_job_of_a_worker_killed_mid_job_runs_again_on_another_worker(store, clock, test_handlers):
@@ -64,13 +55,6 @@ def test_the_job_of_a_worker_killed_mid_job_runs_again_on_another_worker(store, 
 
 
 # --- real processes ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def deployment(tmp_path):
-    deployed = Deployment(tmp_path)
-    yield deployed
-    deployed.cleanup()
 
 
 def test_jobs_of_a_sigkilled_runworkers_are_completed_by_the_next_one(deployment):

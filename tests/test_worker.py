@@ -14,16 +14,9 @@ from jobs.models import ATTEMPT_HISTORY_LIMIT, NewJob, Outcome, Status
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now
 from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, WorkerPool, describe_error
-from tests.worker_support import PoolThread, TemporaryHandlers, run_pool, wait_until
+from tests.worker_support import PoolThread, run_pool, wait_until
 
 LEASE = 30.0
-
-
-@pytest.fixture
-def test_handlers():
-    registry = TemporaryHandlers()
-    yield registry
-    registry.clear()
 
 
 @pytest.fixture

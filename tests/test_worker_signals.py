@@ -10,14 +10,7 @@ from django.core.management import CommandError, call_command
 
 from jobs.models import Outcome, Status
 from jobs.stores import StoreUnavailable
-from tests.worker_support import Deployment, wait_until
-
-
-@pytest.fixture
-def deployment(tmp_path):
-    deployed = Deployment(tmp_path)
-    yield deployed
-    deployed.cleanup()
+from tests.worker_support import wait_until
 
 
 def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
