@@ -26,6 +26,8 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("skipped, by reason")
         for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
             terminalreporter.line(f"{count:5d} skipped: {reason}")
+
+
 STORE_KINDS = ["sql", "mongomock", "mongodb"]
 
 
