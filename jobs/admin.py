@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 100
 #: Cursors of earlier pages carried in "previous" links. Past this depth the oldest are
 #: dropped (and "previous" from there leads to the newest page) to keep URLs short.
-MAX_BACK_CURSORS = 60
 #: Days offered by default when deleting finished jobs.
 DEFAULT_PURGE_DAYS = 30
 
@@ -305,41 +304,40 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     # -- job list ---------------------------------------------------------------------------
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
-        """Newest first, filtered by status / type / has error, searchable by id,
-        paged by cursor (``after``) with the earlier pages' cursors in ``back``."""
+        """Newest first, filtered by status / type / has error, searchable by id, paged
+        by cursor: ``after`` a page's last job towards older ones, ``before`` its first
+        towards newer ones, so every page is one indexed query however deep it is."""
         self._require_view(request)
         filters = self._read_filters(request)
         search = request.GET.get("q", "").strip()
         now = utc_now()
         stats = services.queue_stats(clock=lambda: now)
-        after, back = self._read_cursors(request)
+        after, before = self._read_cursors(request)
 
-        has_next = False
+        has_older = has_newer = False
         if search:
             jobs = self._search(request, search)
         else:
             jobs = services.list_jobs(
-                status=filters.status, type=filters.type, has_error=filters.has_error, limit=PAGE_SIZE + 1, after=after
+                status=filters.status,
+                type=filters.type,
+                has_error=filters.has_error,
+                limit=PAGE_SIZE + 1,
+                after=after,
+                before=before,
             )
-            has_next = len(jobs) > PAGE_SIZE
-            jobs = jobs[:PAGE_SIZE]
+            # One job more than a page tells whether there is a page beyond, on the side
+            # the cursor reads towards; the side it came from always has one.
+            if before is not None:
+                has_newer, has_older = len(jobs) > PAGE_SIZE, True
+                jobs = jobs[-PAGE_SIZE:]
+            else:
+                has_older, has_newer = len(jobs) > PAGE_SIZE, after is not None
+                jobs = jobs[:PAGE_SIZE]
 
         base = filters.params()
-        this_page = request.GET.get("after") if after is not None else None
-        next_url = previous_url = None
-        if has_next:
-            next_back = [*back, this_page][-MAX_BACK_CURSORS:] if this_page else []
-            next_params = {**base, "after": encode_cursor(jobs[-1])}
-            if next_back:
-                next_params["back"] = ",".join(next_back)
-            next_url = _query_string(next_params)
-        if this_page:
-            previous_params = dict(base)
-            if back:
-                previous_params["after"] = back[-1]
-                if len(back) > 1:
-                    previous_params["back"] = ",".join(back[:-1])
-            previous_url = _query_string(previous_params)
+        next_url = _query_string({**base, "after": encode_cursor(jobs[-1])}) if has_older and jobs else None
+        previous_url = _query_string({**base, "before": encode_cursor(jobs[0])}) if has_newer and jobs else None
 
         context = self._context(
             request,
@@ -352,9 +350,9 @@ class JobRecordAdmin(admin.ModelAdmin):
             matching_count=self._matching_count(filters, stats) if not search else len(jobs),
             next_url=next_url,
             previous_url=previous_url,
-            first_url=_query_string(base) if after is not None else None,
+            first_url=_query_string(base) if has_newer else None,
             page_size=PAGE_SIZE,
-            is_first_page=after is None,
+            is_first_page=not has_newer,
         )
         return TemplateResponse(request, "admin/jobs/job_list.html", context)
 
@@ -369,20 +367,18 @@ class JobRecordAdmin(admin.ModelAdmin):
             self.message_user(request, "“Has error” takes yes or no: that filter was ignored.", messages.WARNING)
         return ListFilters(status=status, type=request.GET.get("type") or None, has_error=has_error)
 
-    def _read_cursors(self, request: HttpRequest) -> tuple[ListCursor | None, list[str]]:
-        """The page's cursor and the earlier pages' cursors, or the first page for a bad one."""
-        after_text = request.GET.get("after")
-        if not after_text:
-            return None, []
+    def _read_cursors(self, request: HttpRequest) -> tuple[ListCursor | None, ListCursor | None]:
+        """The page's ``after`` and ``before`` cursors; none (the first page) for a bad one."""
         try:
-            after = decode_cursor(after_text)
-            back = [text for text in request.GET.get("back", "").split(",") if text]
-            for text in back:
-                decode_cursor(text)
+            after, before = (
+                decode_cursor(request.GET[name]) if request.GET.get(name) else None for name in ("after", "before")
+            )
         except ValueError:
             self.message_user(request, "That page link is not valid; here is the first page.", messages.WARNING)
-            return None, []
-        return after, back
+            return None, None
+        if after is not None and before is not None:
+            return after, None
+        return after, before
 
     def _search(self, request: HttpRequest, search: str) -> list[Job]:
         try:

@@ -188,16 +188,20 @@ def list_jobs(
     has_error: bool | None = None,
     limit: int = 50,
     after: ListCursor | None = None,
+    before: ListCursor | None = None,
 ) -> list[Job]:
-    """Jobs newest first, filtered; ``after`` continues from a page's last (createdAt, id)."""
+    """Jobs newest first, filtered; ``after`` continues from a page's last (createdAt, id),
+    ``before`` goes back from a page's first."""
     errors = {}
+    if after is not None and before is not None:
+        errors["cursor"] = ["Give after or before, not both."]
     if status is not None and status not in set(Status):
         errors["status"] = [f"Unknown status {status!r}. Statuses: {', '.join(Status)}."]
     if not 1 <= limit <= MAX_LIST_LIMIT:
         errors["limit"] = [f"Must be from 1 to {MAX_LIST_LIMIT}."]
     if errors:
         raise JobValidationError(errors)
-    return get_store().list(status=status, type=type, has_error=has_error, limit=limit, after=after)
+    return get_store().list(status=status, type=type, has_error=has_error, limit=limit, after=after, before=before)
 
 
 # --- operator actions -----------------------------------------------------------------

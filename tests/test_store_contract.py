@@ -77,6 +77,21 @@ def test_list_is_newest_first_with_filters_and_cursor(store, clock):
     assert pages == newest_first
 
 
+def test_list_before_a_cursor_pages_back_towards_the_newest(store, clock):
+    made = [store.insert(new(), now=clock.advance(1)) for _ in range(4)]
+    made += [store.insert(new(), now=clock()) for _ in range(3)]  # ties on createdAt
+    newest_first = sorted(made, key=lambda job: (job.created_at, job.id), reverse=True)
+
+    pages, before = [], (newest_first[-1].created_at, newest_first[-1].id)
+    while page := store.list(limit=2, before=before):
+        pages[:0] = page
+        before = (page[0].created_at, page[0].id)
+
+    assert pages == newest_first[:-1]
+    last_three = store.list(limit=3, before=(newest_first[-1].created_at, newest_first[-1].id))
+    assert last_three == newest_first[-4:-1]
+
+
 def test_list_cursor_breaks_created_at_ties_by_id(store, clock):
     same_moment = [store.insert(new(), now=clock()) for _ in range(5)]
     expected = sorted(same_moment, key=lambda job: job.id, reverse=True)

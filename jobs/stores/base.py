@@ -102,10 +102,14 @@ class JobStore(abc.ABC):
         has_error: bool | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
+        before: ListCursor | None = None,
     ) -> list[Job]:
         """Jobs newest ``createdAt`` first (ties: newest id first), filtered, at most ``limit``.
 
-        ``after`` is the (createdAt, id) of the last job of the previous page.
+        ``after`` is the (createdAt, id) of the last job of the previous page: the page
+        holds the ``limit`` jobs listed next. ``before`` is that of the first job of the
+        following page: the page holds the ``limit`` jobs listed just before it (still
+        newest first). Give one of them at most.
         """
 
     # -- the worker's side ----------------------------------------------------------

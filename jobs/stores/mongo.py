@@ -423,6 +423,7 @@ class MongoJobStore(JobStore):
         has_error: bool | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
+        before: ListCursor | None = None,
     ) -> list[Job]:
         """See ``JobStore.list``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
         if limit < 1:  # pymongo reads limit 0 as "no limit"
@@ -434,20 +435,26 @@ class MongoJobStore(JobStore):
             query["type"] = type
         if has_error is not None:
             query["hasError"] = has_error
+        order = LIST_ORDER
         if after is not None:
-            query["$or"] = self._after(after)
+            query["$or"] = self._beyond(after, "$lt")
+        if before is not None:
+            # The jobs just before the cursor in list order: read upwards from it, then flip.
+            query["$or"] = self._beyond(before, "$gt")
+            order = [(field, -direction) for field, direction in LIST_ORDER]
         self._count_round_trips()
-        return [_job(document) for document in self._jobs.find(query, sort=LIST_ORDER, limit=limit)]
+        jobs = [_job(document) for document in self._jobs.find(query, sort=order, limit=limit)]
+        return jobs[::-1] if before is not None else jobs
 
     @staticmethod
-    def _after(after: ListCursor) -> list[dict]:
-        """Strictly after (createdAt, id) in list order: older, or as old with a smaller id."""
-        created_at, job_id = after
+    def _beyond(cursor: ListCursor, comparison: str) -> list[dict]:
+        """Strictly past (createdAt, id), "$lt" towards older jobs, "$gt" towards newer."""
+        created_at, job_id = cursor
         object_id = _object_id(job_id)
         if object_id is None:
             raise ValueError(f"list cursor id {job_id!r} is not a job id")
         created_at = truncate_ms(created_at)
-        return [{"createdAt": {"$lt": created_at}}, {"createdAt": created_at, "_id": {"$lt": object_id}}]
+        return [{"createdAt": {comparison: created_at}}, {"createdAt": created_at, "_id": {comparison: object_id}}]
 
     # -- the worker's side ----------------------------------------------------------
     @_serialized

@@ -293,6 +293,7 @@ class SqlJobStore(JobStore):
         has_error: bool | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
+        before: ListCursor | None = None,
     ) -> list[Job]:
         query = self._jobs().order_by("-created_at", "-id")
         if status is not None:
@@ -304,8 +305,14 @@ class SqlJobStore(JobStore):
         if after is not None:
             created_at, job_id = after
             query = query.filter(created_at__lte=created_at).exclude(created_at=created_at, id__gte=job_id)
+        if before is not None:
+            # The jobs just before the cursor in list order: read upwards from it, then flip.
+            created_at, job_id = before
+            query = query.filter(created_at__gte=created_at).exclude(created_at=created_at, id__lte=job_id)
+            query = query.reverse()
         self._count_round_trips()
-        return [_job_from_row(row) for row in query.values_list(*COLUMNS)[:limit]]
+        jobs = [_job_from_row(row) for row in query.values_list(*COLUMNS)[:limit]]
+        return jobs[::-1] if before is not None else jobs
 
     # -- the worker's side ----------------------------------------------------------------
     def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
