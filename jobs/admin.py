@@ -44,13 +44,10 @@ logger = logging.getLogger(__name__)
 
 #: Rows per page of the job list.
 PAGE_SIZE = 100
-#: Cursors of earlier pages carried in "previous" links. Past this depth the oldest are
-#: dropped (and "previous" from there leads to the newest page) to keep URLs short.
 #: Days offered by default when deleting finished jobs.
 DEFAULT_PURGE_DAYS = 30
 
 STATUS_ORDER = [status.value for status in Status]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # --- small formatting helpers (pure, tested) ---------------------------------------------
@@ -101,24 +98,6 @@ def format_list_time(moment: datetime, *, now: datetime) -> str:
     if moment.date() == now.astimezone(UTC).date():
         return moment.strftime("%H:%M:%S")
     return f"{moment:%b} {moment.day}, {moment:%H:%M}"
-
-
-def encode_cursor(job: Job) -> str:
-    """The list cursor after ``job``: ``<createdAt in epoch ms>_<id>``, safe in a URL."""
-    milliseconds = (job.created_at - _EPOCH) // timedelta(milliseconds=1)
-    return f"{milliseconds}_{job.id}"
-
-
-def decode_cursor(text: str) -> ListCursor:
-    """The (createdAt, id) that ``encode_cursor`` wrote; ``ValueError`` for anything else."""
-    milliseconds, separator, job_id = text.partition("_")
-    if not separator or not milliseconds.isdigit():
-        raise ValueError(f"not a list cursor: {text!r}")
-    try:
-        job_id = services.parse_job_id(job_id)
-    except InvalidJobId as error:
-        raise ValueError(str(error)) from None
-    return _EPOCH + timedelta(milliseconds=int(milliseconds)), job_id
 
 
 # --- views' data -------------------------------------------------------------------------
@@ -336,8 +315,12 @@ class JobRecordAdmin(admin.ModelAdmin):
                 jobs = jobs[:PAGE_SIZE]
 
         base = filters.params()
-        next_url = _query_string({**base, "after": encode_cursor(jobs[-1])}) if has_older and jobs else None
-        previous_url = _query_string({**base, "before": encode_cursor(jobs[0])}) if has_newer and jobs else None
+        next_url = (
+            _query_string({**base, "after": services.encode_list_cursor(jobs[-1])}) if has_older and jobs else None
+        )
+        previous_url = (
+            _query_string({**base, "before": services.encode_list_cursor(jobs[0])}) if has_newer and jobs else None
+        )
 
         context = self._context(
             request,
@@ -371,7 +354,8 @@ class JobRecordAdmin(admin.ModelAdmin):
         """The page's ``after`` and ``before`` cursors; none (the first page) for a bad one."""
         try:
             after, before = (
-                decode_cursor(request.GET[name]) if request.GET.get(name) else None for name in ("after", "before")
+                services.decode_list_cursor(request.GET[name]) if request.GET.get(name) else None
+                for name in ("after", "before")
             )
         except ValueError:
             self.message_user(request, "That page link is not valid; here is the first page.", messages.WARNING)

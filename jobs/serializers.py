@@ -10,10 +10,8 @@ Output serializers turn the ``Job`` domain object into the job JSON of the API c
 camelCase names, datetimes ISO 8601 UTC ending in ``Z``, the lease without its token.
 """
 
-import base64
-import binascii
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
@@ -110,34 +108,16 @@ class UTCDateTimeField(serializers.ReadOnlyField):
 
 
 class CursorField(serializers.Field):
-    """The opaque paging cursor: the (createdAt, id) of the last job of a page.
-
-    Encoded as URL-safe base64 of ``<createdAt ISO Z>|<id>``; clients must not build
-    or parse it.
-    """
+    """The opaque paging cursor of ``services.encode_list_cursor``; clients must not
+    build or parse it."""
 
     default_error_messages = {"invalid": "Invalid cursor: use the URL of the Link header as given."}
 
     def to_internal_value(self, data) -> ListCursor:
         try:
-            raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode("utf-8")
-            created, job_id = raw.split("|")
-            moment = datetime.fromisoformat(created)
-            if moment.tzinfo is None:
-                raise ValueError("naive datetime")
-            return moment.astimezone(UTC), services.parse_job_id(job_id)
-        except (ValueError, TypeError, binascii.Error, UnicodeError, OverflowError, services.InvalidJobId):
+            return services.decode_list_cursor(str(data))
+        except ValueError:
             self.fail("invalid")
-
-    def to_representation(self, value: ListCursor) -> str:
-        created_at, job_id = value
-        raw = f"{isoformat_z(created_at)}|{job_id}"
-        return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def encode_cursor(created_at: datetime, job_id: str) -> str:
-    """The cursor of a page that ends with the job (``created_at``, ``job_id``)."""
-    return CursorField().to_representation((created_at, job_id))
 
 
 # --- input ------------------------------------------------------------------------------

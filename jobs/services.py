@@ -9,7 +9,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
@@ -179,6 +179,29 @@ def get_job(job_id: str) -> Job:
     if job is None:
         raise JobNotFound(f"no job with id {job_id}")
     return job
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_list_cursor(job: Job) -> str:
+    """The opaque paging cursor at ``job``: ``<createdAt in epoch ms>_<id>``, URL-safe.
+
+    The API's ``cursor`` and the admin's ``after``/``before`` parameters carry it.
+    """
+    milliseconds = (job.created_at - _EPOCH) // timedelta(milliseconds=1)
+    return f"{milliseconds}_{job.id}"
+
+
+def decode_list_cursor(text: str) -> ListCursor:
+    """The (createdAt, id) that ``encode_list_cursor`` wrote; ``ValueError`` for anything else."""
+    milliseconds, separator, job_id = text.partition("_")
+    if not separator or not milliseconds.isdigit():
+        raise ValueError(f"not a list cursor: {text!r}")
+    try:
+        return _EPOCH + timedelta(milliseconds=int(milliseconds)), parse_job_id(job_id)
+    except (InvalidJobId, OverflowError) as error:
+        raise ValueError(f"not a list cursor: {text!r} ({error})") from None
 
 
 def list_jobs(

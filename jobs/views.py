@@ -26,7 +26,6 @@ from jobs.serializers import (
     JobListQuerySerializer,
     JobOutputSerializer,
     QueueStatsOutputSerializer,
-    encode_cursor,
 )
 from jobs.stores import StoreUnavailable
 
@@ -113,7 +112,7 @@ class JobViewSet(viewsets.ViewSet):
         """This list's URL, same filters, continuing after ``last_job``."""
         query = {key: value for key, value in request.query_params.items() if key not in ("cursor", "limit")}
         query["limit"] = str(limit)
-        query["cursor"] = encode_cursor(last_job.created_at, last_job.id)
+        query["cursor"] = services.encode_list_cursor(last_job)
         return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
 
 

@@ -26,8 +26,10 @@ from django.test.utils import CaptureQueriesContext
 
 import jobs.admin as jobs_admin
 from jobs import charts, services
-from jobs.admin import decode_cursor, encode_cursor, first_line, format_duration, format_list_time
+from jobs.admin import first_line, format_duration, format_list_time
 from jobs.models import Attempt, JobRecord, Outcome, Status, Throughput, WorkerPool
+from jobs.services import decode_list_cursor as decode_cursor
+from jobs.services import encode_list_cursor as encode_cursor
 from jobs.timeutil import truncate_ms, utc_now
 
 DASHBOARD = "/admin/jobs/"

@@ -274,7 +274,7 @@ class Command(BaseCommand):
 def _cursor_at(depth: int) -> str | None:
     """The job list's cursor after the first ``depth`` jobs (what "Older" links carry)."""
     from jobs import services
-    from jobs.admin import encode_cursor
+    from jobs.services import encode_list_cursor
 
     if depth <= 0:
         return None
@@ -286,7 +286,7 @@ def _cursor_at(depth: int) -> str | None:
         last = page[-1]
         seen += len(page)
         after = (last.created_at, last.id)
-    return encode_cursor(last)
+    return encode_list_cursor(last)
 
 
 def _short(url: str, width: int = 60) -> str:
