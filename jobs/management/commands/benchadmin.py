@@ -2,7 +2,7 @@
 
 ``python manage.py benchadmin --jobs 100000`` creates a fresh SQLite database in a new
 temporary directory, never the configured one: the command re-runs itself in a child
-process whose ``DATABASE_URL`` points there, migrates it, fills it with a mix of jobs
+process whose ``DATABASE_URL`` points there (``jobs.management.scratch``), migrates it, fills it with a mix of jobs
 (statuses, types, finish times over the last two days), then requests each admin page
 through Django's test client as a logged-in superuser and prints the median time of a
 few runs. The directory is deleted afterwards.
@@ -12,28 +12,22 @@ The fill goes through the store's own API (``insert_many``, ``claim``,
 """
 
 import logging
-import os
 import random
 import secrets
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from jobs.management.scratch import in_scratch_database, run_in_scratch_database
+
 logger = logging.getLogger(__name__)
 
-#: Set by the parent for its child: the database file the child may fill.
-TEMP_DATABASE_ENV = "JOBQUEUE_BENCHADMIN_DATABASE"
 #: Answer time every page must stay under (milliseconds).
 BUDGET_MS = 300.0
 
@@ -171,33 +165,10 @@ class Command(BaseCommand):
 
     # -- parent: a temporary directory and a child process pointed at it ---------------------
     def _run_child(self, *, jobs: int, runs: int, depth: int) -> None:
-        directory = Path(tempfile.mkdtemp(prefix="jobqueue-benchadmin-"))
-        database = directory / "bench.sqlite3"
-        (directory / "static").mkdir()  # STATIC_ROOT, so that WhiteNoise finds the directory it expects
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "jobqueue.settings"),
-            "DATABASE_URL": f"sqlite:///{database}",
-            "MONGODB_URI": "",
-            "JOBQUEUE_VAR_DIR": str(directory),
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
-            "DJANGO_DEBUG": "0",
-            "JOBQUEUE_LOG_LEVEL": "WARNING",
-            TEMP_DATABASE_ENV: str(database),
-        }
-        command = [sys.executable, "-m", "django", "benchadmin", "--in-temporary-database"]
-        command += ["--jobs", str(jobs), "--runs", str(runs), "--depth", str(depth)]
-        self.stdout.write(f"Temporary database: {database}")
-        try:
-            with subprocess.Popen(
-                command, env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            ) as child:
-                for line in child.stdout:
-                    self.stdout.write(line.rstrip("\n"))
-            if child.returncode:
-                raise CommandError(f"the benchmark failed (exit status {child.returncode})")
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
+        arguments = ["benchadmin", "--in-temporary-database", "--jobs", str(jobs), "--runs", str(runs)]
+        arguments += ["--depth", str(depth)]
+        database = run_in_scratch_database(arguments, stdout=self.stdout, extra_env={"JOBQUEUE_LOG_LEVEL": "WARNING"})
+        self.stdout.write(f"Temporary database: {database} (deleted)")
 
     # -- child: fill, then time ----------------------------------------------------------------
     def _bench_in_child(self, *, jobs: int, runs: int, depth: int) -> None:
@@ -206,7 +177,7 @@ class Command(BaseCommand):
         from jobs.timeutil import utc_now
 
         database_name = str(settings.DATABASES["default"]["NAME"])
-        if not os.environ.get(TEMP_DATABASE_ENV) or os.environ[TEMP_DATABASE_ENV] != database_name:
+        if not in_scratch_database():
             raise CommandError("--in-temporary-database is for the child process that benchadmin starts itself")
         call_command("migrate", verbosity=0, interactive=False)
         if services.queue_stats().total:

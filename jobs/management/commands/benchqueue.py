@@ -12,12 +12,8 @@ a throwaway database on that server that is dropped afterwards.
 """
 
 import math
-import os
 import random
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -30,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from jobs import handlers, services
+from jobs.management.scratch import in_scratch_database, run_in_scratch_database
 from jobs.models import NewJob, Status
 from jobs.stores import JobStore, StoreUnavailable, use_store
 from jobs.timeutil import utc_now
@@ -151,39 +148,20 @@ class Command(BaseCommand):
         already that file, else in a child process whose DATABASE_URL points there."""
         connection = connections["default"]
         target = options["database"]
-        if (
+        already_there = in_scratch_database() or (
             target
             and connection.vendor == "sqlite"
             and Path(str(connection.settings_dict["NAME"])).resolve() == Path(target).resolve()
-        ):
+        )
+        if already_there:
             call_command("migrate", interactive=False, verbosity=0)
             from jobs.stores.sql import SqlJobStore
 
             self._bench(SqlJobStore(), options)
             return
-        with tempfile.TemporaryDirectory(prefix="benchqueue-") as scratch:
-            database = Path(target).resolve() if target else Path(scratch) / "bench.sqlite3"
-            env = {
-                **os.environ,
-                "DATABASE_URL": f"sqlite:///{database}",
-                "MONGODB_URI": "",
-                "JOBQUEUE_VAR_DIR": os.environ.get("JOBQUEUE_VAR_DIR", str(settings.VAR_DIR)),
-            }
-            command = [
-                sys.executable,
-                str(Path(settings.BASE_DIR) / "manage.py"),
-                "benchqueue",
-                "--store=sql",
-                f"--database={database}",
-                f"--jobs={options['jobs']}",
-                f"--concurrency={options['concurrency']}",
-                f"--probes={options['probes']}",
-            ]
-            child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-            for line in child.stdout:
-                self.stdout.write(line, ending="")
-            if child.wait() != 0:
-                raise CommandError(f"the benchmark process failed (exit code {child.returncode})")
+        arguments = ["benchqueue", "--store=sql", f"--jobs={options['jobs']}"]
+        arguments += [f"--concurrency={options['concurrency']}", f"--probes={options['probes']}"]
+        run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
 
     # -- the measurements -----------------------------------------------------------------------
     def _bench(self, store: JobStore, options):
