@@ -398,43 +398,21 @@ class JobRecordAdmin(admin.ModelAdmin):
             return counts.get(filters.status, 0) if filters.status else sum(counts.values())
 
         types = sorted(set(stats.by_type) | set(known_types()) | ({filters.type} if filters.type else set()))
+
+        def group(title: str, field: str, options: list[tuple[str, object]]) -> dict:
+            """The choices of the filter ``field``: all, then one per (label, value)."""
+            current = getattr(filters, field)
+            choices = [FilterChoice("All", _query_string(filters.params(**{field: None})), current is None)]
+            choices += [
+                FilterChoice(label, _query_string(filters.params(**{field: value})), current == value)
+                for label, value in options
+            ]
+            return {"title": title, "choices": choices}
+
         return [
-            {
-                "title": "status",
-                "choices": [
-                    FilterChoice("All", _query_string(filters.params(status=None)), filters.status is None),
-                    *(
-                        FilterChoice(
-                            f"{status} ({status_count(status):,})",
-                            _query_string(filters.params(status=status)),
-                            filters.status == status,
-                        )
-                        for status in STATUS_ORDER
-                    ),
-                ],
-            },
-            {
-                "title": "type",
-                "choices": [
-                    FilterChoice("All", _query_string(filters.params(type=None)), filters.type is None),
-                    *(
-                        FilterChoice(
-                            f"{job_type} ({type_count(job_type):,})",
-                            _query_string(filters.params(type=job_type)),
-                            filters.type == job_type,
-                        )
-                        for job_type in types
-                    ),
-                ],
-            },
-            {
-                "title": "has error",
-                "choices": [
-                    FilterChoice("All", _query_string(filters.params(has_error=None)), filters.has_error is None),
-                    FilterChoice("Yes", _query_string(filters.params(has_error=True)), filters.has_error is True),
-                    FilterChoice("No", _query_string(filters.params(has_error=False)), filters.has_error is False),
-                ],
-            },
+            group("status", "status", [(f"{status} ({status_count(status):,})", status) for status in STATUS_ORDER]),
+            group("type", "type", [(f"{job_type} ({type_count(job_type):,})", job_type) for job_type in types]),
+            group("has error", "has_error", [("Yes", True), ("No", False)]),
         ]
 
     @staticmethod
