@@ -5,28 +5,31 @@ Pools in other processes still find the job by polling (or a MongoDB change stre
 """
 
 import threading
+from collections.abc import Callable
 
-_listeners: list[threading.Event] = []
+_listeners: list[Callable[[], None]] = []
 _lock = threading.Lock()
 
 
-def subscribe() -> threading.Event:
-    """An event set whenever a job is enqueued in this process; clear it after waking."""
-    event = threading.Event()
+def subscribe(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` whenever a job is enqueued in this process.
+
+    It runs in the enqueuing thread, so it must only note the news (set a flag or an
+    event) and return at once.
+    """
     with _lock:
-        _listeners.append(event)
-    return event
+        _listeners.append(listener)
 
 
-def unsubscribe(event: threading.Event) -> None:
+def unsubscribe(listener: Callable[[], None]) -> None:
     with _lock:
-        if event in _listeners:
-            _listeners.remove(event)
+        if listener in _listeners:
+            _listeners.remove(listener)
 
 
 def job_enqueued() -> None:
     """Wake every subscribed pool."""
     with _lock:
         listeners = list(_listeners)
-    for event in listeners:
-        event.set()
+    for listener in listeners:
+        listener()

@@ -13,8 +13,7 @@ One ``WorkerPool`` per process. Its threads:
 * ``concurrency`` **workers** run handlers and nothing else.
 * the **lease keeper** renews the leases of every held job in one call every lease/3,
   heartbeats the pool registry, and every few seconds reaps jobs whose worker was lost.
-* a **relay** turning in-process enqueues into wake-ups, and, when the store can push
-  inserts (MongoDB change streams), a **watcher**.
+* when the store can push inserts (MongoDB change streams), a **watcher**.
 
 A handler with a ``timeout`` runs on a thread of its own; when it outlives the timeout
 the attempt is recorded as "timed out" and retried, and the thread, which Python cannot
@@ -180,7 +179,6 @@ class WorkerPool:
         self._error_backoff = 0.0
         self._write_failures = 0
         self._claimed_total = 0
-        self._subscription: threading.Event | None = None
 
         #: Results written, by kind ("complete", "retry", "fail", "release").
         self.recorded: Counter[str] = Counter()
@@ -529,16 +527,6 @@ class WorkerPool:
             self.recycle_requested = True
             self.stop()
 
-    def _relay_wakeups(self) -> None:
-        """Turn in-process enqueues (``jobs.wakeups``) into claims within milliseconds."""
-        subscription = self._subscription
-        while True:
-            subscription.wait()
-            if self._closed.is_set():
-                return
-            subscription.clear()
-            self.notify_new_work()
-
     def _watch_inserts(self) -> None:
         """Let a store that can push inserts (MongoDB change streams) wake the pool."""
         watch = self.store.watch_inserts
@@ -581,11 +569,10 @@ class WorkerPool:
         )
 
     def _start_threads(self) -> None:
-        self._subscription = wakeups.subscribe()
+        wakeups.subscribe(self.notify_new_work)
         for number in range(self.concurrency):
             self._start_thread(self._work, f"worker{number}")
         self._start_thread(self._keep_leases, "lease-keeper")
-        self._start_thread(self._relay_wakeups, "wakeups")
         if self.watch_inserts and hasattr(self.store, "watch_inserts"):
             self._start_thread(self._watch_inserts, "watch-inserts")
         logger.info(
@@ -681,9 +668,7 @@ class WorkerPool:
         self._closed.set()
         for _ in range(self.concurrency):
             self._jobs.put(None)
-        if self._subscription is not None:
-            self._subscription.set()  # unblock the relay
-            wakeups.unsubscribe(self._subscription)
+        wakeups.unsubscribe(self.notify_new_work)
         deadline = time.monotonic() + 1.0
         for thread in self._threads:
             # Workers still in a released job's handler are daemons: they die with the process.
