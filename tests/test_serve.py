@@ -7,11 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.worker_support import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,16 +21,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"gave up after {timeout} s")
 
 
 def request(url, body=None):
@@ -69,7 +60,7 @@ def service(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: try_request(f"{base}/jobs"), timeout=60)
+        wait_until(lambda: try_request(f"{base}/jobs"), timeout=60, what="the service to answer")
         yield process, base, log
     finally:
         if process.poll() is None:
@@ -83,8 +74,11 @@ def test_serve_runs_api_admin_and_workers_and_stops_cleanly_on_ctrl_c(service):
 
     status, job = request(f"{base}/jobs", {"type": "email", "payload": {"to": "user@example.com"}})
     assert status == 201 and job["status"] == "pending"
-    done = wait_for(lambda: request(f"{base}/jobs?id={job['id']}")[1]["status"] == "completed", timeout=20)
-    assert done
+    wait_until(
+        lambda: request(f"{base}/jobs?id={job['id']}")[1]["status"] == "completed",
+        timeout=20,
+        what="the worker pool to complete the job",
+    )
 
     with urllib.request.urlopen(f"{base}/admin/login/", timeout=5) as response:
         assert response.status == 200 and b"csrfmiddlewaretoken" in response.read()
