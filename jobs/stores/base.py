@@ -17,12 +17,16 @@ Invariants (see DESIGN.md, "State machine and invariants"):
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from jobs.models import Attempt, Job, NewJob, Throughput, WorkerPool
+from jobs.models import Attempt, Job, NewJob, Outcome, Throughput, WorkerPool
+from jobs.timeutil import truncate_ms
+
+logger = logging.getLogger(__name__)
 
 # (createdAt, id) of the last job of a page: the next page starts strictly after it.
 ListCursor = tuple[datetime, str]
@@ -162,10 +166,45 @@ class JobStore(abc.ABC):
             return self.release(result.job, attempt=result.attempt, now=now)
         raise ValueError(f"unknown result kind {result.kind!r}")
 
-    @abc.abstractmethod
     def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
         """Return expired-lease jobs to ``pending`` (runAt = now + retry_delay(retryCount)),
         or ``failed`` when retries are spent, recording a lost attempt. How many it took."""
+        now = truncate_ms(now)
+        reaped = 0
+        for job in self._expired_leases(now=now):
+            lost = Attempt(
+                started_at=job.lease.started_at,
+                finished_at=now,
+                worker=job.lease.owner,
+                outcome=Outcome.LEASE_EXPIRED.value,
+                error=Outcome.LEASE_EXPIRED.value,
+            )
+            if job.retry_count < job.max_retries:
+                run_at = truncate_ms(now + timedelta(seconds=retry_delay(job.retry_count)))
+                result = JobResult("retry", job, lost, run_at=run_at)
+            else:
+                result = JobResult("fail", job, lost)
+            if self._finish_expired(result, now=now):
+                reaped += 1
+                logger.warning(
+                    "job %s (%s) lost its worker %s: lease expired at %s; now %s",
+                    job.id,
+                    job.type,
+                    job.lease.owner,
+                    job.lease.expires_at.isoformat(),
+                    "pending" if result.kind == "retry" else "failed",
+                )
+        return reaped
+
+    @abc.abstractmethod
+    def _expired_leases(self, *, now: datetime) -> list[Job]:
+        """Processing jobs whose lease expired before ``now`` (one read)."""
+
+    @abc.abstractmethod
+    def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
+        """``finish`` the reaped job only if its lease is still the expired one: fenced on
+        the token (a second reaper changes nothing) and on the expiry (a worker that
+        renewed since the read, keeping its token, keeps its job)."""
 
     # -- operator actions -----------------------------------------------------------
     @abc.abstractmethod

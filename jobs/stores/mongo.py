@@ -28,8 +28,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from jobs.models import Attempt, Job, Lease, NewJob, Outcome, Status, Throughput, WorkerPool
-from jobs.stores.base import JobStore, ListCursor, StoreUnavailable
+from jobs.models import Attempt, Job, Lease, NewJob, Status, Throughput, WorkerPool
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 JOBS_COLLECTION = "jobs"
 POOLS_COLLECTION = "worker_pools"
 DEFAULT_DATABASE = "jobqueue"
-LEASE_EXPIRED_ERROR = "lease expired (worker lost)"
 
 # Claim order: highest priority first, then oldest runAt, then oldest id.
 CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
@@ -518,43 +517,30 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        now = truncate_ms(now)
-        return self._finish(job, attempt, now, {"status": Status.COMPLETED.value, "finishedAt": now})
+        return self._finish(JobResult("complete", job, attempt), truncate_ms(now))
 
     @_serialized
     def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
-        fields = {
-            "status": Status.PENDING.value,
-            "runAt": truncate_ms(run_at),
-            "lastError": attempt.error,
-            "hasError": True,
-        }
-        return self._finish(job, attempt, truncate_ms(now), fields, increment={"retryCount": 1})
+        return self._finish(JobResult("retry", job, attempt, run_at=run_at), truncate_ms(now))
 
     @_serialized
     def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        now = truncate_ms(now)
-        fields = {
-            "status": Status.FAILED.value,
-            "finishedAt": now,
-            "lastError": attempt.error,
-            "hasError": True,
-        }
-        return self._finish(job, attempt, now, fields)
+        return self._finish(JobResult("fail", job, attempt), truncate_ms(now))
 
     @_serialized
     def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        now = truncate_ms(now)
-        return self._finish(job, attempt, now, {"status": Status.PENDING.value, "runAt": now})
+        return self._finish(JobResult("release", job, attempt), truncate_ms(now))
 
-    def _finish(self, job: Job, attempt: Attempt, now: datetime, fields: dict, increment: dict | None = None) -> bool:
-        """End the held ``job``'s lease with one fenced update recording ``attempt``.
+    def _finish(self, result: JobResult, now: datetime, fence: dict | None = None) -> bool:
+        """End the held job's lease with one fenced update recording the attempt.
 
         The history is written whole from the worker's copy: nothing else changes the
         attempts of a job while it is held. ``False`` if the lease was lost.
         """
+        job, attempt = result.job, result.attempt
         if job.lease is None:
             return False
+        fields = self._result_fields(result, now)
         history, attempt_count = job.with_attempt(attempt)
         update: dict = {
             "$set": {
@@ -565,52 +551,37 @@ class MongoJobStore(JobStore):
                 "updatedAt": now,
             }
         }
-        if increment:
-            update["$inc"] = increment
+        if result.kind == "retry":
+            update["$inc"] = {"retryCount": 1}
         self._count_round_trips()
-        return self._jobs.update_one(_held(job), update).matched_count == 1
+        return self._jobs.update_one({**_held(job), **(fence or {})}, update).matched_count == 1
+
+    @staticmethod
+    def _result_fields(result: JobResult, now: datetime) -> dict:
+        """The fields a result sets besides the lease, the history and ``updatedAt``."""
+        error = {"lastError": result.attempt.error, "hasError": True}
+        if result.kind == "complete":
+            return {"status": Status.COMPLETED.value, "finishedAt": now}
+        if result.kind == "retry":
+            return {"status": Status.PENDING.value, "runAt": truncate_ms(result.run_at), **error}
+        if result.kind == "fail":
+            return {"status": Status.FAILED.value, "finishedAt": now, **error}
+        if result.kind == "release":
+            return {"status": Status.PENDING.value, "runAt": now}
+        raise ValueError(f"unknown result kind {result.kind!r}")
 
     @_serialized
     def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
         """See ``JobStore.reap``: one read, then one fenced update per expired job."""
-        now = truncate_ms(now)
+        return super().reap(now=now, retry_delay=retry_delay)
+
+    def _expired_leases(self, *, now: datetime) -> list[Job]:
         self._count_round_trips()
         expired = self._jobs.find({"status": Status.PROCESSING.value, "lease.expiresAt": {"$lt": now}})
-        return sum(self._reap_one(_job(document), now, retry_delay) for document in list(expired))
+        return [_job(document) for document in expired]
 
-    def _reap_one(self, job: Job, now: datetime, retry_delay: Callable[[int], float]) -> bool:
-        attempt = Attempt(
-            started_at=job.lease.started_at,
-            finished_at=now,
-            worker=job.lease.owner,
-            outcome=Outcome.LEASE_EXPIRED.value,
-            error=LEASE_EXPIRED_ERROR,
-        )
-        history, attempt_count = job.with_attempt(attempt)
-        fields = {
-            "lease": None,
-            "attempts": [_attempt_document(item) for item in history],
-            "attemptCount": attempt_count,
-            "lastError": LEASE_EXPIRED_ERROR,
-            "hasError": True,
-            "updatedAt": now,
-        }
-        update: dict = {"$set": fields}
-        if job.retry_count < job.max_retries:
-            fields.update(
-                status=Status.PENDING.value, runAt=truncate_ms(now + timedelta(seconds=retry_delay(job.retry_count)))
-            )
-            update["$inc"] = {"retryCount": 1}
-        else:
-            fields.update(status=Status.FAILED.value, finishedAt=now)
-        # Matching the token makes a second reaper harmless; matching the expiry too
-        # spares a job whose worker renewed its lease since the read above.
-        fence = {**_held(job), "lease.expiresAt": {"$lt": now}}
-        self._count_round_trips()
-        changed = self._jobs.update_one(fence, update).modified_count == 1
-        if changed:
-            logger.warning("job %s: lease of worker %s expired; %s", job.id, job.lease.owner, fields["status"])
-        return changed
+    def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
+        return self._finish(result, now, fence={"lease.expiresAt": {"$lt": now}})
 
     # -- operator actions -----------------------------------------------------------
     @_serialized

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
@@ -31,7 +31,6 @@ from jobs.models import (
     JobRecord,
     Lease,
     NewJob,
-    Outcome,
     Status,
     Throughput,
     WorkerPool,
@@ -405,8 +404,6 @@ class SqlJobStore(JobStore):
         return self._rowcount(*self._finish_statement(result, truncate_ms(now))) == 1
 
     def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
-        """``finish`` only if the lease is still expired: a worker that renewed it between
-        the reaper's read and this write keeps its job (renewing keeps the token)."""
         sql, params = self._finish_statement(result, now)
         return self._rowcount(f"{sql} AND lease_expires_at < %s", (*params, self._dt(now))) == 1
 
@@ -437,39 +434,12 @@ class SqlJobStore(JobStore):
     def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
         return self.finish(JobResult("release", job, attempt), now=now)
 
-    def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
-        now = truncate_ms(now)
+    def _expired_leases(self, *, now: datetime) -> list[Job]:
         rows = self._execute(
             f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE status = 'processing' AND lease_expires_at < %s",
             (self._dt(now),),
         )
-        reaped = 0
-        for job in map(_job_from_row, rows):
-            lost = Attempt(
-                started_at=job.lease.started_at,
-                finished_at=now,
-                worker=job.lease.owner,
-                outcome=Outcome.LEASE_EXPIRED.value,
-                error=Outcome.LEASE_EXPIRED.value,
-            )
-            if job.retry_count < job.max_retries:
-                run_at = truncate_ms(now + timedelta(seconds=retry_delay(job.retry_count)))
-                result = JobResult("retry", job, lost, run_at=run_at)
-            else:
-                result = JobResult("fail", job, lost)
-            # Fenced on the expired lease's token: a second reaper, or the worker finishing
-            # at the last moment, makes this update match nothing.
-            if self._finish_expired(result, now=now):
-                reaped += 1
-                logger.warning(
-                    "job %s (%s) lost its worker %s: lease expired at %s; now %s",
-                    job.id,
-                    job.type,
-                    job.lease.owner,
-                    job.lease.expires_at.isoformat(),
-                    "pending" if result.kind == "retry" else "failed",
-                )
-        return reaped
+        return [_job_from_row(row) for row in rows]
 
     # -- operator actions ---------------------------------------------------------------
     def cancel(self, job_id: str, *, now: datetime) -> Job | None:
