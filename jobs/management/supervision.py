@@ -68,8 +68,9 @@ class Child:
     restart_at: float | None = None
     restarts: int = field(default=0)
 
-    def backoff(self) -> float:
-        return min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** max(0, self.fast_failures - 1))
+    def backoff(self, first: float) -> float:
+        """Seconds to wait before the next start: ``first``, doubling per fast failure."""
+        return min(MAX_BACKOFF_SECONDS, first * 2 ** max(0, self.fast_failures - 1))
 
 
 class GaveUp(Exception):
@@ -83,8 +84,9 @@ class Supervisor:
     kills them at once), or raises ``GaveUp`` after stopping the rest.
     """
 
-    def __init__(self, children: list[Child], *, cwd, log=None):
+    def __init__(self, children: list[Child], *, cwd, log=None, first_backoff: float = FIRST_BACKOFF_SECONDS):
         self.children = children
+        self.first_backoff = first_backoff
         self.cwd = cwd
         self.log = log or logger.warning
         self.stop_signals: list[int] = []
@@ -143,7 +145,7 @@ class Supervisor:
                     f"{child.name} failed {child.fast_failures} times in a row within "
                     f"{FAST_FAILURE_SECONDS:g} s of starting (last exit code {code}); giving up"
                 )
-            delay = child.backoff() if child.fast_failures else FIRST_BACKOFF_SECONDS
+            delay = child.backoff(self.first_backoff)
             self.log(
                 f"{child.name} (pid {child.process.pid}) exited with code {code} after {lived:.1f} s; "
                 f"restarting in {delay:g} s"

@@ -56,20 +56,16 @@ class Command(BaseCommand):
 
     # -- scenarios ------------------------------------------------------------------------
     def kill_web_server(self, service):
-        victim = service.pid_of("jobqueue.webserver")
-        answered, failed = self._poll_api_while(service, victim, "web server")
-        replaced = wait_for(lambda: self._new_pid(service, "jobqueue.webserver", victim), timeout=15)
+        answered, failed, replaced = self._kill_while_polling(service, "jobqueue.webserver")
         self._report(
             "kill -9 web server",
-            bool(replaced) and failed == 0,
+            replaced is not None and failed == 0,
             f"{answered} API requests answered, {failed} failed meanwhile; "
-            f"{'restarted' if replaced else 'NOT restarted'}",
+            + (f"restarted in {replaced:.2f} s" if replaced is not None else "NOT restarted"),
         )
 
     def kill_worker_pool(self, service):
-        victim = service.pid_of("runworkers")
-        answered, failed = self._poll_api_while(service, victim, "worker pool")
-        replaced = wait_for(lambda: self._new_pid(service, "runworkers", victim), timeout=15)
+        answered, failed, replaced = self._kill_while_polling(service, "runworkers")
         status = request(service.port, "POST", "/jobs", {"type": "noop"})
         job_id = status[2]["id"] if status and status[0] == 201 else None
         done = job_id and wait_for(
@@ -78,10 +74,10 @@ class Command(BaseCommand):
         )
         self._report(
             "kill -9 worker pool",
-            bool(replaced and done) and failed == 0,
+            replaced is not None and bool(done) and failed == 0,
             f"{answered} API requests answered, {failed} failed meanwhile; "
-            f"{'restarted' if replaced else 'NOT restarted'}; "
-            f"a new job {'completed' if done else 'did NOT complete'}",
+            + (f"restarted in {replaced:.2f} s" if replaced is not None else "NOT restarted")
+            + f"; a new job {'completed' if done else 'did NOT complete'}",
         )
 
     def slow_clients(self, service):
@@ -191,29 +187,28 @@ class Command(BaseCommand):
         if not wait_for(lambda: service.pid_of("runworkers"), timeout=30):
             raise CommandError("serve started no worker pool")
 
-    def _poll_api_while(self, service, victim: int | None, name: str) -> tuple[int, int]:
-        """SIGKILL ``victim``, then poll ``GET /stats`` until it is replaced (or 10 s)."""
-        if victim is None:
-            raise CommandError(f"no {name} process found")
+    def _kill_while_polling(self, service, marker: str) -> tuple[int, int, float | None]:
+        """SIGKILL the first child whose command line has ``marker``, and poll
+        ``GET /stats`` until as many such children run again (at most 15 s): requests
+        answered, requests failed, and the seconds until it was replaced (``None``: never)."""
+        before = [pid for pid, line in service.processes().items() if marker in line]
+        if not before:
+            raise CommandError(f"no {marker} process found")
+        victim = before[0]
         answered = failed = 0
-        service_process_marker = "jobqueue.webserver" if name == "web server" else "runworkers"
-
+        started = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < started + 15:
             answer = request(service.port, timeout=STATS_BOUND_SECONDS * 5)
             if answer and answer[0] == 200:
                 answered += 1
             else:
                 failed += 1
-            if self._new_pid(service, service_process_marker, victim):
-                break
+            running = [pid for pid, line in service.processes().items() if marker in line]
+            if victim not in running and len(running) == len(before):
+                return answered, failed, time.monotonic() - started
             time.sleep(0.05)
-        return answered, failed
-
-    @staticmethod
-    def _new_pid(service, marker: str, old: int) -> bool:
-        return any(marker in line and pid != old for pid, line in service.processes().items()) and not alive(old)
+        return answered, failed, None
 
     def _report(self, scenario: str, held: bool, measured: str):
         if not held:
