@@ -102,12 +102,23 @@ def test_slow_clients_do_not_block_others_and_are_cut_with_a_json_408(service):
     assert request(service.port, path="/stats")[2]["total"] == 0  # no half-sent job was stored
 
 
+def raw_exchange(port: int, data: bytes) -> tuple[bytes, dict]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        head, _, body = sock.recv(65536).partition(b"\r\n\r\n")
+    assert b"application/json" in head, head
+    return head.split(b"\r\n", 1)[0], json.loads(body)
+
+
 def test_the_servers_own_errors_are_json(service):
-    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
-        sock.sendall(b"NOT HTTP AT ALL\x01\r\n\r\n")
-        head, _, body = sock.recv(4096).partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
-    assert json.loads(body)["error"]
+    port = service.port
+    status, body = raw_exchange(port, b"NOT HTTP AT ALL\x01\r\n\r\n")
+    assert status == b"HTTP/1.1 400 Bad Request" and body["error"]
+    status, body = raw_exchange(port, b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert status == b"HTTP/1.1 414 URI Too Long" and body["error"]
+    huge_headers = b"".join(b"X-Filler-%d: %s\r\n" % (n, b"a" * 8000) for n in range(110))
+    status, body = raw_exchange(port, b"GET /stats HTTP/1.1\r\nHost: localhost\r\n" + huge_headers + b"\r\n")
+    assert status == b"HTTP/1.1 431 Request Header Fields Too Large" and body["error"]
 
     status, headers, body = request(service.port, path="/no/such/path")
     assert (status, headers["content-type"], body) == (404, "application/json", {"error": "Not found: /no/such/path"})

@@ -4,7 +4,8 @@ uvicorn has a keep-alive timeout between requests but none while a request is be
 read: a client that sends headers and half a body, then nothing, would keep its
 connection forever. Here every request must arrive whole within ``read_timeout``
 seconds of its first byte (or of the connection opening); otherwise it is answered 408
-and the connection closed. A request uvicorn cannot parse is answered 400, in JSON.
+and the connection closed. A request uvicorn cannot parse is answered 400, an
+over-long request line 414 and over-long headers 431, all in JSON.
 """
 
 import asyncio
@@ -23,13 +24,26 @@ def raw_json_response(status: int, reason: str, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
+# httptools sets no limit on the request line or headers; these are gunicorn's defaults,
+# so that a client cannot make the server buffer megabytes before the read timeout.
+MAX_URL_BYTES = 8190
+MAX_HEADER_BYTES = 8190 * 100
+
+
+class _RequestTooLarge(Exception):
+    """Raised inside a parser callback: httptools reports it as a parser error."""
+
+
 class TimedHttpProtocol(HttpToolsProtocol):
-    """``HttpToolsProtocol`` whose requests must be read within ``read_timeout`` seconds."""
+    """``HttpToolsProtocol`` whose requests must be read within ``read_timeout`` seconds,
+    with a bounded request line (414) and headers (431)."""
 
     #: Set by the server before it starts (``WEB_READ_TIMEOUT``).
     read_timeout: float = 10.0
 
     _read_timer: asyncio.TimerHandle | None = None
+    _refusal: bytes | None = None
+    _header_bytes = 0
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -37,7 +51,23 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._header_bytes = 0
         self._arm_read_timer()
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            self._refuse(414, "URI Too Long", f"The request line is over {MAX_URL_BYTES} bytes.")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._refuse(431, "Request Header Fields Too Large", f"The headers are over {MAX_HEADER_BYTES} bytes.")
+
+    def _refuse(self, status: int, reason: str, message: str):
+        self._refusal = raw_json_response(status, reason, message)
+        raise _RequestTooLarge(message)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -49,7 +79,7 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         self._cancel_read_timer()
-        self.transport.write(raw_json_response(400, "Bad Request", msg))
+        self.transport.write(self._refusal or raw_json_response(400, "Bad Request", msg))
         self.transport.close()
 
     def _arm_read_timer(self) -> None:
