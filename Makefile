@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint format bench bench-admin clean
+.PHONY: run test lint format bench bench-admin bench-http chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: $(VENV)/.dev
 ## bench-admin: admin page timings with 100,000 jobs in a temporary SQLite store
 bench-admin: $(VENV)/.dev
 	$(BIN)/python manage.py benchadmin --jobs 100000
+
+## bench-http: POST /jobs throughput of the web server vs gunicorn, with and without 64 slow clients
+bench-http: $(VENV)/.dev
+	$(BIN)/python manage.py benchhttp --seconds 5 --connections 8,32 --slow 64
+
+## chaos: kill -9, SIGHUP, slow clients, a locked store and a taken port against a real `serve`
+chaos: $(VENV)/.runtime
+	$(BIN)/python manage.py chaos
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -80,13 +80,17 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "jobqueue.wsgi.application"
 
+# How long one store operation may wait for a lock or a slow database before the caller
+# gets StoreUnavailable (the API: 503 with Retry-After).
+JOBQUEUE_STORE_TIMEOUT = envfloat("JOBQUEUE_STORE_TIMEOUT", 5.0, minimum=0.1, maximum=300)
+
 # SQLite: WAL with synchronous=FULL so an acknowledged write survives a power cut; a busy
-# timeout and BEGIN IMMEDIATE so concurrent processes wait for the lock instead of
-# failing with "database is locked".
+# timeout and BEGIN IMMEDIATE so concurrent processes wait for the lock (at most
+# JOBQUEUE_STORE_TIMEOUT) instead of failing at once with "database is locked".
 _SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
     "transaction_mode": "IMMEDIATE",
-    "timeout": envfloat("JOBQUEUE_SQLITE_TIMEOUT", 30.0, minimum=0.1),
+    "timeout": JOBQUEUE_STORE_TIMEOUT,
 }
 _DATABASE_URL = envstr("DATABASE_URL", "")
 if _DATABASE_URL:

@@ -13,3 +13,8 @@ urlpatterns = [
     path("", include("jobs.urls")),
     path("", RedirectView.as_view(url="/admin/jobs/", permanent=False)),
 ]
+
+handler400 = "jobqueue.errors.bad_request"
+handler403 = "jobqueue.errors.permission_denied"
+handler404 = "jobqueue.errors.page_not_found"
+handler500 = "jobqueue.errors.server_error"

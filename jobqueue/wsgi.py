@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn jobqueue.wsgi``."""
+"""WSGI entry point (Django's application), served by ``jobqueue.webserver``."""
 
 import os
 

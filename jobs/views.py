@@ -27,7 +27,7 @@ from jobs.serializers import (
     JobOutputSerializer,
     QueueStatsOutputSerializer,
 )
-from jobs.stores import StoreUnavailable
+from jobs.stores import StoreRejectedValue, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ _SERVICE_ERROR_STATUS = {
     services.JobNotFound: status.HTTP_404_NOT_FOUND,
     services.InvalidTransition: status.HTTP_409_CONFLICT,
 }
+
+
+# What a 503 for a busy or unreachable store tells clients to wait before trying again.
+STORE_RETRY_AFTER_SECONDS = "1"
 
 
 class PayloadTooLargeError(exceptions.APIException):
@@ -136,7 +140,8 @@ def api_exception_handler(exc, context):
     """Every API error as ``{"error": message, "details": {field: [messages]}}``.
 
     Handles DRF's exceptions, Django's ``Http404``/``PermissionDenied``/``RequestDataTooBig``,
-    the services' ``ServiceError`` family and ``StoreUnavailable`` (503). Anything else
+    the services' ``ServiceError`` family, ``StoreUnavailable`` (503 with ``Retry-After``)
+    and ``StoreRejectedValue`` (400). Anything else
     returns ``None``, so Django reports it as a server error.
     """
     if isinstance(exc, services.ServiceError):
@@ -149,7 +154,13 @@ def api_exception_handler(exc, context):
         return _error_response(code, str(exc))
     if isinstance(exc, StoreUnavailable):
         logger.error("job store unavailable: %s", exc)
-        return _error_response(status.HTTP_503_SERVICE_UNAVAILABLE, f"Job store unavailable: {exc}")
+        return _error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"Job store unavailable: {exc}",
+            headers={"Retry-After": STORE_RETRY_AFTER_SECONDS},
+        )
+    if isinstance(exc, StoreRejectedValue):
+        return _error_response(status.HTTP_400_BAD_REQUEST, f"Invalid request: {exc}")
     if isinstance(exc, RequestDataTooBig):
         return _error_response(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "Request body too large.")
     if isinstance(exc, Http404):

@@ -9,9 +9,18 @@ import threading
 
 from django.conf import settings
 
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
 
-__all__ = ["JobResult", "JobStore", "ListCursor", "StoreUnavailable", "build_store", "get_store", "use_store"]
+__all__ = [
+    "JobResult",
+    "JobStore",
+    "ListCursor",
+    "StoreRejectedValue",
+    "StoreUnavailable",
+    "build_store",
+    "get_store",
+    "use_store",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +33,11 @@ def build_store() -> JobStore:
     if settings.MONGODB_URI:
         from jobs.stores.mongo import MongoJobStore
 
-        return MongoJobStore.from_uri(settings.MONGODB_URI, timeout_seconds=settings.MONGODB_TIMEOUT_SECONDS)
+        return MongoJobStore.from_uri(
+            settings.MONGODB_URI,
+            timeout_seconds=settings.MONGODB_TIMEOUT_SECONDS,
+            operation_timeout_seconds=settings.JOBQUEUE_STORE_TIMEOUT,
+        )
     from jobs.stores.sql import SqlJobStore
 
     return SqlJobStore()

@@ -29,7 +29,7 @@ from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from jobs.models import Attempt, Job, Lease, NewJob, Status, Throughput, WorkerPool
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -114,14 +114,15 @@ def _reason(error: Exception, *, secret: str | None = None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _durable_write_concern(chosen: WriteConcern) -> WriteConcern | None:
-    """Majority, journaled writes, unless the URI chose its own ``w``/``journal``/``fsync``.
+def _durable_write_concern(chosen: WriteConcern, timeout_ms: int | None = None) -> WriteConcern | None:
+    """Majority, journaled writes, unless the URI chose its own ``w``/``journal``/``fsync``;
+    waiting for the majority at most ``timeout_ms`` unless the URI says ``wtimeoutMS``.
 
     An acknowledged job must survive a crash or a failover (DESIGN.md invariant 5).
     """
     if {"w", "j", "fsync"} & chosen.document.keys():
         return None
-    return WriteConcern(w="majority", j=True, wtimeout=chosen.document.get("wtimeout"))
+    return WriteConcern(w="majority", j=True, wtimeout=chosen.document.get("wtimeout", timeout_ms))
 
 
 # --- documents <-> domain objects -------------------------------------------------------
@@ -237,18 +238,29 @@ def _held(job: Job) -> dict:
 
 
 def _serialized(method):
-    """Run a public operation under the mongomock lock (when asked for), and report a
-    lost connection as ``StoreUnavailable`` so callers need not know pymongo."""
+    """Run a public operation under the mongomock lock (when asked for), and report
+    driver errors as the store's own (see ``_translated``) so callers need not know pymongo."""
 
     @functools.wraps(method)
     def run(self, *args, **kwargs):
         with self._serializer:
             try:
                 return method(self, *args, **kwargs)
-            except ConnectionFailure as error:
-                raise StoreUnavailable(f"lost connection to {self.describe()}: {_reason(error)}") from error
+            except (OverflowError, PyMongoError) as error:
+                raise _translated(self, error) from error
 
     return run
+
+
+def _translated(store: MongoJobStore, error: Exception) -> Exception:
+    """An integer BSON cannot hold is bad input (nothing was sent); any other driver error
+    (lost connection, timeout, write-concern timeout, a refused command) is an outage
+    the caller may retry."""
+    if isinstance(error, OverflowError):
+        return StoreRejectedValue(f"MongoDB cannot store this value: {error}")
+    if isinstance(error, ConnectionFailure):
+        return StoreUnavailable(f"lost connection to {store.describe()}: {_reason(error)}")
+    return StoreUnavailable(f"{store.describe()} failed: {_reason(error)}")
 
 
 class MongoJobStore(JobStore):
@@ -284,7 +296,14 @@ class MongoJobStore(JobStore):
         self._safe_uri = redact_uri(uri) if uri else None
 
     @classmethod
-    def from_uri(cls, uri: str, *, database_name: str | None = None, timeout_seconds: float = 5.0) -> MongoJobStore:
+    def from_uri(
+        cls,
+        uri: str,
+        *,
+        database_name: str | None = None,
+        timeout_seconds: float = 5.0,
+        operation_timeout_seconds: float | None = None,
+    ) -> MongoJobStore:
         """A store on the server at ``uri`` (nothing is sent until the first operation).
 
         The database is ``database_name``, else the URI's path, else ``jobqueue``. Writes
@@ -294,16 +313,23 @@ class MongoJobStore(JobStore):
         Raises ``StoreUnavailable`` (password-free) for a URI pymongo rejects.
         """
         timeout_ms = max(1, round(timeout_seconds * 1000))
+        # A slow server turns into StoreUnavailable after this long, not after the OS's
+        # TCP timeout; the change stream's getMore waits far less (WATCH_MAX_AWAIT_MS).
+        operation_ms = max(1, round(operation_timeout_seconds * 1000)) if operation_timeout_seconds else None
         try:
             client = pymongo.MongoClient(
-                uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+                uri,
+                tz_aware=True,
+                serverSelectionTimeoutMS=timeout_ms,
+                connectTimeoutMS=timeout_ms,
+                socketTimeoutMS=operation_ms,
             )
         except (PyMongoError, ValueError) as error:
             # from None: the driver's own message may quote parts of the URI.
             reason = _reason(error, secret=_password(uri))
             raise StoreUnavailable(f"invalid MongoDB URI {redact_uri(uri)}: {reason}") from None
         name = database_name or client.get_default_database(DEFAULT_DATABASE).name
-        write_concern = _durable_write_concern(client.write_concern)
+        write_concern = _durable_write_concern(client.write_concern, operation_ms)
         logger.debug("MongoDB write concern: %s", (write_concern or client.write_concern).document)
         return cls(client, name, write_concern=write_concern, timeout_seconds=timeout_seconds, uri=uri)
 

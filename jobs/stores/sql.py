@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.models import Count, F
 
 from jobs.models import (
@@ -36,7 +36,7 @@ from jobs.models import (
     WorkerPool,
     WorkerPoolRecord,
 )
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable, translate_errors
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -177,6 +177,15 @@ def _pool_from_record(record: WorkerPoolRecord) -> WorkerPool:
     )
 
 
+def _as_unavailable(store: SqlJobStore, error: Exception) -> Exception | None:
+    """A locked (busy past ``JOBQUEUE_STORE_TIMEOUT``) or unreachable database is an
+    outage the caller may retry; the transaction was rolled back, so nothing was written."""
+    if isinstance(error, OperationalError):
+        return StoreUnavailable(f"{store.describe()} is locked or unreachable: {error}")
+    return None
+
+
+@translate_errors(_as_unavailable)
 class SqlJobStore(JobStore):
     """Jobs in a Django database (``using`` names the alias, ``default`` unless told)."""
 
