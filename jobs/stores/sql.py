@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 
 from jobs.models import (
     FINISHED_STATUSES,
@@ -31,6 +32,7 @@ from jobs.models import (
     JobRecord,
     Lease,
     NewJob,
+    Outcome,
     Status,
     Throughput,
     WorkerPool,
@@ -115,6 +117,13 @@ def _attempt_to_json(attempt: Attempt) -> dict:
         "outcome": attempt.outcome,
         "error": attempt.error,
     }
+
+
+def _counted_as(outcome: str) -> str | None:
+    """The throughput column an attempt's outcome counts in; a release is no result."""
+    if outcome == Outcome.COMPLETED:
+        return "completed"
+    return None if outcome == Outcome.RELEASED else "failed"
 
 
 def _job_from_row(row: Sequence) -> Job:
@@ -510,32 +519,69 @@ class SqlJobStore(JobStore):
         return self._jobs().filter(status=Status.PENDING, run_at__gt=now).count()
 
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
-        rows = self._throughput_rows(since, bucket_seconds)
-        buckets: dict[int, dict[str, int]] = {}
-        for bucket, status, count in rows:
-            buckets.setdefault(int(bucket), {})[status] = count
+        """See ``JobStore.throughput``: attempts unnested and grouped in the database."""
+        since_epoch = int(since.timestamp())
+        counts: dict[int, dict[str, int]] = {}
+        for bucket, outcome, count in self._attempt_rows(since_epoch, bucket_seconds):
+            counted_as = _counted_as(outcome)
+            if counted_as:
+                per_bucket = counts.setdefault(int(bucket), {"completed": 0, "failed": 0})
+                per_bucket[counted_as] += count
         return [
             Throughput(
                 start=datetime.fromtimestamp(bucket * bucket_seconds, tz=UTC),
-                completed=counts.get(Status.COMPLETED, 0),
-                failed=counts.get(Status.FAILED, 0),
+                completed=per_bucket["completed"],
+                failed=per_bucket["failed"],
             )
-            for bucket, counts in sorted(buckets.items())
+            for bucket, per_bucket in sorted(counts.items())
         ]
 
-    def _throughput_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
-        """(bucket number, status, count) grouped in the database, never row by row."""
-        if self._connection.vendor == "sqlite":
-            epoch = "CAST(strftime('%%s', finished_at) AS INTEGER)"
-        elif self._connection.vendor == "postgresql":
-            epoch = "CAST(EXTRACT(EPOCH FROM finished_at) AS BIGINT)"
+    def _attempt_rows(self, since_epoch: int, bucket_seconds: int) -> list[tuple]:
+        """(bucket number, outcome, count) of attempts finished since ``since_epoch``.
+
+        Only jobs that can hold such an attempt are unnested, each set found by an index:
+        an attempt finishes before its job's ``finished_at`` (finished jobs) and before its
+        ``run_at`` (a pending job is always due at or after its last attempt ended).
+        """
+        vendor = self._connection.vendor
+        if vendor == "sqlite":
+            unnest, epoch = (
+                "json_each(j.attempts) AS a",
+                "CAST(strftime('%%s', json_extract(a.value, '$.finishedAt')) AS INTEGER)",
+            )
+            outcome = "json_extract(a.value, '$.outcome')"
+        elif vendor == "postgresql":
+            unnest = "jsonb_array_elements(j.attempts) AS a(value)"
+            epoch = "CAST(EXTRACT(EPOCH FROM CAST(a.value ->> 'finishedAt' AS timestamptz)) AS BIGINT)"
+            outcome = "a.value ->> 'outcome'"
         else:
-            epoch = "UNIX_TIMESTAMP(finished_at)"
+            return self._attempt_rows_in_python(since_epoch, bucket_seconds)
+        since = self._dt(datetime.fromtimestamp(since_epoch, tz=UTC))
         return self._execute(
-            f"SELECT {epoch} / %s AS bucket, status, COUNT(*) FROM {TABLE} "
-            "WHERE status IN ('completed', 'failed') AND finished_at >= %s GROUP BY bucket, status",
-            (bucket_seconds, self._dt(since)),
+            f"SELECT {epoch} / %s AS bucket, {outcome} AS outcome, COUNT(*) FROM ("
+            f"SELECT attempts FROM {TABLE} WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at >= %s "
+            f"UNION ALL SELECT attempts FROM {TABLE} WHERE status = 'pending' AND run_at >= %s AND attempt_count > 0 "
+            f"UNION ALL SELECT attempts FROM {TABLE} WHERE status = 'processing' AND attempt_count > 0"
+            f") AS j, {unnest} WHERE {epoch} >= %s GROUP BY 1, 2",
+            (bucket_seconds, since, since, since_epoch),
         )
+
+    def _attempt_rows_in_python(self, since_epoch: int, bucket_seconds: int) -> list[tuple]:
+        """``_attempt_rows`` for a database without JSON unnesting: the same candidates, counted here."""
+        since = datetime.fromtimestamp(since_epoch, tz=UTC)
+        self._count_round_trips()
+        candidates = self._jobs().filter(
+            Q(status__in=[s.value for s in FINISHED_STATUSES], finished_at__gte=since)
+            | Q(status=Status.PENDING, run_at__gte=since, attempt_count__gt=0)
+            | Q(status=Status.PROCESSING, attempt_count__gt=0)
+        )
+        counts: Counter[tuple[int, str]] = Counter()
+        for attempts in candidates.values_list("attempts", flat=True):
+            for item in _parse_json(attempts):
+                finished = int(datetime.fromisoformat(item["finishedAt"]).timestamp())
+                if finished >= since_epoch:
+                    counts[finished // bucket_seconds, item["outcome"]] += 1
+        return [(bucket, outcome, count) for (bucket, outcome), count in counts.items()]
 
     # -- worker-pool registry -------------------------------------------------------------
     def register_pool(self, pool: WorkerPool) -> None:
