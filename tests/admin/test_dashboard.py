@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from jobs.models import WorkerPool
 from jobs.timeutil import utc_now
-from tests.admin.support import DASHBOARD, text
+from tests.admin.support import DASHBOARD, JOB_LIST, text
 
 
 def test_dashboard_counts_jobs_per_status_each_linking_to_the_filtered_list(admin_client, jobs):
@@ -86,6 +86,16 @@ def test_dashboard_draws_throughput_charts_as_inline_svg_without_external_resour
     # Offline: no script of ours and nothing fetched from another host.
     assert "<script" not in page.split('<div id="content-main"')[1]
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_a_failure_stays_on_the_chart_after_the_job_is_retried(admin_client, jobs):
+    failed = jobs.failed("noop")
+    admin_client.post(f"{JOB_LIST}{failed.id}/retry/")  # pending again: the job has no finishedAt now
+
+    response = admin_client.get(DASHBOARD)
+
+    assert response.context["hour_totals"] == {"completed": 0, "failed": 1}
+    assert "Jobs finished per minute, last hour: 0 completed, 1 failed" in response.content.decode()
 
 
 def test_dashboard_lists_live_worker_pools_and_drops_silent_ones(admin_client, store, settings):
