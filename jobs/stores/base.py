@@ -246,7 +246,9 @@ class JobStore(abc.ABC):
         its lease counts as failed, even when its job was retried later; a released
         attempt (shutdown) is not counted. Only buckets with at least one attempt are
         returned, oldest first; bucket starts are multiples of ``bucket_seconds`` since
-        the epoch. Attempts dropped from a job's bounded history are not counted.
+        the epoch. Attempts dropped from a job's bounded history are not counted. A store
+        may count a completed or failed job's last attempt at the job's ``finishedAt``,
+        which the write recording that attempt sets.
         """
 
     # -- worker-pool registry -------------------------------------------------------

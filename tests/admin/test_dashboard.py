@@ -155,3 +155,15 @@ def test_admin_index_jobs_app_opens_the_dashboard_and_the_model_the_list(admin_c
     assert 'href="/admin/jobs/" class="section"' in page
     assert '<a href="/admin/jobs/jobrecord/">Jobs</a>' in page
     assert "/admin/jobs/jobrecord/add/" not in page
+
+
+def test_the_dashboard_is_a_view_of_the_projects_admin_site():
+    from django.contrib import admin
+    from django.urls import resolve
+
+    from jobs.admin_site import JobQueueAdminSite
+
+    match = resolve(DASHBOARD)
+
+    assert isinstance(admin.site, JobQueueAdminSite)
+    assert (match.namespace, match.url_name) == ("admin", "jobs_dashboard")  # the site's URLs, not the project's
