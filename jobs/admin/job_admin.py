@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.http import HttpRequest
 from django.urls import path, reverse
 
@@ -79,9 +80,7 @@ class JobRecordAdmin(admin.ModelAdmin):
             change_message=message,
         )
 
-    def get_content_type(self):
-        from django.contrib.contenttypes.models import ContentType
-
+    def get_content_type(self) -> ContentType:
         return ContentType.objects.get_for_model(JobRecord)
 
     def job_log(self, *, job_id: str | None = None, limit: int = 20):
