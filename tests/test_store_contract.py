@@ -452,6 +452,28 @@ def test_throughput_counts_finished_jobs_per_bucket(store, clock):
     assert [(b.start, b.completed, b.failed) for b in hourly] == [(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 2, 1)]
 
 
+def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(store, clock):
+    clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    store.insert_many([new(max_retries=3), new(max_retries=3)], now=clock())
+    flaky, released = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
+    store.retry(flaky, attempt=attempt(clock, Outcome.FAILED, "boom"), run_at=clock(), now=clock())
+    store.release(released, attempt=attempt(clock, Outcome.RELEASED), now=clock())  # shutdown: no result
+    clock.advance(60)
+    [flaky_again, released_again] = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
+    store.complete(flaky_again, attempt=attempt(clock), now=clock())
+    store.retry(released_again, attempt=attempt(clock, Outcome.TIMED_OUT, "slow"), run_at=clock(), now=clock())
+
+    buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
+
+    # The first minute keeps its failure although that job completed in the second one.
+    assert [(b.start, b.completed, b.failed) for b in buckets] == [
+        (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 0, 1),
+        (datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1),
+    ]
+    later = store.throughput(since=datetime(2026, 3, 1, 12, 1, tzinfo=UTC), bucket_seconds=60)
+    assert [(b.start, b.completed, b.failed) for b in later] == [(datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1)]
+
+
 # --- worker-pool registry -----------------------------------------------------------------------
 
 

@@ -284,10 +284,15 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
-        """Completed and failed jobs per bucket of ``finishedAt`` since ``since``.
+        """Finished attempts per bucket of their own ``finishedAt``, since ``since``.
 
-        Only buckets with at least one job are returned, oldest first; bucket starts are
-        multiples of ``bucket_seconds`` since the epoch.
+        An attempt that completed counts as completed; one that failed, timed out or lost
+        its lease counts as failed, even when its job was retried later; a released
+        attempt (shutdown) is not counted. Only buckets with at least one attempt are
+        returned, oldest first; bucket starts are multiples of ``bucket_seconds`` since
+        the epoch. Attempts dropped from a job's bounded history are not counted. A store
+        may count a completed or failed job's last attempt at the job's ``finishedAt``,
+        which the write recording that attempt sets.
         """
 
     # -- worker-pool registry -------------------------------------------------------

@@ -28,7 +28,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from jobs.models import Attempt, Job, Lease, NewJob, Status, Throughput, WorkerPool
+from jobs.models import Attempt, Job, Lease, NewJob, Outcome, Status, Throughput, WorkerPool
 from jobs.stores.base import JobResult, JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
 from jobs.timeutil import truncate_ms
 
@@ -684,26 +684,47 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
-        """See ``JobStore.throughput``: one aggregation, bucketed by the server.
+        """See ``JobStore.throughput``: one aggregation over the attempts, bucketed by the server.
 
-        Epoch milliseconds are ``finishedAt - EPOCH`` rather than ``$toLong``: the server
-        gives the same number, and mongomock (which has no ``$toLong`` for dates) can
-        run it too, so no fallback that ships documents to Python is needed.
+        Only jobs that can hold an attempt finished since ``since`` are unwound, each set
+        found by an index: an attempt finishes before its job's ``finishedAt`` (finished
+        jobs) and before its ``runAt`` (a pending job is due at or after its last attempt
+        ended). Epoch milliseconds are ``finishedAt - EPOCH`` rather than ``$toLong``:
+        the server gives the same number, and mongomock (which has no ``$toLong`` for
+        dates) can run it too.
         """
+        since = truncate_ms(since)
         bucket_ms = int(bucket_seconds * 1000)
-        epoch_ms = {"$subtract": ["$finishedAt", EPOCH]}
-        counts_as = {status: {"$sum": {"$cond": [{"$eq": ["$status", status]}, 1, 0]}} for status in FINISHED[:2]}
+        epoch_ms = {"$subtract": ["$attempts.finishedAt", EPOCH]}
+        is_completed = {"$eq": ["$attempts.outcome", Outcome.COMPLETED.value]}
         pipeline = [
-            {"$match": {"status": {"$in": FINISHED[:2]}, "finishedAt": {"$gte": truncate_ms(since)}}},
-            {"$group": {"_id": {"$subtract": [epoch_ms, {"$mod": [epoch_ms, bucket_ms]}]}, **counts_as}},
+            {
+                "$match": {
+                    "$or": [
+                        {"status": {"$in": FINISHED}, "finishedAt": {"$gte": since}},
+                        {"status": Status.PENDING.value, "runAt": {"$gte": since}, "attemptCount": {"$gt": 0}},
+                        {"status": Status.PROCESSING.value, "attemptCount": {"$gt": 0}},
+                    ]
+                }
+            },
+            {"$project": {"_id": 0, "attempts": 1}},
+            {"$unwind": "$attempts"},
+            {"$match": {"attempts.finishedAt": {"$gte": since}, "attempts.outcome": {"$ne": Outcome.RELEASED.value}}},
+            {
+                "$group": {
+                    "_id": {"$subtract": [epoch_ms, {"$mod": [epoch_ms, bucket_ms]}]},
+                    "completed": {"$sum": {"$cond": [is_completed, 1, 0]}},
+                    "failed": {"$sum": {"$cond": [is_completed, 0, 1]}},
+                }
+            },
             {"$sort": {"_id": 1}},
         ]
         self._count_round_trips()
         return [
             Throughput(
                 start=datetime.fromtimestamp(int(bucket["_id"]) / 1000, UTC),
-                completed=bucket[Status.COMPLETED.value],
-                failed=bucket[Status.FAILED.value],
+                completed=bucket["completed"],
+                failed=bucket["failed"],
             )
             for bucket in self._jobs.aggregate(pipeline)
         ]

@@ -195,8 +195,8 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
         from django.test import Client, override_settings
 
-        from jobs import admin as jobs_admin
         from jobs import services
+        from jobs.admin import job_list as jobs_admin
 
         pages = [("dashboard", "/admin/jobs/"), ("job list, first page", "/admin/jobs/jobrecord/")]
         deep = _cursor_at(depth)
