@@ -1,14 +1,15 @@
 """The MongoDB job store: jobs in the ``jobs`` collection, worker pools in ``worker_pools``.
 
-This is the only module that talks to pymongo (or to mongomock, its in-process fake used
-by the tests). Documents use the camelCase fields of DESIGN.md's job document; every
+This is the only module that imports pymongo or bson. Documents use the camelCase fields
+of the job document in docs/ARCHITECTURE.md; every
 datetime is written as UTC in whole milliseconds and read back as aware UTC, so a job
 read back equals, field for field, the job returned when it was written.
 
 Atomicity comes from single-document updates matched on state: a claim matches
 ``status: pending``, and every write about a held job matches ``_id`` *and*
-``lease.token`` (fencing). mongomock is not atomic across threads, so a store built with
-``serialize_operations=True`` runs each public operation under one process-wide lock.
+``lease.token`` (fencing). Every public operation runs inside ``operation_guard``, a
+context that does nothing here; a subclass on a client that is not thread-safe (the
+tests' in-memory fake) sets a lock there.
 """
 
 # Annotations stay unevaluated: the class defines a method named ``list``.
@@ -20,7 +21,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pymongo
@@ -43,17 +44,11 @@ CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), (
 # List order: newest first; the id breaks ties so cursor pagination is exact.
 LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
 FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
-# Naive on purpose: BSON encodes naive datetimes as UTC, and mongomock stores them naive,
-# so date arithmetic against it works on both.
+# Naive on purpose: BSON encodes naive datetimes as UTC, and in-memory fakes of MongoDB
+# store them naive, so date arithmetic against it works on both.
 EPOCH = datetime(1970, 1, 1)
 # How long one wait on a change stream may block, so a stop request is seen promptly.
 WATCH_MAX_AWAIT_MS = 1000
-
-# mongomock reads and writes plain Python structures without locking, so a claim in one
-# thread can interleave with another's. One lock for the whole process, not one per
-# store, because tests build several stores on one mongomock client to play several
-# processes.
-_MOCK_LOCK = threading.RLock()
 
 # --- URIs -------------------------------------------------------------------------------
 
@@ -117,7 +112,7 @@ def _reason(error: Exception, *, secret: str | None = None) -> str:
 def _durable_write_concern(chosen: WriteConcern) -> WriteConcern | None:
     """Majority, journaled writes, unless the URI chose its own ``w``/``journal``/``fsync``.
 
-    An acknowledged job must survive a crash or a failover (DESIGN.md invariant 5).
+    An acknowledged job must survive a crash or a failover (docs/ARCHITECTURE.md, invariants).
     """
     if {"w", "j", "fsync"} & chosen.document.keys():
         return None
@@ -237,12 +232,12 @@ def _held(job: Job) -> dict:
 
 
 def _serialized(method):
-    """Run a public operation under the mongomock lock (when asked for), and report a
-    lost connection as ``StoreUnavailable`` so callers need not know pymongo."""
+    """Run a public operation inside the store's ``operation_guard``, and report a lost
+    connection as ``StoreUnavailable`` so callers need not know pymongo."""
 
     @functools.wraps(method)
     def run(self, *args, **kwargs):
-        with self._serializer:
+        with self.operation_guard:
             try:
                 return method(self, *args, **kwargs)
             except ConnectionFailure as error:
@@ -252,24 +247,23 @@ def _serialized(method):
 
 
 class MongoJobStore(JobStore):
-    """Jobs in a MongoDB database (or a mongomock one, in tests)."""
+    """Jobs in a MongoDB database."""
 
     kind = "mongodb"
+    #: The context every public operation runs in; none is needed on a real client.
+    operation_guard: AbstractContextManager = nullcontext()
 
     def __init__(
         self,
         client,
         database_name: str = DEFAULT_DATABASE,
         *,
-        serialize_operations: bool = False,
         write_concern: WriteConcern | None = None,
         timeout_seconds: float = 5.0,
         uri: str | None = None,
     ):
-        """Use ``database_name`` on ``client`` (a ``pymongo.MongoClient`` or mongomock's).
+        """Use ``database_name`` on ``client`` (a ``pymongo.MongoClient`` or a compatible one).
 
-        ``serialize_operations`` runs each operation under one process-wide lock: needed
-        on mongomock, whose operations are not atomic across threads; never on a server.
         ``uri`` is kept only in redacted form, for messages.
         """
         super().__init__()
@@ -279,9 +273,13 @@ class MongoJobStore(JobStore):
         )
         self._jobs = self._database[JOBS_COLLECTION]
         self._pools = self._database[POOLS_COLLECTION]
-        self._serializer = _MOCK_LOCK if serialize_operations else nullcontext()
         self._timeout_seconds = timeout_seconds
         self._safe_uri = redact_uri(uri) if uri else None
+
+    @classmethod
+    def from_options(cls, *, uri: str, database_name: str | None = None, timeout_seconds: float = 5.0) -> MongoJobStore:
+        """The store of ``JOBQUEUE_STORE["OPTIONS"]``: see ``from_uri``."""
+        return cls.from_uri(uri, database_name=database_name, timeout_seconds=timeout_seconds)
 
     @classmethod
     def from_uri(cls, uri: str, *, database_name: str | None = None, timeout_seconds: float = 5.0) -> MongoJobStore:
@@ -319,8 +317,6 @@ class MongoJobStore(JobStore):
     def _where(self) -> str:
         if self._safe_uri:
             return _hosts(self._safe_uri)
-        if type(self._client).__module__.startswith("mongomock"):
-            return "mongomock (in memory)"
         seeds = self._client.topology_description.server_descriptions()
         return ",".join(f"{host}:{port}" for host, port in seeds)
 
@@ -661,7 +657,7 @@ class MongoJobStore(JobStore):
         """See ``JobStore.throughput``: one aggregation, bucketed by the server.
 
         Epoch milliseconds are ``finishedAt - EPOCH`` rather than ``$toLong``: the server
-        gives the same number, and mongomock (which has no ``$toLong`` for dates) can
+        gives the same number, and in-memory fakes (mongomock has no ``$toLong`` for dates) can
         run it too, so no fallback that ships documents to Python is needed.
         """
         bucket_ms = int(bucket_seconds * 1000)
@@ -711,14 +707,15 @@ class MongoJobStore(JobStore):
         """Call ``callback()`` for each job inserted, until ``stop_event`` is set.
 
         Returns ``True`` once stopped by ``stop_event``, and ``False`` at once when the
-        server cannot stream changes at all (a standalone server; mongomock), so the
+        server cannot stream changes at all (a standalone server; a client without
+        ``watch``, like the tests' in-memory fake), so the
         caller polls instead. Raises ``StoreUnavailable`` when the server cannot be
         reached or the stream breaks: the caller may watch again later. Not serialized:
         it blocks. Only opening the stream counts as a round trip, so a watcher running
         beside a benchmark does not distort its figures.
         """
         if not hasattr(type(self._jobs), "watch"):
-            logger.info("%s: no change streams (mongomock); workers poll for new jobs", self.describe())
+            logger.info("%s: the client cannot watch changes; workers poll for new jobs", self.describe())
             return False
         try:
             self._count_round_trips()

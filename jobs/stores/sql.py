@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bson import ObjectId
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, F
 
+from jobs.ids import new_job_id
 from jobs.models import (
     FINISHED_STATUSES,
     Attempt,
@@ -265,13 +265,13 @@ class SqlJobStore(JobStore):
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
         now = truncate_ms(now)
-        job_id = str(ObjectId())
+        job_id = new_job_id()
         self._execute(_INSERT, self._insert_params(job_id, new_job, now))
         return self._new_job(job_id, new_job, now)
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         now = truncate_ms(now)
-        ids = [str(ObjectId()) for _ in new_jobs]
+        ids = [new_job_id() for _ in new_jobs]
         params = [self._insert_params(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
         if params:
             with transaction.atomic(using=self.using):
