@@ -224,7 +224,7 @@ def list_jobs(
         errors["limit"] = [f"Must be from 1 to {MAX_LIST_LIMIT}."]
     if errors:
         raise JobValidationError(errors)
-    return get_store().list(status=status, type=type, has_error=has_error, limit=limit, after=after, before=before)
+    return get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit, after=after, before=before)
 
 
 # --- operator actions -----------------------------------------------------------------

@@ -107,7 +107,7 @@ class JobStore(abc.ABC):
         """The job with this 24-hex id, or ``None``."""
 
     @abc.abstractmethod
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,

@@ -12,7 +12,6 @@ context that does nothing here; a subclass on a client that is not thread-safe (
 tests' in-memory fake) sets a lock there.
 """
 
-# Annotations stay unevaluated: the class defines a method named ``list``.
 from __future__ import annotations
 
 import functools
@@ -410,7 +409,7 @@ class MongoJobStore(JobStore):
         return _job(document) if document else None
 
     @_serialized
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -420,7 +419,7 @@ class MongoJobStore(JobStore):
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
-        """See ``JobStore.list``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
+        """See ``JobStore.list_jobs``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
         if limit < 1:  # pymongo reads limit 0 as "no limit"
             return []
         query: dict = {}
@@ -537,13 +536,13 @@ class MongoJobStore(JobStore):
         if job.lease is None:
             return False
         fields = self._result_fields(result, now)
-        history, attempt_count = job.with_attempt(attempt)
+        recorded = job.with_attempt(attempt)
         update: dict = {
             "$set": {
                 **fields,
                 "lease": None,
-                "attempts": [_attempt_document(item) for item in history],
-                "attemptCount": attempt_count,
+                "attempts": [_attempt_document(item) for item in recorded.attempts],
+                "attemptCount": recorded.attempt_count,
                 "updatedAt": now,
             }
         }

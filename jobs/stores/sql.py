@@ -284,7 +284,7 @@ class SqlJobStore(JobStore):
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = %s", (job_id,))
         return _job_from_row(rows[0]) if rows else None
 
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -386,8 +386,9 @@ class SqlJobStore(JobStore):
     def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
         """The one fenced UPDATE that records ``result``."""
         job, attempt = result.job, result.attempt
-        history, count = job.with_attempt(attempt)
-        attempts = self._json([_attempt_to_json(item) for item in history])
+        recorded = job.with_attempt(attempt)
+        attempts = self._json([_attempt_to_json(item) for item in recorded.attempts])
+        count = recorded.attempt_count
         held = (job.id, job.lease.token)
         if result.kind == "complete":
             return _COMPLETE, (attempts, count, self._dt(now), self._dt(now), *held)
