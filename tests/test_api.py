@@ -309,13 +309,16 @@ def test_link_header_is_absolute_keeps_filters_and_is_absent_on_a_short_page(api
     assert "Link" not in second.headers
 
 
-def test_a_full_last_page_links_to_an_empty_page(api, clock):
+def test_a_page_that_is_exactly_full_has_no_next_link_when_no_job_follows(api, clock):
+    # Issue 8: a full last page used to link to an empty page.
     enqueue_at(clock, 4)
-    second = api.get(next_url(api.get("/jobs?limit=2")))
+    first = api.get("/jobs?limit=2")
+    assert len(first.json()) == 2 and next_url(first)
+    second = api.get(next_url(first))
     assert len(second.json()) == 2
-    third = api.get(next_url(second))
-    assert third.json() == []
-    assert "Link" not in third.headers
+    assert "Link" not in second.headers
+    assert "Link" not in api.get("/jobs?limit=4").headers
+    assert next_url(api.get("/jobs?limit=3"))
 
 
 def test_list_filters_by_status_type_and_has_error(api, store, clock):
