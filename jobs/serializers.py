@@ -62,8 +62,8 @@ class JobListQuerySerializer(StrictSerializer):
     cursor = CursorField(required=False, source="after")
 
     def validate_type(self, value: str) -> str:
-        """Like an unknown ``status``, an unknown job type is refused rather than
-        matching nothing: both are filter values no job can have."""
+        """Like an unknown ``status``, a type with no registered handler is refused
+        rather than matching nothing, so a typo is a 400 whichever filter it is in."""
         if get_handler(value) is None:
             known = ", ".join(known_types()) or "none"
             raise serializers.ValidationError(f"Unknown job type {value!r}. Known types: {known}.")

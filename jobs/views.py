@@ -70,8 +70,9 @@ class JobViewSet(viewsets.ViewSet):
     * ``GET /jobs/<id>`` or ``GET /jobs?id=<id>`` — one job.
     * ``GET /jobs`` — a JSON array of jobs, newest ``createdAt`` first, at most ``limit``
       (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when more
-      jobs follow, ``Link: <…>; rel="next"`` gives the URL of the next page. A filter
-      value no job can have (an unknown status or job type) is a 400 naming the filter.
+      jobs follow, ``Link: <…>; rel="next"`` gives the URL of the next page. Unknown
+      filter values are treated alike: a status that is not one of the statuses and a
+      type with no registered handler are both a 400 naming the filter.
     """
 
     parser_classes = [JobJSONParser]
