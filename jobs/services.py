@@ -23,6 +23,7 @@ from jobs.errors import (
     ServiceError,
     plain_errors,
 )
+from jobs.handlers import get_handler, known_types
 from jobs.models import Job, NewJob, Status, Throughput, WorkerPool
 from jobs.stores import ListCursor, get_store
 from jobs.timeutil import Clock, truncate_ms, utc_now
@@ -171,9 +172,17 @@ def list_jobs_page(
     after: ListCursor | None = None,
 ) -> JobPage:
     """Like ``list_jobs`` (paging forward), saying whether a next page has any job: it
-    reads ``limit + 1`` jobs, so a page that is exactly full has no next page."""
+    reads ``limit + 1`` jobs, so a page that is exactly full has no next page.
+
+    Unknown filter values are refused alike, with ``JobValidationError`` naming the
+    filter: a ``status`` that is not a status, and a ``type`` with no registered handler
+    that no stored job has either (jobs of a type whose handler was removed still list).
+    """
     _check_list_query(status=status, limit=limit, after=after, before=None)
     jobs = get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit + 1, after=after)
+    if not jobs and after is None and type is not None and get_handler(type) is None:
+        known = ", ".join(known_types()) or "none"
+        raise JobValidationError({"type": [f"Unknown job type {type!r}. Known types: {known}."]})
     return JobPage(jobs=jobs[:limit], has_next=len(jobs) > limit)
 
 

@@ -71,8 +71,8 @@ class JobViewSet(viewsets.ViewSet):
     * ``GET /jobs`` — a JSON array of jobs, newest ``createdAt`` first, at most ``limit``
       (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when more
       jobs follow, ``Link: <…>; rel="next"`` gives the URL of the next page. Unknown
-      filter values are treated alike: a status that is not one of the statuses and a
-      type with no registered handler are both a 400 naming the filter.
+      filter values are treated alike (a 400 naming the filter): see
+      ``services.list_jobs_page``.
     """
 
     parser_classes = [JobJSONParser]

@@ -346,7 +346,9 @@ def test_list_filters_by_status_type_and_has_error(api, store, clock):
     assert ids(status="failed") == [failing.id]
     assert ids(status="pending") == []
     assert ids(type="email") == [email.id]
-    assert ids(type="sms") == []
+    # Issue 8: an unknown type is refused like an unknown status; a known one without jobs is [].
+    assert api.get("/jobs", {"type": "sms"}).status_code == 400
+    assert ids(type="sleep") == []
     assert ids(hasError="true") == [failing.id]
     assert ids(hasError="false") == [cancelled.id, email.id]
     assert ids(status="failed", type="fail", hasError="true") == [failing.id]

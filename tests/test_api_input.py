@@ -214,6 +214,14 @@ def test_an_unknown_filter_value_is_400_naming_the_filter(api, existing_job, que
     assert set(body["details"]) == {field}
 
 
+def test_jobs_of_a_type_whose_handler_was_removed_still_list_by_type(api, existing_job, test_handlers):
+    test_handlers.add("legacy", lambda payload, context: None)
+    legacy = services.enqueue("legacy", {})
+    test_handlers.clear()
+    response = api.get("/jobs?type=legacy")
+    assert response.status_code == 200 and [job["id"] for job in response.json()] == [legacy.id]
+
+
 def test_a_known_filter_value_without_jobs_is_an_empty_list(api, existing_job):
     assert api.get("/jobs?type=noop").json() == []
     assert api.get("/jobs?status=failed").json() == []

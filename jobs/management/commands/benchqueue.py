@@ -127,6 +127,8 @@ class Command(BaseCommand):
             except ImportError:
                 raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
             self._bench(MongomockJobStore("jobqueue_bench"), options)
+        elif kind != "mongodb":
+            raise CommandError(f"benchqueue measures the sql and mongodb stores, not {kind!r}")
         else:
             # The configured server, in a throwaway database dropped afterwards.
             config = settings.JOBQUEUE_STORE
