@@ -174,6 +174,20 @@ REST_FRAMEWORK = {
 MONGODB_URI = envstr("MONGODB_URI", "")
 # Seconds the MongoDB driver may spend finding a server before start-up fails.
 MONGODB_TIMEOUT_SECONDS = envfloat("MONGODB_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Where jobs are kept, chosen like Django's own backends: a JobStore class by dotted path
+# and the keyword options it is built with. MONGODB_URI picks the MongoDB store; without
+# it the embedded SQL store keeps jobs in DATABASES["default"].
+if MONGODB_URI:
+    JOBQUEUE_STORE = {
+        "BACKEND": "jobs.stores.mongo.MongoJobStore",
+        "OPTIONS": {
+            "uri": MONGODB_URI,
+            "timeout_seconds": MONGODB_TIMEOUT_SECONDS,
+            "operation_timeout_seconds": JOBQUEUE_STORE_TIMEOUT,
+        },
+    }
+else:
+    JOBQUEUE_STORE = {"BACKEND": "jobs.stores.sql.SqlJobStore", "OPTIONS": {}}
 JOBQUEUE_WORKERS = envint("JOBQUEUE_WORKERS", 4, minimum=1, maximum=256)
 JOBQUEUE_MAX_RETRIES = envint("JOBQUEUE_MAX_RETRIES", 3, minimum=0, maximum=100)
 JOBQUEUE_RETRY_BASE_DELAY = envfloat("JOBQUEUE_RETRY_BASE_DELAY", 2.0, minimum=0)

@@ -5,7 +5,8 @@ case of ``jobs.services`` and render the result with an output serializer. They 
 touch a store.
 
 Every error is JSON, ``{"error": "<one-line message>", "details": {field: [messages]}}``
-(``details`` only where fields are at fault), made by ``api_exception_handler``
+(``details`` only where fields are at fault; a field holding an object, the payload,
+maps to its own fields' errors), made by ``api_exception_handler``
 (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``).
 """
 
@@ -21,8 +22,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from jobs import services
+from jobs.errors import flatten_errors
 from jobs.serializers import (
-    JobCreateSerializer,
     JobListQuerySerializer,
     JobOutputSerializer,
     QueueStatsOutputSerializer,
@@ -72,8 +73,10 @@ class JobViewSet(viewsets.ViewSet):
     * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``.
     * ``GET /jobs/<id>`` or ``GET /jobs?id=<id>`` — one job.
     * ``GET /jobs`` — a JSON array of jobs, newest ``createdAt`` first, at most ``limit``
-      (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when the page
-      is full, ``Link: <…>; rel="next"`` gives the URL of the next page.
+      (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when more
+      jobs follow, ``Link: <…>; rel="next"`` gives the URL of the next page. Unknown
+      filter values are treated alike (a 400 naming the filter): see
+      ``services.list_jobs_page``.
     """
 
     parser_classes = [JobJSONParser]
@@ -84,10 +87,10 @@ class JobViewSet(viewsets.ViewSet):
         params = dict(query.validated_data)
         if "id" in params:
             return Response(JobOutputSerializer(services.get_job(params["id"])).data)
-        jobs = services.list_jobs(**params)
-        response = Response(JobOutputSerializer(jobs, many=True).data)
-        if jobs and len(jobs) == params["limit"]:
-            response["Link"] = f'<{self._next_page_url(request, jobs[-1], params["limit"])}>; rel="next"'
+        page = services.list_jobs_page(**params)
+        response = Response(JobOutputSerializer(page.jobs, many=True).data)
+        if page.has_next:
+            response["Link"] = f'<{self._next_page_url(request, page.jobs[-1], params["limit"])}>; rel="next"'
         return response
 
     def create(self, request):
@@ -98,9 +101,7 @@ class JobViewSet(viewsets.ViewSet):
             raise exceptions.UnsupportedMediaType("", detail="Content-Type is missing; send application/json.")
         if not isinstance(request.data, dict):
             raise exceptions.ParseError(f"The request body must be a JSON object, not {_json_kind(request.data)}.")
-        given = JobCreateSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        job = services.enqueue(**given.validated_data)
+        job = services.enqueue_request(request.data)
         logger.debug("POST /jobs: enqueued %s job %s", job.type, job.id)
         return Response(
             JobOutputSerializer(job).data,
@@ -174,7 +175,7 @@ def api_exception_handler(exc, context):
     if getattr(exc, "wait", None):
         headers["Retry-After"] = f"{exc.wait:.0f}"
     if isinstance(exc, exceptions.ValidationError):
-        details = _flatten(exc.detail)
+        details = flatten_errors(exc.detail)
         return _error_response(exc.status_code, _summary(details), details=details, headers=headers)
     if isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith("JSON parse error"):
         message = "Malformed JSON: " + str(exc.detail).removeprefix("JSON parse error - ")
@@ -183,9 +184,11 @@ def api_exception_handler(exc, context):
     return _error_response(exc.status_code, message, headers=headers)
 
 
-def _summary(errors: dict[str, list[str]]) -> str:
-    """One line naming every field at fault and what is wrong with it."""
-    return "Invalid request: " + " ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
+def _summary(errors) -> str:
+    """One line naming every field at fault (nested ones by path, ``payload.to``) and
+    what is wrong with it."""
+    flat = flatten_errors(errors)
+    return "Invalid request: " + " ".join(f"{field}: {' '.join(messages)}" for field, messages in flat.items())
 
 
 def _error_response(code: int, message: str, *, details=None, headers=None) -> Response:
@@ -193,28 +196,6 @@ def _error_response(code: int, message: str, *, details=None, headers=None) -> R
     if details:
         body["details"] = details
     return Response(body, status=code, headers=headers)
-
-
-def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
-    """DRF error detail (dict, list or string, nested) as ``{field path: [messages]}``."""
-    if isinstance(detail, dict):
-        flat: dict[str, list[str]] = {}
-        for key, value in detail.items():
-            name = "body" if key == "non_field_errors" else str(key)
-            for path, messages in _flatten(value, f"{prefix}.{name}" if prefix else name).items():
-                flat.setdefault(path, []).extend(messages)
-        return flat
-    if isinstance(detail, list):
-        flat = {}
-        for index, item in enumerate(detail):
-            if isinstance(item, dict | list):
-                sub_prefix = f"{prefix}[{index}]"
-                for path, messages in _flatten(item, sub_prefix).items():
-                    flat.setdefault(path, []).extend(messages)
-            else:
-                flat.setdefault(prefix or "body", []).append(str(item))
-        return flat
-    return {prefix or "body": [str(detail)]}
 
 
 def _content_length(request) -> int:

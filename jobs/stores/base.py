@@ -3,7 +3,7 @@
 Stores take and return domain objects (``jobs.models``), never cursors or rows. Both
 implementations pass the shared contract suite in ``tests/test_store_contract.py``.
 
-Invariants (see DESIGN.md, "State machine and invariants"):
+Invariants (see docs/ARCHITECTURE.md, "State machine and invariants"):
 
 * ``claim`` is atomic: two callers never hold the same job.
 * Every write about a held job (``renew``, ``complete``, ``retry``, ``fail``,
@@ -113,6 +113,15 @@ class JobStore(abc.ABC):
         with self._round_trips_lock:
             self._round_trips += n
 
+    @classmethod
+    def from_options(cls, **options) -> JobStore:
+        """The store the ``OPTIONS`` of the ``JOBQUEUE_STORE`` setting describe.
+
+        The default passes them to the constructor; a store whose constructor takes live
+        objects (a client, a connection) overrides this to build them from plain values.
+        """
+        return cls(**options)
+
     @abc.abstractmethod
     def describe(self) -> str:
         """Where the jobs live, safe to log and show: no password, ever."""
@@ -142,7 +151,7 @@ class JobStore(abc.ABC):
         """The job with this 24-hex id, or ``None``."""
 
     @abc.abstractmethod
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,

@@ -1,17 +1,17 @@
 """The MongoDB job store: jobs in the ``jobs`` collection, worker pools in ``worker_pools``.
 
-This is the only module that talks to pymongo (or to mongomock, its in-process fake used
-by the tests). Documents use the camelCase fields of DESIGN.md's job document; every
+This is the only module that imports pymongo or bson. Documents use the camelCase fields
+of the job document in docs/ARCHITECTURE.md; every
 datetime is written as UTC in whole milliseconds and read back as aware UTC, so a job
 read back equals, field for field, the job returned when it was written.
 
 Atomicity comes from single-document updates matched on state: a claim matches
 ``status: pending``, and every write about a held job matches ``_id`` *and*
-``lease.token`` (fencing). mongomock is not atomic across threads, so a store built with
-``serialize_operations=True`` runs each public operation under one process-wide lock.
+``lease.token`` (fencing). Every public operation runs inside ``operation_guard``, a
+context that does nothing here; a subclass on a client that is not thread-safe (the
+tests' in-memory fake) sets a lock there.
 """
 
-# Annotations stay unevaluated: the class defines a method named ``list``.
 from __future__ import annotations
 
 import functools
@@ -20,7 +20,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pymongo
@@ -43,17 +43,11 @@ CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), (
 # List order: newest first; the id breaks ties so cursor pagination is exact.
 LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
 FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
-# Naive on purpose: BSON encodes naive datetimes as UTC, and mongomock stores them naive,
-# so date arithmetic against it works on both.
+# Naive on purpose: BSON encodes naive datetimes as UTC, and in-memory fakes of MongoDB
+# store them naive, so date arithmetic against it works on both.
 EPOCH = datetime(1970, 1, 1)
 # How long one wait on a change stream may block, so a stop request is seen promptly.
 WATCH_MAX_AWAIT_MS = 1000
-
-# mongomock reads and writes plain Python structures without locking, so a claim in one
-# thread can interleave with another's. One lock for the whole process, not one per
-# store, because tests build several stores on one mongomock client to play several
-# processes.
-_MOCK_LOCK = threading.RLock()
 
 # --- URIs -------------------------------------------------------------------------------
 
@@ -118,7 +112,7 @@ def _durable_write_concern(chosen: WriteConcern, timeout_ms: int | None = None) 
     """Majority, journaled writes, unless the URI chose its own ``w``/``journal``/``fsync``;
     waiting for the majority at most ``timeout_ms`` unless the URI says ``wtimeoutMS``.
 
-    An acknowledged job must survive a crash or a failover (DESIGN.md invariant 5).
+    An acknowledged job must survive a crash or a failover (docs/ARCHITECTURE.md, invariants).
     """
     if {"w", "j", "fsync"} & chosen.document.keys():
         return None
@@ -238,12 +232,12 @@ def _held(job: Job) -> dict:
 
 
 def _serialized(method):
-    """Run a public operation under the mongomock lock (when asked for), and report
-    driver errors as the store's own (see ``_translated``) so callers need not know pymongo."""
+    """Run a public operation inside the store's ``operation_guard``, and report driver
+    errors as the store's own (see ``_translated``) so callers need not know pymongo."""
 
     @functools.wraps(method)
     def run(self, *args, **kwargs):
-        with self._serializer:
+        with self.operation_guard:
             try:
                 return method(self, *args, **kwargs)
             except (OverflowError, PyMongoError) as error:
@@ -264,24 +258,23 @@ def _translated(store: MongoJobStore, error: Exception) -> Exception:
 
 
 class MongoJobStore(JobStore):
-    """Jobs in a MongoDB database (or a mongomock one, in tests)."""
+    """Jobs in a MongoDB database."""
 
     kind = "mongodb"
+    #: The context every public operation runs in; none is needed on a real client.
+    operation_guard: AbstractContextManager = nullcontext()
 
     def __init__(
         self,
         client,
         database_name: str = DEFAULT_DATABASE,
         *,
-        serialize_operations: bool = False,
         write_concern: WriteConcern | None = None,
         timeout_seconds: float = 5.0,
         uri: str | None = None,
     ):
-        """Use ``database_name`` on ``client`` (a ``pymongo.MongoClient`` or mongomock's).
+        """Use ``database_name`` on ``client`` (a ``pymongo.MongoClient`` or a compatible one).
 
-        ``serialize_operations`` runs each operation under one process-wide lock: needed
-        on mongomock, whose operations are not atomic across threads; never on a server.
         ``uri`` is kept only in redacted form, for messages.
         """
         super().__init__()
@@ -291,9 +284,25 @@ class MongoJobStore(JobStore):
         )
         self._jobs = self._database[JOBS_COLLECTION]
         self._pools = self._database[POOLS_COLLECTION]
-        self._serializer = _MOCK_LOCK if serialize_operations else nullcontext()
         self._timeout_seconds = timeout_seconds
         self._safe_uri = redact_uri(uri) if uri else None
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        uri: str,
+        database_name: str | None = None,
+        timeout_seconds: float = 5.0,
+        operation_timeout_seconds: float | None = None,
+    ) -> MongoJobStore:
+        """The store of ``JOBQUEUE_STORE["OPTIONS"]``: see ``from_uri``."""
+        return cls.from_uri(
+            uri,
+            database_name=database_name,
+            timeout_seconds=timeout_seconds,
+            operation_timeout_seconds=operation_timeout_seconds,
+        )
 
     @classmethod
     def from_uri(
@@ -345,8 +354,6 @@ class MongoJobStore(JobStore):
     def _where(self) -> str:
         if self._safe_uri:
             return _hosts(self._safe_uri)
-        if type(self._client).__module__.startswith("mongomock"):
-            return "mongomock (in memory)"
         seeds = self._client.topology_description.server_descriptions()
         return ",".join(f"{host}:{port}" for host, port in seeds)
 
@@ -440,7 +447,7 @@ class MongoJobStore(JobStore):
         return _job(document) if document else None
 
     @_serialized
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -450,7 +457,7 @@ class MongoJobStore(JobStore):
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
-        """See ``JobStore.list``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
+        """See ``JobStore.list_jobs``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
         if limit < 1:  # pymongo reads limit 0 as "no limit"
             return []
         query: dict = {}
@@ -567,13 +574,13 @@ class MongoJobStore(JobStore):
         if job.lease is None:
             return False
         fields = self._result_fields(result, now)
-        history, attempt_count = job.with_attempt(attempt)
+        recorded = job.with_attempt(attempt)
         update: dict = {
             "$set": {
                 **fields,
                 "lease": None,
-                "attempts": [_attempt_document(item) for item in history],
-                "attemptCount": attempt_count,
+                "attempts": [_attempt_document(item) for item in recorded.attempts],
+                "attemptCount": recorded.attempt_count,
                 "updatedAt": now,
             }
         }
@@ -758,14 +765,15 @@ class MongoJobStore(JobStore):
         """Call ``callback()`` for each job inserted, until ``stop_event`` is set.
 
         Returns ``True`` once stopped by ``stop_event``, and ``False`` at once when the
-        server cannot stream changes at all (a standalone server; mongomock), so the
+        server cannot stream changes at all (a standalone server; a client without
+        ``watch``, like the tests' in-memory fake), so the
         caller polls instead. Raises ``StoreUnavailable`` when the server cannot be
         reached or the stream breaks: the caller may watch again later. Not serialized:
         it blocks. Only opening the stream counts as a round trip, so a watcher running
         beside a benchmark does not distort its figures.
         """
         if not hasattr(type(self._jobs), "watch"):
-            logger.info("%s: no change streams (mongomock); workers poll for new jobs", self.describe())
+            logger.info("%s: the client cannot watch changes; workers poll for new jobs", self.describe())
             return False
         try:
             self._count_round_trips()

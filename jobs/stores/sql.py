@@ -21,10 +21,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bson import ObjectId
 from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.models import Count, F, Q
 
+from jobs.ids import new_job_id
 from jobs.models import (
     FINISHED_STATUSES,
     Attempt,
@@ -283,13 +283,13 @@ class SqlJobStore(JobStore):
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
         now = truncate_ms(now)
-        job_id = str(ObjectId())
+        job_id = new_job_id()
         self._execute(_INSERT, self._insert_params(job_id, new_job, now))
         return self._new_job(job_id, new_job, now)
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         now = truncate_ms(now)
-        ids = [str(ObjectId()) for _ in new_jobs]
+        ids = [new_job_id() for _ in new_jobs]
         params = [self._insert_params(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
         if params:
             with transaction.atomic(using=self.using):
@@ -302,7 +302,7 @@ class SqlJobStore(JobStore):
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = %s", (job_id,))
         return _job_from_row(rows[0]) if rows else None
 
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -404,8 +404,9 @@ class SqlJobStore(JobStore):
     def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
         """The one fenced UPDATE that records ``result``."""
         job, attempt = result.job, result.attempt
-        history, count = job.with_attempt(attempt)
-        attempts = self._json([_attempt_to_json(item) for item in history])
+        recorded = job.with_attempt(attempt)
+        attempts = self._json([_attempt_to_json(item) for item in recorded.attempts])
+        count = recorded.attempt_count
         held = (job.id, job.lease.token)
         if result.kind == "complete":
             return _COMPLETE, (attempts, count, self._dt(now), self._dt(now), *held)

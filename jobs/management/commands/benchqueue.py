@@ -28,7 +28,7 @@ from django.db import connections
 from jobs import handlers, services
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database
 from jobs.models import NewJob, Status
-from jobs.stores import JobStore, StoreUnavailable, use_store
+from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.timeutil import utc_now
 from jobs.worker import WorkerPool
 
@@ -117,26 +117,23 @@ class Command(BaseCommand):
             raise CommandError("--jobs, --concurrency and --probes must be 1 or more")
         kind = options["store"]
         if kind == "configured":
-            kind = "mongodb" if settings.MONGODB_URI else "sql"
+            kind = store_backend().kind
         if kind == "sql":
             self._bench_sql(options)
         elif kind == "mongomock":
             try:
-                import mongomock
+                # The test suite's stand-in for a server, a dev requirement.
+                from tests.mongomock_store import MongomockJobStore
             except ImportError:
                 raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
-            from jobs.stores.mongo import MongoJobStore
-
-            store = MongoJobStore(mongomock.MongoClient(), "jobqueue_bench", serialize_operations=True)
-            self._bench(store, options)
+            self._bench(MongomockJobStore("jobqueue_bench"), options)
+        elif kind != "mongodb":
+            raise CommandError(f"benchqueue measures the sql and mongodb stores, not {kind!r}")
         else:
-            from jobs.stores.mongo import MongoJobStore
-
-            store = MongoJobStore.from_uri(
-                settings.MONGODB_URI,
-                database_name=f"jobqueue_bench_{uuid.uuid4().hex[:8]}",
-                timeout_seconds=settings.MONGODB_TIMEOUT_SECONDS,
-            )
+            # The configured server, in a throwaway database dropped afterwards.
+            config = settings.JOBQUEUE_STORE
+            bench_options = {**config.get("OPTIONS", {}), "database_name": f"jobqueue_bench_{uuid.uuid4().hex[:8]}"}
+            store = build_store({**config, "OPTIONS": bench_options})
             try:
                 self._bench(store, options)
             finally:
