@@ -157,6 +157,9 @@ JOBQUEUE_POLL_INTERVAL = envfloat("JOBQUEUE_POLL_INTERVAL", 0.25, minimum=0.001,
 JOBQUEUE_MAX_PAYLOAD_BYTES = envint("JOBQUEUE_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 JOBQUEUE_DEMO_HANDLERS = envbool("JOBQUEUE_DEMO_HANDLERS", False)
 
+# `@task` functions (django.tasks on Django 6, the django-tasks package on 5.2) run on our workers.
+TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobQueueBackend"}}
+
 LOG_LEVEL = envstr("JOBQUEUE_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ urlpatterns = [
     # The "jobs" app index (/admin/jobs/) is the operator dashboard: it must match first.
     path("admin/", include(dashboard_urls())),
     path("admin/", admin.site.urls),
+    path("", include("jobs.ops_urls")),
     path("", include("jobs.urls")),
     path("", RedirectView.as_view(url="/admin/jobs/", permanent=False)),
 ]
