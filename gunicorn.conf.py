@@ -14,6 +14,10 @@ accesslog = "-"
 graceful_timeout = 30
 # Each worker opens its own database connections after the fork.
 preload_app = False
+if os.environ.get("JOBQUEUE_LOG_FORMAT", "plain").strip().lower() == "json":
+    from jobqueue.logconfig import gunicorn_logconfig
+
+    logconfig_dict = gunicorn_logconfig(log_format="json")
 
 
 def post_worker_init(worker):

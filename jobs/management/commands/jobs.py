@@ -22,7 +22,12 @@ from django.core.management.base import BaseCommand, CommandError
 from rest_framework.exceptions import ValidationError
 
 from jobs import services
-from jobs.serializers import JobCreateSerializer, JobListQuerySerializer, JobOutputSerializer, QueueStatsOutputSerializer
+from jobs.serializers import (
+    JobCreateSerializer,
+    JobListQuerySerializer,
+    JobOutputSerializer,
+    QueueStatsOutputSerializer,
+)
 from jobs.stores import StoreUnavailable
 
 EXIT_REFUSED = 1
@@ -93,7 +98,15 @@ class Command(BaseCommand):
         if self.as_json:
             return self._print_json(JobOutputSerializer(jobs, many=True).data)
         rows = [
-            (job.id, job.type, job.status, str(job.attempt_count), str(job.priority), _when(job.created_at), _first(job))
+            (
+                job.id,
+                job.type,
+                job.status,
+                str(job.attempt_count),
+                str(job.priority),
+                _when(job.created_at),
+                _first(job),
+            )
             for job in jobs
         ]
         self._table(("ID", "TYPE", "STATUS", "ATTEMPTS", "PRIORITY", "CREATED", "LAST ERROR"), rows)
@@ -175,7 +188,9 @@ class Command(BaseCommand):
     def _table(self, header: tuple, rows: list[tuple]) -> None:
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
-            self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+            self.stdout.write(
+                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            )
 
 
 def _when(moment) -> str:
