@@ -96,3 +96,14 @@ def test_get_result_of_an_unknown_or_non_task_job_does_not_exist(store):
     for missing in ("0" * 24, "not-an-id", other.id):
         with pytest.raises(TaskResultDoesNotExist):
             backend.get_result(missing)
+
+
+def test_the_backend_is_built_on_django_tasks_on_6x_and_on_the_django_tasks_package_on_52():
+    import django
+
+    if django.VERSION >= (6,):
+        from django.tasks.backends.base import BaseTaskBackend
+    else:
+        from django_tasks.backends.base import BaseTaskBackend
+    assert isinstance(task_backends["default"], BaseTaskBackend)
+    assert add.get_backend() is task_backends["default"]
