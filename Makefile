@@ -51,7 +51,7 @@ bench: $(VENV)/.dev
 
 ## bench-admin: admin page timings with 100,000 jobs in a temporary SQLite store
 bench-admin: $(VENV)/.dev
-	$(BIN)/python manage.py benchadmin --jobs 100000 --metrics
+	$(BIN)/python manage.py benchadmin --jobs 100000
 
 clean:
 	rm -rf .venv .venv-django6 var .pytest_cache .ruff_cache
