@@ -46,7 +46,7 @@ def gunicorn_logconfig(*, log_format: str) -> dict:
         "disable_existing_loggers": False,
         "formatters": {"plain": _PLAIN_FORMATTER, "json": _JSON_FORMATTER},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": log_format, "stream": "ext://sys.stdout"},
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "stream": "ext://sys.stderr"},
         },
         "root": {"level": "INFO", "handlers": []},
         "loggers": {
