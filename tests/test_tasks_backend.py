@@ -7,7 +7,7 @@ import pytest
 from jobs import services
 from jobs.retry import RetryStrategy
 from jobs.tasks import add, explode
-from jobs.tasks_backend import JobQueueBackend, TaskResultDoesNotExist, TaskResultStatus, task_backends
+from jobs.tasks_backend import JobQueueBackend, TaskResultDoesNotExist, TaskResultStatus, task, task_backends
 from jobs.timeutil import utc_now
 from jobs.worker import WorkerPool
 from tests.worker_support import run_pool
@@ -107,3 +107,32 @@ def test_the_backend_is_built_on_django_tasks_on_6x_and_on_the_django_tasks_pack
         from django_tasks.backends.base import BaseTaskBackend
     assert isinstance(task_backends["default"], BaseTaskBackend)
     assert add.get_backend() is task_backends["default"]
+
+
+@task(takes_context=True)
+def attempt_number(context, label):
+    """A test task that reports which attempt ran it."""
+    return {"label": label, "attempt": context.attempt, "id": context.task_result.id}
+
+
+@task
+def returns_no_json():
+    return object()
+
+
+def test_a_task_that_takes_context_sees_its_result_id_and_attempt(store):
+    result = attempt_number.enqueue("x")
+
+    run_all(store)
+
+    assert attempt_number.get_result(result.id).return_value == {"label": "x", "attempt": 1, "id": result.id}
+
+
+def test_a_return_value_that_is_not_json_fails_the_attempt(store):
+    result = returns_no_json.using(priority=0).enqueue()
+
+    run_all(store)
+
+    failed = returns_no_json.get_result(result.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert failed.errors[-1].exception_class is TypeError
