@@ -26,7 +26,7 @@ import threading
 from dataclasses import replace
 
 from jobs import services
-from jobs.handlers import Handler, JobContext, get_handler, handler
+from jobs.handlers import JobContext, handler
 from jobs.models import Job, Status
 
 try:  # Django 6.x ships the framework
@@ -185,13 +185,14 @@ def _task_error(error_text: str):
 
 
 def _register(task) -> None:
-    """Make the task's job type known to ``services.enqueue`` and the workers (once)."""
+    """Make the task's job type known to ``services.enqueue`` and the workers.
+
+    Runs for every task defined on this backend (and every ``.using()`` copy): the
+    handler is the same function each time, so registering again changes nothing.
+    """
     job_type = task_job_type(task)
     with _tasks_lock:
-        known = _tasks.get(job_type)
-        _tasks[job_type] = task
-        if known is not None and get_handler(job_type) is not None:
-            return
+        _tasks.setdefault(job_type, task)  # the task as declared, not a `.using()` copy
     handler(job_type, demo=task.func.__module__ in DEMO_TASK_MODULES)(_run_task)
 
 
@@ -206,8 +207,3 @@ def _run_task(payload: dict, context: JobContext):
         value = task.call(*args, **kwargs)
     services.record_result(context.job.id, normalize_json(value))
     return value
-
-
-def is_task_handler(found: Handler | None) -> bool:
-    """Whether a registered handler runs ``django.tasks`` tasks."""
-    return found is not None and found.func is _run_task
