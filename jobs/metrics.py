@@ -20,8 +20,9 @@ Our jobs have no queue yet, so there is no ``queue`` label; ``django.tasks`` job
 their queue name in the payload.
 """
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.utils import floatToGoString
 
 from jobs import services
@@ -107,8 +108,10 @@ class StoreCollector:
         )
 
 
-def render() -> bytes:
-    """The Prometheus text exposition of the store's metrics, read now."""
+def render(*, accept: str | None = None) -> tuple[bytes, str]:
+    """The store's metrics, read now, and their content type: OpenMetrics when ``accept``
+    (a request's ``Accept`` header) asks for it, else the Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector())
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type

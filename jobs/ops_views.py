@@ -7,14 +7,14 @@ so that whatever guards the API's reads guards the metrics too. The health endpo
 are always open and never authenticate: orchestrators call them without credentials.
 """
 
+import json
 import logging
 import threading
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST
-from rest_framework import permissions, views
+from rest_framework import permissions, renderers, views
 from rest_framework.response import Response
 
 from jobs import metrics, services
@@ -25,11 +25,35 @@ logger = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 1.0
 
 
+class _ScrapeRenderer(renderers.BaseRenderer):
+    """Lets a scraper's ``Accept`` through DRF's content negotiation; the body is made by
+    ``prometheus_client`` (errors, such as a refused permission, come out as JSON)."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode()
+
+
+class PrometheusTextRenderer(_ScrapeRenderer):
+    media_type = "text/plain"
+    format = "prometheus"
+
+
+class OpenMetricsRenderer(_ScrapeRenderer):
+    media_type = "application/openmetrics-text"
+    format = "openmetrics"
+
+
 class MetricsView(views.APIView):
-    """``GET /metrics`` — the Prometheus text format, read from the store now."""
+    """``GET /metrics`` — the Prometheus text format (or OpenMetrics when the scraper asks
+    for it), read from the store now."""
+
+    renderer_classes = [PrometheusTextRenderer, OpenMetricsRenderer, renderers.JSONRenderer]
 
     def get(self, request):
-        return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
+        body, content_type = metrics.render(accept=request.META.get("HTTP_ACCEPT"))
+        return HttpResponse(body, content_type=content_type)
 
 
 class HealthzView(views.APIView):

@@ -1,10 +1,12 @@
 """/metrics, /healthz, /readyz and `manage.py workerhealth`."""
 
+import json
 import socket
 from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import services
@@ -91,31 +93,38 @@ def test_metrics_oldest_pending_age_and_live_pools_with_busy_threads(store, clie
     assert samples[("jobqueue_worker_threads_busy", ())] == 4
 
 
-def test_metrics_obey_the_apis_permission_classes(sql_store, client, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    }
-    # Permission classes are read when the view class is set up; rebuild it for this setting.
-    from rest_framework import settings as drf_settings
+def test_metrics_answer_a_scrapers_accept_header_in_its_format(sql_store, client):
+    services.enqueue("noop")
 
-    drf_settings.api_settings.reload()
-    try:
-        from jobs.ops_views import MetricsView
+    plain = client.get("/metrics", HTTP_ACCEPT="text/plain")
+    openmetrics = client.get(
+        "/metrics/", HTTP_ACCEPT="application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    )
 
-        response = MetricsView.as_view(permission_classes=drf_settings.api_settings.DEFAULT_PERMISSION_CLASSES)(
-            _get("/metrics")
-        )
-        assert response.status_code in (401, 403)
-        assert client.get("/healthz").status_code == 200
-    finally:
-        drf_settings.api_settings.reload()
+    assert plain.status_code == 200 and plain["Content-Type"].startswith("text/plain")
+    assert b'jobqueue_jobs{status="pending",type="noop"} 1.0' in plain.content
+    assert openmetrics.status_code == 200
+    assert openmetrics["Content-Type"].startswith("application/openmetrics-text")
+    assert openmetrics.content.rstrip().endswith(b"# EOF")
 
 
-def _get(path):
-    from django.test import RequestFactory
+def test_metrics_follow_the_apis_permission_classes_and_a_refusal_is_json():
+    from rest_framework.permissions import IsAuthenticated
+    from rest_framework.settings import api_settings
 
-    return RequestFactory().get(path)
+    from jobs.ops_views import HealthzView, MetricsView, ReadyzView
+
+    # The hook: whatever guards the API's reads by default guards /metrics.
+    assert MetricsView.permission_classes == api_settings.DEFAULT_PERMISSION_CLASSES
+    assert HealthzView.authentication_classes == ReadyzView.authentication_classes == []
+
+    guarded = MetricsView.as_view(permission_classes=[IsAuthenticated])
+    request = RequestFactory().get("/metrics", HTTP_ACCEPT="text/plain")
+    response = guarded(request)
+    response.render()
+
+    assert response.status_code in (401, 403)
+    assert "error" in json.loads(response.content)
 
 
 def test_healthz_answers_without_touching_the_store(client, monkeypatch):
