@@ -184,6 +184,19 @@ def test_readyz_names_unapplied_migrations(sql_store, client, monkeypatch):
     assert response.json()["failed"] == {"migrations": "not applied: jobs.0002_job_result"}
 
 
+def test_readyz_finds_a_migration_that_is_not_applied(transactional_db, client, monkeypatch):
+    monkeypatch.setattr("jobs.ops_views._all_migrations_applied", False)
+    call_command("migrate", "jobs", "0001", verbosity=0)
+    try:
+        response = client.get("/readyz")
+    finally:
+        call_command("migrate", "jobs", verbosity=0)
+
+    assert response.status_code == 503
+    assert "jobs.0002_job_result" in response.json()["failed"]["migrations"]
+    assert "migrations" not in client.get("/readyz").json().get("failed", {})
+
+
 def test_workerhealth_is_healthy_only_with_a_live_pool_on_this_host(store, capsys):
     from jobs.timeutil import utc_now
 
