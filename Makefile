@@ -1,6 +1,14 @@
 # Two commands do all the set-up: `make run` and `make test`. Both create .venv.
 PYTHON ?= python3
 VENV := .venv
+# `make test DJANGO=6`: the suite on the newest Django (6.x needs Python 3.12+) in its own venv.
+DJANGO ?= 5
+DJANGO_REQUIREMENTS :=
+ifeq ($(DJANGO),6)
+PYTHON := $(or $(PYTHON312),python3.12)
+VENV := .venv-django6
+DJANGO_REQUIREMENTS := requirements-django6.txt
+endif
 BIN := $(VENV)/bin
 PORT ?= 8080
 
@@ -14,16 +22,18 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(DJANGO_REQUIREMENTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(if $(DJANGO_REQUIREMENTS),$(BIN)/pip install --quiet -r $(DJANGO_REQUIREMENTS))
 	touch $@ $(VENV)/.runtime
 
 ## run: API + admin + worker pool on http://localhost:$(PORT) (Ctrl-C stops it all)
 run: $(VENV)/.runtime
 	JOBQUEUE_DEMO_HANDLERS=$${JOBQUEUE_DEMO_HANDLERS:-1} PORT=$(PORT) $(BIN)/python manage.py serve
 
-## test: the whole suite (MongoDB store on mongomock, SQL store on SQLite)
+## test: the whole suite (MongoDB store on mongomock, SQL store on SQLite); DJANGO=6 for Django 6.x
 test: $(VENV)/.dev
+	$(BIN)/python -c 'import django; print("Django", django.get_version())'
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff check and format check
@@ -52,4 +62,4 @@ chaos: $(VENV)/.runtime
 	$(BIN)/python manage.py chaos
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf .venv .venv-django6 var .pytest_cache .ruff_cache

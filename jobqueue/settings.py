@@ -10,8 +10,10 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from jobqueue.env import envbool, envfloat, envint, envlist, envstr
+from jobqueue.logconfig import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("JOBQUEUE_VAR_DIR", str(BASE_DIR / "var")))
@@ -197,18 +199,12 @@ JOBQUEUE_POLL_INTERVAL = envfloat("JOBQUEUE_POLL_INTERVAL", 0.25, minimum=0.001,
 JOBQUEUE_MAX_PAYLOAD_BYTES = envint("JOBQUEUE_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 JOBQUEUE_DEMO_HANDLERS = envbool("JOBQUEUE_DEMO_HANDLERS", False)
 
+# `@task` functions (django.tasks on Django 6, the django-tasks package on 5.2) run on our workers.
+TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobQueueBackend"}}
+
 LOG_LEVEL = envstr("JOBQUEUE_LOG_LEVEL", "INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    # Everything propagates to the root's one handler (and to pytest's caplog).
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "jobs": {"level": LOG_LEVEL},
-        "django": {"level": "INFO"},
-    },
-}
+# plain or json: one JSON object per line, with the job's fields on a worker's lines.
+LOG_FORMAT = envstr("JOBQUEUE_LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"JOBQUEUE_LOG_FORMAT={LOG_FORMAT!r} is not one of {', '.join(LOG_FORMATS)}")
+LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("jobs.ops_urls")),
     path("", include("jobs.urls")),
     path("", RedirectView.as_view(url="/admin/jobs/", permanent=False)),
 ]

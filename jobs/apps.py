@@ -13,6 +13,8 @@ class JobsConfig(AppConfig):
         from jobs import handlers  # noqa: F401
 
         autodiscover_modules("job_handlers")
+        # `django.tasks` functions: defining one on our backend registers its job type.
+        autodiscover_modules("tasks")
 
 
 class JobQueueAdminConfig(admin_apps.AdminConfig):

@@ -7,6 +7,7 @@ the job. ``JobRecord`` and ``WorkerPoolRecord`` are rows of the embedded SQL sto
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 
@@ -96,6 +97,7 @@ class Job:
     lease: Lease | None = None
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
     attempt_count: int = 0  # every attempt ever made, including those dropped from `attempts`
+    result: Any = None  # the JSON return value recorded by ``services.record_result``
 
     @property
     def is_finished(self) -> bool:
@@ -171,6 +173,7 @@ class JobRecord(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True)
+    result = models.JSONField(null=True)
 
     class Meta:
         db_table = "jobs_job"

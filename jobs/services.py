@@ -301,3 +301,31 @@ def live_worker_pools(*, clock: Clock = utc_now) -> list[WorkerPool]:
 def store_description() -> str:
     """Which store holds the jobs (no credentials)."""
     return get_store().describe()
+
+
+# --- results and metrics ----------------------------------------------------------------
+
+
+def record_result(job_id: str, result) -> None:
+    """Keep a handler's JSON return value as the job's ``result``.
+
+    ``JobValidationError`` if it is not JSON; ``JobNotFound`` for an unknown job.
+    """
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise JobValidationError({"result": [f"Must be JSON: {error}."]}) from None
+    if not get_store().record_result(parse_job_id(job_id), result):
+        raise JobNotFound(f"no job with id {job_id}")
+
+
+def recently_finished_jobs(*, limit: int = 500) -> list[Job]:
+    """The latest completed or failed jobs, newest ``finishedAt`` first (for metrics)."""
+    if not 1 <= limit <= 10_000:
+        raise JobValidationError({"limit": ["Must be from 1 to 10000."]})
+    return get_store().recently_finished(limit=limit)
+
+
+def check_store_ready() -> None:
+    """Raise ``StoreUnavailable`` (or the driver's error) unless the store answers a read."""
+    get_store().oldest_due_pending(now=utc_now())

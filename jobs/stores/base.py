@@ -278,7 +278,19 @@ class JobStore(abc.ABC):
     def delete_finished(self, *, finished_before: datetime) -> int:
         """Delete completed, failed and cancelled jobs finished before the time; how many."""
 
+    @abc.abstractmethod
+    def record_result(self, job_id: str, result) -> bool:
+        """Keep ``result`` (JSON) as the job's ``result``; ``False`` if no such job.
+
+        Not fenced by a lease: the handler that computed it writes it before it returns,
+        and under at-least-once delivery the last run's value is as good as any.
+        """
+
     # -- statistics -----------------------------------------------------------------
+    @abc.abstractmethod
+    def recently_finished(self, *, limit: int) -> list[Job]:
+        """Up to ``limit`` completed or failed jobs, latest ``finishedAt`` first (indexed)."""
+
     @abc.abstractmethod
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
         """Number of jobs per (type, status), from indexes or an aggregation."""

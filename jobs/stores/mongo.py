@@ -173,6 +173,7 @@ def _job(document: dict) -> Job:
         lease=_lease(document.get("lease")),
         attempts=tuple(Attempt.from_dict(item, parse=_utc) for item in document.get("attempts") or ()),
         attempt_count=document.get("attemptCount", 0),
+        result=document.get("result"),
     )
 
 
@@ -669,7 +670,25 @@ class MongoJobStore(JobStore):
         )
         return result.deleted_count
 
+    @_serialized
+    def record_result(self, job_id: str, result) -> bool:
+        object_id = _object_id(job_id)
+        if object_id is None:
+            return False
+        self._count_round_trips()
+        return self._jobs.update_one({"_id": object_id}, {"$set": {"result": result}}).matched_count == 1
+
     # -- statistics -----------------------------------------------------------------
+    @_serialized
+    def recently_finished(self, *, limit: int) -> list[Job]:
+        jobs: list[Job] = []
+        for status in FINISHED[:2]:
+            self._count_round_trips()
+            found = self._jobs.find({"status": status}, sort=[("finishedAt", -1)], limit=limit)
+            jobs += [_job(document) for document in found]
+        jobs.sort(key=lambda job: job.finished_at, reverse=True)
+        return jobs[:limit]
+
     @_serialized
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
         self._count_round_trips()

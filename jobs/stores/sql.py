@@ -64,6 +64,7 @@ COLUMNS = (
     "created_at",
     "updated_at",
     "finished_at",
+    "result",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
@@ -146,6 +147,7 @@ def _job_from_row(row: Sequence) -> Job:
         created_at,
         updated_at,
         finished_at,
+        result,
     ) = row
     lease = None
     if lease_token is not None:
@@ -171,6 +173,7 @@ def _job_from_row(row: Sequence) -> Job:
         lease=lease,
         attempts=tuple(Attempt.from_dict(item, _parse_datetime) for item in _parse_json(attempts) or ()),
         attempt_count=attempt_count,
+        result=_parse_json(result),
     )
 
 
@@ -507,7 +510,21 @@ class SqlJobStore(JobStore):
         ).delete()
         return deleted
 
+    def record_result(self, job_id: str, result) -> bool:
+        return self._rowcount(f"UPDATE {TABLE} SET result = %s WHERE id = %s", (self._json(result), job_id)) == 1
+
     # -- statistics -----------------------------------------------------------------------
+    def recently_finished(self, *, limit: int) -> list[Job]:
+        jobs: list[Job] = []
+        for status in (Status.COMPLETED, Status.FAILED):
+            rows = self._execute(
+                f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE status = %s ORDER BY finished_at DESC LIMIT %s",
+                (status.value, limit),
+            )
+            jobs += [_job_from_row(row) for row in rows]
+        jobs.sort(key=lambda job: job.finished_at, reverse=True)
+        return jobs[:limit]
+
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
         self._count_round_trips()
         rows = self._jobs().values_list("type", "status").annotate(n=Count("*")).order_by()
