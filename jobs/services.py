@@ -5,6 +5,7 @@ keyword-only arguments after the first and raises a ``ServiceError`` subclass fo
 request that cannot be done, with a message fit to show a user.
 """
 
+import json
 import logging
 import re
 from collections.abc import Mapping
