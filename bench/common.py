@@ -37,20 +37,23 @@ class Countdown:
         return self._done.wait(timeout)
 
 
-def timed(function) -> float:
-    """Seconds ``function()`` took."""
+def timed(function) -> tuple[float, float]:
+    """Seconds ``function()`` took: wall clock, and CPU time of this process (user + system)."""
+    cpu_at_start = time.process_time()
     started = time.perf_counter()
     function()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_at_start
 
 
-def report(*, jobs: int, enqueue_seconds: float, process_seconds: float, completed: int) -> None:
-    """The one machine-readable line ``bench/peers.py`` reads."""
+def report(*, jobs: int, enqueue: tuple[float, float], process_seconds: float, completed: int) -> None:
+    """The one machine-readable line ``bench/peers.py`` reads (``enqueue`` as ``timed`` gives it)."""
+    enqueue_seconds, enqueue_cpu_seconds = enqueue
     print(
         json.dumps(
             {
                 "jobs": jobs,
                 "enqueue_per_second": jobs / enqueue_seconds,
+                "enqueue_cpu_us_per_job": enqueue_cpu_seconds / jobs * 1e6,
                 "process_per_second": completed / process_seconds,
                 "completed": completed,
             }

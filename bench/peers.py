@@ -139,17 +139,19 @@ def main() -> int:
                 raise RuntimeError(f"{name} completed {figures['completed']} of {jobs} jobs")
             contender.runs.append(figures)
             print(
-                f"round {round_number + 1}  {name:16} enqueue {figures['enqueue_per_second']:7.0f}/s  "
+                f"round {round_number + 1}  {name:16} enqueue {figures['enqueue_per_second']:7.0f}/s "
+                f"({figures['enqueue_cpu_us_per_job']:4.0f} µs CPU each)  "
                 f"process {figures['process_per_second']:7.0f}/s",
                 flush=True,
             )
 
     ours = contenders["ours"][0]
     print(f"\nMedians of {arguments.rounds} rounds (ratio: ours ÷ theirs, above 1.00 we are faster)\n")
-    print(f"| {'':32} | enqueue/s | process/s | ours ÷ enqueue | ours ÷ process | keeps |")
-    print("|---|---|---|---|---|---|")
+    print(f"| {'':32} | enqueue/s | CPU µs per enqueue | process/s | ours ÷ enqueue | ours ÷ process | keeps |")
+    print("|---|---|---|---|---|---|---|")
     for contender, _ in contenders.values():
         enqueue, process = contender.median("enqueue_per_second"), contender.median("process_per_second")
+        cpu = contender.median("enqueue_cpu_us_per_job")
         ratios = (
             ("", "")
             if contender is ours
@@ -159,8 +161,8 @@ def main() -> int:
             )
         )
         print(
-            f"| {contender.name:32} | {enqueue:9,.0f} | {process:9,.0f} | {ratios[0]:>14} | {ratios[1]:>14} "
-            f"| {contender.keeps} |"
+            f"| {contender.name:32} | {enqueue:9,.0f} | {cpu:18,.0f} | {process:9,.0f} "
+            f"| {ratios[0]:>14} | {ratios[1]:>14} | {contender.keeps} |"
         )
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} (another busy process skews every figure)")
     return 0
