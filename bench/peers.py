@@ -147,7 +147,7 @@ def main() -> int:
 
     ours = contenders["ours"][0]
     print(f"\nMedians of {arguments.rounds} rounds (ratio: ours ÷ theirs, above 1.00 we are faster)\n")
-    print(f"| {'':32} | enqueue/s | CPU µs per enqueue | process/s | ours ÷ enqueue | ours ÷ process | keeps |")
+    print(f"| {'':32} | enqueue/s | CPU µs per enqueue | process/s | enqueue: ours ÷ | process: ours ÷ | keeps |")
     print("|---|---|---|---|---|---|---|")
     for contender, _ in contenders.values():
         enqueue, process = contender.median("enqueue_per_second"), contender.median("process_per_second")
@@ -162,7 +162,7 @@ def main() -> int:
         )
         print(
             f"| {contender.name:32} | {enqueue:9,.0f} | {cpu:18,.0f} | {process:9,.0f} "
-            f"| {ratios[0]:>14} | {ratios[1]:>14} | {contender.keeps} |"
+            f"| {ratios[0]:>15} | {ratios[1]:>15} | {contender.keeps} |"
         )
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} (another busy process skews every figure)")
     return 0
