@@ -118,7 +118,7 @@ _SQLITE_OPTIONS = {
 }
 # Each thread keeps its database connection across requests (for up to a minute) instead
 # of opening one per request: on SQLite an open runs the pragmas above too, and that was
-# 12% of gunicorn's time under POST /jobs load.
+# 12% of the web server's time under POST /jobs load (profiled under gunicorn).
 _CONN_MAX_AGE = 60
 _DATABASE_URL = envstr("DATABASE_URL", "")
 if _DATABASE_URL:
