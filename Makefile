@@ -12,7 +12,7 @@ endif
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint format bench bench-admin bench-http chaos clean
+.PHONY: run test lint format bench bench-peers bench-admin bench-http chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ format: $(VENV)/.dev
 ## bench: queue throughput, pickup latency and round trips per job
 bench: $(VENV)/.dev
 	JOBQUEUE_DEMO_HANDLERS=1 $(BIN)/python manage.py benchqueue --jobs 5000 --concurrency 8
+
+## bench-peers: us, Huey and django-tasks-db on the same workload (peers in a throw-away venv under var/)
+bench-peers: $(VENV)/.dev
+	$(BIN)/python bench/peers.py --jobs 5000 --threads 8 --rounds 3
 
 ## bench-admin: admin page timings with 100,000 jobs in a temporary SQLite store
 bench-admin: $(VENV)/.dev
