@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint format bench bench-admin clean
+.PHONY: run test test-postgres test-mongo lint format bench bench-admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ run: $(VENV)/.runtime
 ## test: the whole suite (MongoDB store on mongomock, SQL store on SQLite)
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-postgres: the whole suite on a throwaway PostgreSQL cluster (installs Debian's postgresql if missing)
+test-postgres: $(VENV)/.dev
+	.ci/postgres.sh $(PYTEST_ARGS)
+
+## test-mongo: the MongoDB tests over the wire against CongoDB (installed into var/congodb)
+test-mongo: $(VENV)/.dev
+	.ci/mongo.sh $(PYTEST_ARGS)
 
 ## lint: ruff check and format check
 lint: $(VENV)/.dev

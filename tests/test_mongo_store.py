@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import mongomock
 import pytest
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
-from jobs.models import Attempt, NewJob
+from jobs.models import Attempt, NewJob, WorkerPool
 from jobs.stores.base import StoreUnavailable
 from jobs.stores.mongo import MongoJobStore, redact_uri
 
@@ -200,8 +202,9 @@ def test_ensure_ready_creates_every_index_and_is_idempotent(mock_store):
     assert list(jobs_indexes["claim"].items()) == [("status", 1), ("priority", -1), ("runAt", 1), ("_id", 1)]
     assert list(jobs_indexes["list"].items()) == [("createdAt", -1), ("_id", -1)]
     assert list(jobs_indexes["reaper"].items()) == [("status", 1), ("lease.expiresAt", 1)]
-    assert set(pools_indexes) == {"_id_", "live"}
+    assert set(pools_indexes) == {"_id_", "live", "pool_id"}
     assert list(pools_indexes["live"].items()) == [("heartbeatAt", 1)]
+    assert list(pools_indexes["pool_id"].items()) == [("poolId", 1)]
 
 
 # --- documents ----------------------------------------------------------------------
@@ -232,6 +235,22 @@ def test_job_document_uses_the_design_field_names(mock_store):
         "finishedAt",
     }
     assert document["status"] == "pending" and document["hasError"] is False and document["lease"] is None
+
+
+def test_a_pool_entry_has_an_object_id_and_its_pool_id_in_a_unique_field(mock_store):
+    # Wire-protocol servers such as CongoDB refuse an _id that is not an ObjectId.
+    pool = WorkerPool(
+        id="host:42:ab12cd34", host="host", pid=42, concurrency=4, running=0, started_at=NOW, heartbeat_at=NOW
+    )
+    mock_store.register_pool(pool)
+    mock_store.register_pool(pool)  # registering again replaces the entry
+
+    [document] = mock_store._pools.find()
+    assert isinstance(document["_id"], ObjectId)
+    assert document["poolId"] == pool.id
+    with pytest.raises(DuplicateKeyError):
+        mock_store._pools.insert_one({"poolId": pool.id, "heartbeatAt": NOW})
+    assert [live.id for live in mock_store.live_pools(heartbeat_since=NOW)] == [pool.id]
 
 
 def test_naive_datetimes_from_the_driver_come_back_as_aware_utc(mock_store):

@@ -7,9 +7,9 @@ which the ORM cannot express. Everything else goes through the ORM.
 
 Durability and concurrency come from the connection settings (``jobqueue.settings``):
 WAL with ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` transactions with a busy timeout,
-so several processes share the file safely. On PostgreSQL the claim adds
-``FOR UPDATE SKIP LOCKED``; on databases without ``UPDATE … RETURNING`` it claims one
-candidate at a time with a conditional update.
+so several processes share the file safely. On PostgreSQL the claim picks its rows
+with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both have
+``UPDATE … RETURNING``); other databases are refused at start.
 """
 
 from __future__ import annotations
@@ -92,6 +92,32 @@ _RELEASE = (
     "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
     f"updated_at = %s WHERE {_HELD}"
 )
+
+
+_CLAIM_SET = (
+    "SET status = 'processing', lease_owner = %s, lease_token = %s, lease_expires_at = %s, "
+    "lease_started_at = %s, updated_at = %s"
+)
+_CLAIM_PICK = "WHERE status = 'pending' AND run_at <= %s ORDER BY priority DESC, run_at, id LIMIT %s"
+# SQLite runs the whole statement under its write lock, so no job is handed out twice.
+# The unary + keeps the status check but stops SQLite choosing the status index for the
+# outer UPDATE, which would scan every pending row instead of looking each one up by id.
+_CLAIM_SQLITE = (
+    f"UPDATE {TABLE} {_CLAIM_SET} WHERE +status = 'pending' "
+    f"AND id IN (SELECT id FROM {TABLE} {_CLAIM_PICK}) RETURNING {_SELECT_COLUMNS}"
+)
+# PostgreSQL skips rows another claimer has locked. The pick is a MATERIALIZED CTE so it
+# runs exactly once: as an IN subquery, the planner may run it once per row of a
+# nested-loop semi join on a small or unanalysed table, each run locking the next
+# unlocked rows, and the claim then took every due job instead of its limit.
+_CLAIM_POSTGRESQL = (
+    f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {_CLAIM_PICK} FOR UPDATE SKIP LOCKED) "
+    f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
+    "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
+)
+# What the store needs: UPDATE … RETURNING (SQLite 3.35) and the claim above.
+SUPPORTED_VENDORS = ("sqlite", "postgresql")
+MINIMUM_SQLITE = (3, 35)
 
 
 def _parse_datetime(value) -> datetime | None:
@@ -223,12 +249,28 @@ class SqlJobStore(JobStore):
         return f"{self._connection.display_name} at {host}{port}, database {settings_dict['NAME']}"
 
     def ensure_ready(self) -> None:
+        """Refuse, with the reason, a database the store does not support or a missing table."""
+        self._check_database_is_supported()
         try:
             self._execute(f"SELECT 1 FROM {TABLE} WHERE 1 = 0")
         except DatabaseError as error:
             raise StoreUnavailable(
                 f"the jobs table is not usable in {self.describe()}: {error} (run `python manage.py migrate`)"
             ) from error
+
+    def _check_database_is_supported(self) -> None:
+        vendor = self._connection.vendor
+        if vendor not in SUPPORTED_VENDORS:
+            raise StoreUnavailable(
+                f"the embedded job store supports SQLite and PostgreSQL, not {self._connection.display_name} "
+                "(set DATABASE_URL to a PostgreSQL database, or MONGODB_URI)"
+            )
+        if vendor == "sqlite" and self._connection.Database.sqlite_version_info < MINIMUM_SQLITE:
+            found = ".".join(map(str, self._connection.Database.sqlite_version_info))
+            needed = ".".join(map(str, MINIMUM_SQLITE))
+            raise StoreUnavailable(
+                f"the embedded job store needs SQLite {needed} or newer (UPDATE … RETURNING); found {found}"
+            )
 
     def close(self) -> None:
         self._connection.close()
@@ -320,48 +362,15 @@ class SqlJobStore(JobStore):
         now = truncate_ms(now)
         token = uuid.uuid4().hex
         expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
-        vendor = self._connection.vendor
-        if vendor in ("sqlite", "postgresql"):
-            # SQLite runs the whole statement under its write lock; PostgreSQL skips rows
-            # another claimer has locked. Either way no job is handed out twice.
-            lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
-            # SQLite's unary + keeps the check but stops it choosing a status index for the
-            # outer UPDATE, which would scan every pending row instead of looking up by id.
-            status = "status" if vendor == "postgresql" else "+status"
-            rows = self._execute(
-                f"UPDATE {TABLE} SET status = 'processing', lease_owner = %s, lease_token = %s, "
-                "lease_expires_at = %s, lease_started_at = %s, updated_at = %s "
-                f"WHERE {status} = 'pending' AND id IN (SELECT id FROM {TABLE} "
-                "WHERE status = 'pending' AND run_at <= %s "
-                f"ORDER BY priority DESC, run_at, id LIMIT %s{lock}) "
-                f"RETURNING {_SELECT_COLUMNS}",
-                (owner, token, self._dt(expires_at), self._dt(now), self._dt(now), self._dt(now), limit),
-            )
-            jobs = [_job_from_row(row) for row in rows]
+        lease = (owner, token, self._dt(expires_at), self._dt(now), self._dt(now))
+        pick = (self._dt(now), limit)
+        if self._connection.vendor == "postgresql":
+            rows = self._execute(_CLAIM_POSTGRESQL, (*pick, *lease))
         else:
-            jobs = self._claim_one_by_one(owner=owner, token=token, limit=limit, now=now, expires_at=expires_at)
+            rows = self._execute(_CLAIM_SQLITE, (*lease, *pick))
+        jobs = [_job_from_row(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
-
-    def _claim_one_by_one(self, *, owner, token, limit, now, expires_at) -> list[Job]:
-        """Claim for databases without ``UPDATE … RETURNING``: a conditional update per
-        candidate, so a candidate another worker took first is skipped, never shared."""
-        candidates = self._execute(
-            f"SELECT id FROM {TABLE} WHERE status = 'pending' AND run_at <= %s "
-            "ORDER BY priority DESC, run_at, id LIMIT %s",
-            (self._dt(now), limit),
-        )
-        claimed = []
-        for (job_id,) in candidates:
-            taken = self._rowcount(
-                f"UPDATE {TABLE} SET status = 'processing', lease_owner = %s, lease_token = %s, "
-                "lease_expires_at = %s, lease_started_at = %s, updated_at = %s "
-                "WHERE id = %s AND status = 'pending'",
-                (owner, token, self._dt(expires_at), self._dt(now), self._dt(now), job_id),
-            )
-            if taken:
-                claimed.append(self.get(job_id))
-        return claimed
 
     def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
         if not held:
@@ -370,18 +379,10 @@ class SqlJobStore(JobStore):
         match = " OR ".join(["(id = %s AND lease_token = %s)"] * len(held))
         params = [value for job in held for value in (job.id, job.lease.token)]
         rows = self._execute(
-            f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match}) RETURNING id"
-            if self._connection.vendor in ("sqlite", "postgresql")
-            else f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match})",
+            f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match}) RETURNING id",
             [self._dt(expires_at), *params],
         )
-        if self._connection.vendor in ("sqlite", "postgresql"):
-            return {job_id for (job_id,) in rows}
-        still_held = self._execute(
-            f"SELECT id FROM {TABLE} WHERE status = 'processing' AND ({match})",
-            params,
-        )
-        return {job_id for (job_id,) in still_held}
+        return {job_id for (job_id,) in rows}
 
     def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
         """The one fenced UPDATE that records ``result``."""
@@ -525,12 +526,10 @@ class SqlJobStore(JobStore):
 
     def _throughput_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
         """(bucket number, status, count) grouped in the database, never row by row."""
-        if self._connection.vendor == "sqlite":
-            epoch = "CAST(strftime('%%s', finished_at) AS INTEGER)"
-        elif self._connection.vendor == "postgresql":
+        if self._connection.vendor == "postgresql":
             epoch = "CAST(EXTRACT(EPOCH FROM finished_at) AS BIGINT)"
         else:
-            epoch = "UNIX_TIMESTAMP(finished_at)"
+            epoch = "CAST(strftime('%%s', finished_at) AS INTEGER)"
         return self._execute(
             f"SELECT {epoch} / %s AS bucket, status, COUNT(*) FROM {TABLE} "
             "WHERE status IN ('completed', 'failed') AND finished_at >= %s GROUP BY bucket, status",
