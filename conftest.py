@@ -27,9 +27,13 @@ REAL_MONGODB_URI = os.environ.get("MONGODB_URI", "")
 MONGODB_SERVER = os.environ.get("MONGODB_SERVER", "mongodb")
 
 
+# Fixtures whose "mongodb" variant is the server at MONGODB_URI.
+STORE_FIXTURES = ("store", "mongo_store")
+
+
 def _talks_to_the_real_server(item) -> bool:
-    callspec = getattr(item, "callspec", None)
-    return (callspec is not None and callspec.params.get("store") == "mongodb") or bool(
+    params = getattr(item, "callspec", None) and item.callspec.params
+    return any(params and params.get(name) == "mongodb" for name in STORE_FIXTURES) or bool(
         item.get_closest_marker("mongodb")
     )
 
@@ -47,7 +51,7 @@ def pytest_collection_modifyitems(config, items):
             )
         lacking = item.get_closest_marker("not_on_congodb")
         if lacking and MONGODB_SERVER == "congodb" and _talks_to_the_real_server(item):
-            reason = f"CongoDB lacks {lacking.args[0]} (runs on mongomock and on a real MongoDB)"
+            reason = f"CongoDB lacks {lacking.args[0]} (runs on a real MongoDB)"
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
