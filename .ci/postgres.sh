@@ -4,12 +4,18 @@
 # when run as root), creates a role allowed to create the test database, runs `make test`
 # with DATABASE_URL pointing at it, then stops the cluster and removes it.
 #
-# PGPORT (default 5432) is the port of the throwaway cluster; it listens on 127.0.0.1 only.
+# PGPORT (default 5432, or a free port if that one is taken) is the port of the throwaway cluster; it listens on 127.0.0.1 only.
 # Extra arguments go to pytest, e.g. `.ci/postgres.sh -k claim`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PGPORT=${PGPORT:-5432}
+# Taken (say, by a cluster Debian's package started): any free port instead, unless set.
+if [ -z "${PGPORT:-}" ]; then
+  PGPORT=5432
+  if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    PGPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
+fi
 
 find_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 

@@ -37,7 +37,9 @@ def test_a_database_without_the_jobs_table_is_reported_clearly(sql_store):
         cursor.execute(f"ALTER TABLE {TABLE} RENAME TO jobs_job_away")
     try:
         # SQLite says "no such table", PostgreSQL 'relation "jobs_job" does not exist'.
-        with pytest.raises(StoreUnavailable, match=r"(no such table|does not exist).*run `python manage.py migrate`"):
+        with pytest.raises(
+            StoreUnavailable, match=r"(?s)(no such table|does not exist).*run `python manage.py migrate`"
+        ):
             SqlJobStore().ensure_ready()
     finally:
         with connection.cursor() as cursor:
