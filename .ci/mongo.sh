@@ -10,12 +10,18 @@
 # MONGODB_URI and MONGODB_SERVER=congodb (which skips, with the reason, the tests needing
 # what CongoDB lacks), and stops it.
 #
-# MONGO_PORT (default 27017) is the port it listens on, on 127.0.0.1 only.
+# MONGO_PORT (default 27017, or a free port if that one is taken) is the port it listens on, on 127.0.0.1 only.
 # Extra arguments go to pytest, e.g. `.ci/mongo.sh -k claim`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MONGO_PORT=${MONGO_PORT:-27017}
+# Taken (say, by a cluster Debian's package started): any free port instead, unless set.
+if [ -z "${MONGO_PORT:-}" ]; then
+  MONGO_PORT=27017
+  if (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then
+    MONGO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
+fi
 INSTALL_DIR=var/congodb
 SMARTMONGO_VERSION=2.2.0
 # What dist_ts/congodb imports, pinned (bson 6 and mingo 7 as smartmongo 2.2.0 asks).

@@ -9,6 +9,7 @@ import http.cookiejar
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -92,12 +93,15 @@ def service(request, tmp_path):
         database = f"jobqueue_service_{uuid.uuid4().hex[:8]}"
         env["MONGODB_URI"] = uri_with_database(REAL_MONGODB_URI, database)
     log = open(tmp_path / "serve.log", "w+")
+    # A session of its own: if it does not stop, killing its group takes gunicorn and
+    # the workers with it instead of leaving them running.
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--concurrency", "2"],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     expected = "SQLite at " if database is None else f"MongoDB at {urllib.parse.urlsplit(REAL_MONGODB_URI).netloc}, "
     service = Service(f"http://127.0.0.1:{port}", expected)
@@ -105,15 +109,24 @@ def service(request, tmp_path):
         wait_until(service.answers, timeout=60, what="the service to answer")
         yield service
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
         if database is not None:
             import pymongo
 
             with pymongo.MongoClient(REAL_MONGODB_URI, serverSelectionTimeoutMS=5000) as client:
                 client.drop_database(database)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop `serve` as Ctrl-C does (it stops its children); kill its group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def post(service: Service, body: dict) -> dict:
