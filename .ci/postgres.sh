@@ -42,7 +42,7 @@ trap stop_cluster EXIT
 
 as_owner "$bindir/initdb" -D "$cluster/data" -U postgres -A trust -E UTF8 >/dev/null
 # A throwaway cluster need not survive a power cut: without fsync, Django's per-test
-# flush (hundreds of commits) stops waiting on the disk, which made the suite 5x slower.
+# flush (hundreds of commits) does not wait on the disk.
 as_owner "$bindir/pg_ctl" -D "$cluster/data" -l "$cluster/server.log" -w \
   -o "-p $PGPORT -k $cluster -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
   start >/dev/null \
