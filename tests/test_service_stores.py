@@ -93,15 +93,12 @@ def service(request, tmp_path):
         database = f"jobqueue_service_{uuid.uuid4().hex[:8]}"
         env["MONGODB_URI"] = uri_with_database(REAL_MONGODB_URI, database)
     log = open(tmp_path / "serve.log", "w+")
-    # A session of its own: if it does not stop, killing its group takes gunicorn and
-    # the workers with it instead of leaving them running.
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--concurrency", "2"],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     expected = "SQLite at " if database is None else f"MongoDB at {urllib.parse.urlsplit(REAL_MONGODB_URI).netloc}, "
     service = Service(f"http://127.0.0.1:{port}", expected)
@@ -119,14 +116,19 @@ def service(request, tmp_path):
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Stop `serve` as Ctrl-C does (it stops its children); kill its group if it hangs."""
-    if process.poll() is None:
+    """Stop `serve` as Ctrl-C does; a second Ctrl-C if that hangs (serve then kills its
+    children, which run in sessions of their own); kill it as a last resort."""
+    for _ in range(2):
+        if process.poll() is not None:
+            return
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            continue
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def post(service: Service, body: dict) -> dict:
