@@ -12,7 +12,7 @@ endif
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint format bench bench-peers bench-admin bench-http chaos clean
+.PHONY: run test test-postgres test-mongo lint format bench bench-peers bench-admin bench-http chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -c 'import django; print("Django", django.get_version())'
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-postgres: the whole suite on a throwaway PostgreSQL cluster (installs Debian's postgresql if missing)
+test-postgres: $(VENV)/.dev
+	.ci/postgres.sh $(PYTEST_ARGS)
+
+## test-mongo: the MongoDB tests over the wire against CongoDB (installed into var/congodb)
+test-mongo: $(VENV)/.dev
+	.ci/mongo.sh $(PYTEST_ARGS)
 
 ## lint: ruff check and format check
 lint: $(VENV)/.dev

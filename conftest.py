@@ -1,8 +1,18 @@
 """Shared fixtures: one job store per backend, made the process's store for the test.
 
-``store`` runs a test on every backend: the embedded SQL store on a real SQLite file,
-the MongoDB store on mongomock, and on a real MongoDB when ``MONGODB_URI`` is set (the
-run reports that variant as skipped, with the reason, when it is not).
+``store`` runs a test on every backend: the embedded SQL store on Django's database
+(a real SQLite file, or PostgreSQL when ``DATABASE_URL`` says so), the MongoDB store on
+mongomock, and on a real MongoDB when ``MONGODB_URI`` is set (the run reports that
+variant as skipped, with the reason, when it is not). Every test that talks to the
+server at ``MONGODB_URI`` carries the ``mongodb`` marker: ``pytest -m mongodb`` runs
+exactly those.
+
+Markers that skip, with their reason, where a test cannot apply:
+
+- ``sqlite_only``: the test is about SQLite itself; skipped on other databases.
+- ``not_on_congodb("what it lacks")``: the test needs a MongoDB feature that CongoDB
+  (the wire-protocol server ``make test-mongo`` runs) does not have; skipped only on
+  the real-server variant and only when ``MONGODB_SERVER=congodb``.
 """
 
 import os
@@ -13,6 +23,36 @@ import pytest
 from jobs.stores import use_store
 
 REAL_MONGODB_URI = os.environ.get("MONGODB_URI", "")
+# What MONGODB_URI points at: "congodb" skips the tests marked not_on_congodb there.
+MONGODB_SERVER = os.environ.get("MONGODB_SERVER", "mongodb")
+
+
+# Fixtures whose "mongodb" variant is the server at MONGODB_URI.
+STORE_FIXTURES = ("store", "mongo_store")
+
+
+def _talks_to_the_real_server(item) -> bool:
+    params = getattr(item, "callspec", None) and item.callspec.params
+    return any(params and params.get(name) == "mongodb" for name in STORE_FIXTURES) or bool(
+        item.get_closest_marker("mongodb")
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.db import connections
+
+    database = connections["default"]
+    for item in items:
+        if _talks_to_the_real_server(item):
+            item.add_marker(pytest.mark.mongodb)
+        if item.get_closest_marker("sqlite_only") and database.vendor != "sqlite":
+            item.add_marker(
+                pytest.mark.skip(reason=f"about SQLite only; this run's database is {database.display_name}")
+            )
+        lacking = item.get_closest_marker("not_on_congodb")
+        if lacking and MONGODB_SERVER == "congodb" and _talks_to_the_real_server(item):
+            reason = f"CongoDB lacks {lacking.args[0]} (runs on a real MongoDB)"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -46,8 +86,9 @@ def _job_settings(settings):
     yield settings
 
 
-def make_store(kind: str, request):
-    """A fresh, empty store of ``kind``; skips ``mongodb`` without a server.
+def make_store(kind: str):
+    """A fresh, empty store of ``kind``; skips ``mongodb`` without a server. Hand it to
+    ``discard_store`` when done.
 
     The caller must hold ``transactional_db``: the SQL store is used from several
     threads, which only see committed data.
@@ -65,27 +106,35 @@ def make_store(kind: str, request):
             pytest.skip("real MongoDB not tested: MONGODB_URI is not set (mongomock variant ran instead)")
         from jobs.stores.mongo import MongoJobStore
 
-        store = MongoJobStore.from_uri(REAL_MONGODB_URI, database_name=f"jobqueue_test_{uuid.uuid4().hex[:8]}")
-        request.addfinalizer(store.drop_database)
-        return store
+        return MongoJobStore.from_uri(REAL_MONGODB_URI, database_name=f"jobqueue_test_{uuid.uuid4().hex[:8]}")
     raise ValueError(kind)
+
+
+def discard_store(kind: str, job_store) -> None:
+    """Drop a real server's test database, then close the client (in that order: a
+    closed client cannot drop anything)."""
+    if kind == "mongodb":
+        job_store.drop_database()
+    job_store.close()
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request, transactional_db):
     """Each backend in turn, installed as the process's store."""
-    job_store = make_store(request.param, request)
-    job_store.ensure_ready()
-    previous = use_store(job_store)
-    yield job_store
-    use_store(previous)
-    job_store.close()
+    job_store = make_store(request.param)
+    try:
+        job_store.ensure_ready()
+        previous = use_store(job_store)
+        yield job_store
+        use_store(previous)
+    finally:
+        discard_store(request.param, job_store)
 
 
 @pytest.fixture
 def sql_store(request, transactional_db):
     """The embedded SQL store alone, installed as the process's store."""
-    job_store = make_store("sql", request)
+    job_store = make_store("sql")
     job_store.ensure_ready()
     previous = use_store(job_store)
     yield job_store

@@ -12,8 +12,11 @@ import traceback
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
-from jobs.models import Attempt, NewJob
+from conftest import discard_store, make_store
+from jobs.models import Attempt, NewJob, WorkerPool
 from jobs.stores.base import StoreUnavailable
 from jobs.stores.mongo import MongoJobStore, redact_uri
 from tests.mongomock_store import MongomockJobStore
@@ -200,8 +203,9 @@ def test_ensure_ready_creates_every_index_and_is_idempotent(mock_store):
     assert list(jobs_indexes["claim"].items()) == [("status", 1), ("priority", -1), ("runAt", 1), ("_id", 1)]
     assert list(jobs_indexes["list"].items()) == [("createdAt", -1), ("_id", -1)]
     assert list(jobs_indexes["reaper"].items()) == [("status", 1), ("lease.expiresAt", 1)]
-    assert set(pools_indexes) == {"_id_", "live"}
+    assert set(pools_indexes) == {"_id_", "live", "pool_id"}
     assert list(pools_indexes["live"].items()) == [("heartbeatAt", 1)]
+    assert list(pools_indexes["pool_id"].items()) == [("poolId", 1)]
 
 
 # --- documents ----------------------------------------------------------------------
@@ -232,6 +236,40 @@ def test_job_document_uses_the_design_field_names(mock_store):
         "finishedAt",
     }
     assert document["status"] == "pending" and document["hasError"] is False and document["lease"] is None
+
+
+@pytest.fixture(params=["mongomock", "mongodb"])
+def mongo_store(request):
+    """The MongoDB store on mongomock, then on the server at MONGODB_URI (skipped without)."""
+    store = make_store(request.param)
+    try:
+        store.ensure_ready()
+        yield store
+    finally:
+        discard_store(request.param, store)
+
+
+def test_a_pool_entry_has_an_object_id_and_its_pool_id_in_a_unique_field(mongo_store):
+    # Wire-protocol servers such as CongoDB refuse an _id that is not an ObjectId.
+    pool = WorkerPool(
+        id="host:42:ab12cd34", host="host", pid=42, concurrency=4, running=0, started_at=NOW, heartbeat_at=NOW
+    )
+    mongo_store.register_pool(pool)
+    mongo_store.register_pool(pool)  # registering again replaces the entry
+
+    [document] = mongo_store._pools.find()
+    assert isinstance(document["_id"], ObjectId)
+    assert document["poolId"] == pool.id
+    assert [live.id for live in mongo_store.live_pools(heartbeat_since=NOW)] == [pool.id]
+
+
+@pytest.mark.not_on_congodb("unique indexes")
+def test_the_pool_registry_refuses_a_second_entry_for_one_pool(mongo_store):
+    mongo_store._pools.insert_one({"poolId": "host:42:ab12cd34", "heartbeatAt": NOW})
+
+    with pytest.raises(DuplicateKeyError):
+        mongo_store._pools.insert_one({"poolId": "host:42:ab12cd34", "heartbeatAt": NOW})
+    assert mongo_store._pools.count_documents({}) == 1
 
 
 def test_naive_datetimes_from_the_driver_come_back_as_aware_utc(mock_store):
@@ -358,6 +396,30 @@ def test_watch_inserts_returns_false_at_once_on_mongomock(mock_store):
 
     mock_store.insert(NewJob(type="email", payload={}, max_retries=3), now=NOW)
     assert calls == []
+
+
+@pytest.mark.mongodb
+@pytest.mark.not_on_congodb("change streams")
+def test_watch_inserts_calls_back_for_each_insert_on_a_replica_set():
+    store = make_store("mongodb")
+    try:
+        store.ensure_ready()
+        inserted = threading.Event()
+        stop = threading.Event()
+        watched = []
+        watcher = threading.Thread(target=lambda: watched.append(store.watch_inserts(inserted.set, stop)))
+        watcher.start()
+        # The stream may open after the first insert; insert until one is seen.
+        deadline = time.monotonic() + 30
+        while not inserted.wait(0.2) and watcher.is_alive() and time.monotonic() < deadline:
+            store.insert(NewJob(type="email", payload={}, max_retries=3), now=NOW)
+        stop.set()
+        watcher.join(30)
+        if watched == [False]:
+            pytest.skip("the server at MONGODB_URI is standalone: change streams need a replica set")
+        assert inserted.is_set() and watched == [True]
+    finally:
+        discard_store("mongodb", store)
 
 
 def test_watch_inserts_raises_store_unavailable_when_the_server_is_unreachable(uri_store):

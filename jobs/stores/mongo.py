@@ -199,8 +199,10 @@ def _new_document(new_job: NewJob, now: datetime) -> dict:
 
 
 def _pool_document(pool: WorkerPool) -> dict:
+    """A pool's registry entry. The server gives it an ObjectId ``_id``: servers that
+    speak MongoDB's protocol without being MongoDB (CongoDB) refuse any other ``_id``."""
     return {
-        "_id": pool.id,
+        "poolId": pool.id,
         "host": pool.host,
         "pid": pool.pid,
         "concurrency": pool.concurrency,
@@ -212,7 +214,7 @@ def _pool_document(pool: WorkerPool) -> dict:
 
 def _pool(document: dict) -> WorkerPool:
     return WorkerPool(
-        id=document["_id"],
+        id=document["poolId"],
         host=document["host"],
         pid=document["pid"],
         concurrency=document["concurrency"],
@@ -407,6 +409,15 @@ class MongoJobStore(JobStore):
             [
                 # live pools: heartbeatAt >= since
                 pymongo.IndexModel([("heartbeatAt", asc)], name="live"),
+                # one entry per pool. Partial, so that entries of releases that keyed pools
+                # by a string _id (and have no poolId) cannot block the index; they are
+                # never listed and drop out of sight as their heartbeat ages.
+                pymongo.IndexModel(
+                    [("poolId", asc)],
+                    name="pool_id",
+                    unique=True,
+                    partialFilterExpression={"poolId": {"$exists": True}},
+                ),
             ]
         )
 
@@ -759,23 +770,24 @@ class MongoJobStore(JobStore):
     @_serialized
     def register_pool(self, pool: WorkerPool) -> None:
         self._count_round_trips()
-        self._pools.replace_one({"_id": pool.id}, _pool_document(pool), upsert=True)
+        self._pools.replace_one({"poolId": pool.id}, _pool_document(pool), upsert=True)
 
     @_serialized
     def heartbeat_pool(self, pool_id: str, *, running: int, now: datetime) -> None:
         self._count_round_trips()
-        self._pools.update_one({"_id": pool_id}, {"$set": {"running": running, "heartbeatAt": truncate_ms(now)}})
+        self._pools.update_one({"poolId": pool_id}, {"$set": {"running": running, "heartbeatAt": truncate_ms(now)}})
 
     @_serialized
     def unregister_pool(self, pool_id: str) -> None:
         self._count_round_trips()
-        self._pools.delete_one({"_id": pool_id})
+        self._pools.delete_one({"poolId": pool_id})
 
     @_serialized
     def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
         self._count_round_trips()
         documents = self._pools.find(
-            {"heartbeatAt": {"$gte": truncate_ms(heartbeat_since)}}, sort=[("startedAt", 1), ("_id", 1)]
+            {"heartbeatAt": {"$gte": truncate_ms(heartbeat_since)}, "poolId": {"$exists": True}},
+            sort=[("startedAt", 1), ("poolId", 1)],
         )
         return [_pool(document) for document in documents]
 

@@ -7,9 +7,9 @@ which the ORM cannot express. Everything else goes through the ORM.
 
 Durability and concurrency come from the connection settings (``jobqueue.settings``):
 WAL with ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` transactions with a busy timeout,
-so several processes share the file safely. On PostgreSQL the claim adds
-``FOR UPDATE SKIP LOCKED``; on databases without ``UPDATE … RETURNING`` it claims one
-candidate at a time with a conditional update.
+so several processes share the file safely. On PostgreSQL the claim picks its rows
+with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both have
+``UPDATE … RETURNING``); other databases are refused at start.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, OperationalError, connections, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 
 from jobs.ids import new_job_id
 from jobs.models import (
@@ -95,6 +94,32 @@ _RELEASE = (
     "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
     f"updated_at = %s WHERE {_HELD}"
 )
+
+
+_CLAIM_SET = (
+    "SET status = 'processing', lease_owner = %s, lease_token = %s, lease_expires_at = %s, "
+    "lease_started_at = %s, updated_at = %s"
+)
+_CLAIM_PICK = "WHERE status = 'pending' AND run_at <= %s ORDER BY priority DESC, run_at, id LIMIT %s"
+# SQLite runs the whole statement under its write lock, so no job is handed out twice.
+# The unary + keeps the status check but stops SQLite choosing the status index for the
+# outer UPDATE, which would scan every pending row instead of looking each one up by id.
+_CLAIM_SQLITE = (
+    f"UPDATE {TABLE} {_CLAIM_SET} WHERE +status = 'pending' "
+    f"AND id IN (SELECT id FROM {TABLE} {_CLAIM_PICK}) RETURNING {_SELECT_COLUMNS}"
+)
+# PostgreSQL skips rows another claimer has locked. The pick is a MATERIALIZED CTE so it
+# runs exactly once: as an IN subquery, the planner may run it once per row of a
+# nested-loop semi join on a small or unanalysed table, each run locking the next
+# unlocked rows, and the claim then took every due job instead of its limit.
+_CLAIM_POSTGRESQL = (
+    f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {_CLAIM_PICK} FOR UPDATE SKIP LOCKED) "
+    f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
+    "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
+)
+# What the store needs: UPDATE … RETURNING (SQLite 3.35) and the claim above.
+SUPPORTED_VENDORS = ("sqlite", "postgresql")
+MINIMUM_SQLITE = (3, 35)
 
 
 def _parse_datetime(value) -> datetime | None:
@@ -244,12 +269,28 @@ class SqlJobStore(JobStore):
         return f"{self._connection.display_name} at {host}{port}, database {settings_dict['NAME']}"
 
     def ensure_ready(self) -> None:
+        """Refuse, with the reason, a database the store does not support or a missing table."""
+        self._check_database_is_supported()
         try:
             self._execute(f"SELECT 1 FROM {TABLE} WHERE 1 = 0")
         except DatabaseError as error:
             raise StoreUnavailable(
                 f"the jobs table is not usable in {self.describe()}: {error} (run `python manage.py migrate`)"
             ) from error
+
+    def _check_database_is_supported(self) -> None:
+        vendor = self._connection.vendor
+        if vendor not in SUPPORTED_VENDORS:
+            raise StoreUnavailable(
+                f"the embedded job store supports SQLite and PostgreSQL, not {self._connection.display_name} "
+                "(set DATABASE_URL to a PostgreSQL database, or MONGODB_URI)"
+            )
+        if vendor == "sqlite" and self._connection.Database.sqlite_version_info < MINIMUM_SQLITE:
+            found = ".".join(map(str, self._connection.Database.sqlite_version_info))
+            needed = ".".join(map(str, MINIMUM_SQLITE))
+            raise StoreUnavailable(
+                f"the embedded job store needs SQLite {needed} or newer (UPDATE … RETURNING); found {found}"
+            )
 
     def close(self) -> None:
         self._connection.close()
@@ -341,48 +382,15 @@ class SqlJobStore(JobStore):
         now = truncate_ms(now)
         token = uuid.uuid4().hex
         expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
-        vendor = self._connection.vendor
-        if vendor in ("sqlite", "postgresql"):
-            # SQLite runs the whole statement under its write lock; PostgreSQL skips rows
-            # another claimer has locked. Either way no job is handed out twice.
-            lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
-            # SQLite's unary + keeps the check but stops it choosing a status index for the
-            # outer UPDATE, which would scan every pending row instead of looking up by id.
-            status = "status" if vendor == "postgresql" else "+status"
-            rows = self._execute(
-                f"UPDATE {TABLE} SET status = 'processing', lease_owner = %s, lease_token = %s, "
-                "lease_expires_at = %s, lease_started_at = %s, updated_at = %s "
-                f"WHERE {status} = 'pending' AND id IN (SELECT id FROM {TABLE} "
-                "WHERE status = 'pending' AND run_at <= %s "
-                f"ORDER BY priority DESC, run_at, id LIMIT %s{lock}) "
-                f"RETURNING {_SELECT_COLUMNS}",
-                (owner, token, self._dt(expires_at), self._dt(now), self._dt(now), self._dt(now), limit),
-            )
-            jobs = [_job_from_row(row) for row in rows]
+        lease = (owner, token, self._dt(expires_at), self._dt(now), self._dt(now))
+        pick = (self._dt(now), limit)
+        if self._connection.vendor == "postgresql":
+            rows = self._execute(_CLAIM_POSTGRESQL, (*pick, *lease))
         else:
-            jobs = self._claim_one_by_one(owner=owner, token=token, limit=limit, now=now, expires_at=expires_at)
+            rows = self._execute(_CLAIM_SQLITE, (*lease, *pick))
+        jobs = [_job_from_row(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
-
-    def _claim_one_by_one(self, *, owner, token, limit, now, expires_at) -> list[Job]:
-        """Claim for databases without ``UPDATE … RETURNING``: a conditional update per
-        candidate, so a candidate another worker took first is skipped, never shared."""
-        candidates = self._execute(
-            f"SELECT id FROM {TABLE} WHERE status = 'pending' AND run_at <= %s "
-            "ORDER BY priority DESC, run_at, id LIMIT %s",
-            (self._dt(now), limit),
-        )
-        claimed = []
-        for (job_id,) in candidates:
-            taken = self._rowcount(
-                f"UPDATE {TABLE} SET status = 'processing', lease_owner = %s, lease_token = %s, "
-                "lease_expires_at = %s, lease_started_at = %s, updated_at = %s "
-                "WHERE id = %s AND status = 'pending'",
-                (owner, token, self._dt(expires_at), self._dt(now), self._dt(now), job_id),
-            )
-            if taken:
-                claimed.append(self.get(job_id))
-        return claimed
 
     def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
         if not held:
@@ -391,18 +399,10 @@ class SqlJobStore(JobStore):
         match = " OR ".join(["(id = %s AND lease_token = %s)"] * len(held))
         params = [value for job in held for value in (job.id, job.lease.token)]
         rows = self._execute(
-            f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match}) RETURNING id"
-            if self._connection.vendor in ("sqlite", "postgresql")
-            else f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match})",
+            f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match}) RETURNING id",
             [self._dt(expires_at), *params],
         )
-        if self._connection.vendor in ("sqlite", "postgresql"):
-            return {job_id for (job_id,) in rows}
-        still_held = self._execute(
-            f"SELECT id FROM {TABLE} WHERE status = 'processing' AND ({match})",
-            params,
-        )
-        return {job_id for (job_id,) in still_held}
+        return {job_id for (job_id,) in rows}
 
     def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
         """The one fenced UPDATE that records ``result``."""
@@ -572,12 +572,9 @@ class SqlJobStore(JobStore):
 
     def _epoch(self, column: str) -> str:
         """SQL for the epoch seconds of a datetime column (or text holding an ISO datetime)."""
-        vendor = self._connection.vendor
-        if vendor == "sqlite":
+        if self._connection.vendor == "sqlite":
             return f"CAST(strftime('%%s', {column}) AS INTEGER)"
-        if vendor == "postgresql":
-            return f"CAST(EXTRACT(EPOCH FROM CAST({column} AS timestamptz)) AS BIGINT)"
-        return f"UNIX_TIMESTAMP({column})"
+        return f"CAST(EXTRACT(EPOCH FROM CAST({column} AS timestamptz)) AS BIGINT)"
 
     def _final_attempt_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
         """(bucket number, outcome, count) of completed and failed jobs' last attempts, by ``finished_at``."""
@@ -599,12 +596,10 @@ class SqlJobStore(JobStore):
         if vendor == "sqlite":
             length, unnest, index = "json_array_length", "json_each(j.attempts) AS a", "a.key"
             finished, outcome = "json_extract(a.value, '$.finishedAt')", "json_extract(a.value, '$.outcome')"
-        elif vendor == "postgresql":
+        else:  # PostgreSQL (ensure_ready refuses any other database)
             length, index = "jsonb_array_length", "a.position - 1"
             unnest = "jsonb_array_elements(j.attempts) WITH ORDINALITY AS a(value, position)"
             finished, outcome = "a.value ->> 'finishedAt'", "a.value ->> 'outcome'"
-        else:
-            return self._earlier_attempt_rows_in_python(since, bucket_seconds)
         since_text = self._dt(since)
         return self._execute(
             f"SELECT {self._epoch(finished)} / %s AS bucket, {outcome} AS outcome, COUNT(*) FROM ("
@@ -619,26 +614,6 @@ class SqlJobStore(JobStore):
             f") AS j, {unnest} WHERE {index} < j.earlier AND {self._epoch(finished)} >= %s GROUP BY 1, 2",
             (bucket_seconds, since_text, since_text, since_text, int(since.timestamp())),
         )
-
-    def _earlier_attempt_rows_in_python(self, since: datetime, bucket_seconds: int) -> list[tuple]:
-        """``_earlier_attempt_rows`` for a database without JSON unnesting: the same candidates, counted here."""
-        self._count_round_trips()
-        final = [Status.COMPLETED, Status.FAILED]
-        candidates = self._jobs().filter(
-            Q(status__in=final, finished_at__gte=since, attempt_count__gt=1)
-            | Q(status=Status.CANCELLED, finished_at__gte=since, attempt_count__gt=0)
-            | Q(status=Status.PENDING, run_at__gte=since, attempt_count__gt=0)
-            | Q(status=Status.PROCESSING, attempt_count__gt=0)
-        )
-        since_epoch = int(since.timestamp())
-        counts: Counter[tuple[int, str]] = Counter()
-        for status, attempts in candidates.values_list("status", "attempts"):
-            attempts = _parse_json(attempts)
-            for item in attempts[:-1] if status in final else attempts:
-                finished = int(datetime.fromisoformat(item["finishedAt"]).timestamp())
-                if finished >= since_epoch:
-                    counts[finished // bucket_seconds, item["outcome"]] += 1
-        return [(bucket, outcome, count) for (bucket, outcome), count in counts.items()]
 
     # -- worker-pool registry -------------------------------------------------------------
     def register_pool(self, pool: WorkerPool) -> None:

@@ -1,0 +1,93 @@
+"""The SQL store's claim on whichever database the run uses: SQLite by default,
+PostgreSQL under ``make test-postgres``.
+
+A claim must never take more jobs than its limit, whatever plan the database picks.
+PostgreSQL once ran the ``LIMIT … FOR UPDATE SKIP LOCKED`` pick once per row of a
+nested-loop semi join on small or unanalysed tables, so ``claim(limit=1)`` with 5 due
+jobs took all 5. The table sizes and statistics below cover the plans that produced.
+"""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from jobs.models import NewJob, Status
+from jobs.stores.sql import TABLE
+
+LEASE = 30.0
+
+
+def new():
+    return NewJob(type="noop", payload={}, max_retries=3)
+
+
+def analyze():
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE}")
+
+
+@pytest.fixture
+def forget_sqlite_statistics():
+    """SQLite plans every later query from ANALYZE's statistics, and a flush between
+    tests keeps them: drop them (a schema change, so every connection reloads) after."""
+    yield
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS sqlite_stat1")
+            cursor.execute("DROP TABLE IF EXISTS sqlite_stat4")
+
+
+def processing_count(store) -> int:
+    return store.count_by_type_and_status().get(("noop", Status.PROCESSING.value), 0)
+
+
+@pytest.mark.parametrize("pending", [1, 5, 500])
+@pytest.mark.parametrize("statistics", ["none", "current", "taken when nearly empty"])
+@pytest.mark.parametrize("limit", [1, 3])
+def test_a_claim_never_takes_more_than_its_limit(
+    sql_store, clock, forget_sqlite_statistics, pending, statistics, limit
+):
+    if statistics == "taken when nearly empty":
+        sql_store.insert(new(), now=clock())
+        analyze()
+        pending_to_add = pending - 1
+    else:
+        pending_to_add = pending
+    sql_store.insert_many([new() for _ in range(pending_to_add)], now=clock())
+    if statistics == "current":
+        analyze()
+
+    claimed = sql_store.claim(owner="w", limit=limit, now=clock(), lease_seconds=LEASE)
+
+    assert len(claimed) == min(limit, pending)
+    assert processing_count(sql_store) == min(limit, pending)
+
+
+def test_concurrent_claims_each_stay_within_their_limit(sql_store, clock):
+    sql_store.insert_many([new() for _ in range(200)], now=clock())
+    start = threading.Barrier(4)
+    batches: list[list] = []
+    errors = []
+
+    def claimer(name):
+        try:
+            start.wait(timeout=30)
+            while batch := sql_store.claim(owner=name, limit=2, now=clock(), lease_seconds=LEASE):
+                batches.append(batch)
+        except Exception as error:  # surfaced below; a thread cannot fail the test itself
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert max(len(batch) for batch in batches) <= 2
+    claimed_ids = [job.id for batch in batches for job in batch]
+    assert len(claimed_ids) == len(set(claimed_ids)) == 200
+    assert processing_count(sql_store) == 200
