@@ -59,7 +59,9 @@ def make_store(kind: str, request):
         import mongomock
 
         from jobs.stores.mongo import MongoJobStore
+        from tests.mongomock_compat import allow_bulk_updates
 
+        allow_bulk_updates()
         return MongoJobStore(mongomock.MongoClient(), "jobqueue_test", serialize_operations=True)
     if kind == "mongodb":
         if not REAL_MONGODB_URI:

@@ -27,10 +27,12 @@ from django.test.utils import CaptureQueriesContext
 import jobs.admin as jobs_admin
 from jobs import charts, services
 from jobs.admin import first_line, format_duration, format_list_time
-from jobs.models import Attempt, JobRecord, Outcome, Status, Throughput, WorkerPool
+from jobs.models import Attempt, JobRecord, Outcome, PoolInfo, Status, Throughput
+from jobs.results import Completed, Failed
 from jobs.services import decode_list_cursor as decode_cursor
 from jobs.services import encode_list_cursor as encode_cursor
 from jobs.timeutil import truncate_ms, utc_now
+from tests.results_support import record
 
 DASHBOARD = "/admin/jobs/"
 JOB_LIST = "/admin/jobs/jobrecord/"
@@ -99,7 +101,7 @@ class JobFactory:
             worker="worker-host:42",
             outcome=Outcome.COMPLETED.value,
         )
-        assert self.store.complete(job, attempt=attempt, now=finished_at)
+        assert record(self.store, Completed(job, attempt), now=finished_at)
         return services.get_job(job.id)
 
     def failed(self, type: str = "noop", *, error: str = TRACEBACK, finished_at=None, payload=None):
@@ -112,7 +114,7 @@ class JobFactory:
             outcome=Outcome.FAILED.value,
             error=error,
         )
-        assert self.store.fail(job, attempt=attempt, now=finished_at)
+        assert record(self.store, Failed(job, attempt), now=finished_at)
         return services.get_job(job.id)
 
     def cancelled(self, type: str = "noop"):
@@ -241,7 +243,7 @@ def test_dashboard_lists_live_worker_pools_and_drops_silent_ones(admin_client, s
     settings.JOBQUEUE_LEASE_SECONDS = 30
     now = utc_now()
     store.register_pool(
-        WorkerPool(
+        PoolInfo(
             id="pool-live",
             host="worker-1.internal",
             pid=4242,
@@ -252,7 +254,7 @@ def test_dashboard_lists_live_worker_pools_and_drops_silent_ones(admin_client, s
         )
     )
     store.register_pool(
-        WorkerPool(
+        PoolInfo(
             id="pool-gone",
             host="worker-2.internal",
             pid=999,

@@ -15,8 +15,12 @@ import mongomock
 import pytest
 
 from jobs.models import Attempt, NewJob
+from jobs.results import Completed
+from jobs.retry import RetryStrategy
 from jobs.stores.base import StoreUnavailable
 from jobs.stores.mongo import MongoJobStore, redact_uri
+from tests.mongomock_compat import allow_bulk_updates
+from tests.results_support import record
 
 # Nothing listens on port 1; connecting is refused at once.
 CLOSED_PORT_URI = "mongodb://jq:hunter2@127.0.0.1:1/jobs_prod?authSource=admin"
@@ -27,6 +31,7 @@ NOW = datetime(2026, 2, 2, 5, 30, 0, 123000, tzinfo=UTC)
 
 @pytest.fixture
 def mock_store():
+    allow_bulk_updates()
     store = MongoJobStore(mongomock.MongoClient(), "jobqueue_test", serialize_operations=True)
     store.ensure_ready()
     yield store
@@ -319,7 +324,7 @@ def test_reaper_spares_a_job_whose_worker_renewed_after_the_reaper_read_it(mock_
 
     monkeypatch.setattr(mock_store._jobs, "find", read_then_renew)
 
-    assert mock_store.reap(now=later, retry_delay=lambda retries: 0) == 0
+    assert mock_store.reap(now=later, retry_strategy=RetryStrategy(base_delay=0, max_delay=0)) == 0
     job = mock_store.get(held.id)
     assert job.status == "processing" and job.lease.expires_at == later + timedelta(seconds=30)
     assert job.attempt_count == 0
@@ -334,7 +339,7 @@ def test_throughput_buckets_start_at_multiples_of_the_bucket_size(mock_store):
     finish_times = [NOW + timedelta(seconds=10), NOW + timedelta(seconds=20), NOW + timedelta(seconds=70)]
     for job, finished_at in zip(held, finish_times, strict=True):
         attempt = Attempt(started_at=NOW, finished_at=finished_at, worker="worker-1", outcome="completed")
-        mock_store.complete(job, attempt=attempt, now=finished_at)
+        record(mock_store, Completed(job, attempt), now=finished_at)
 
     buckets = mock_store.throughput(since=NOW - timedelta(hours=1), bucket_seconds=60)
 

@@ -9,9 +9,9 @@ import threading
 
 from django.conf import settings
 
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.stores.base import JobStore, ListCursor, StoreUnavailable
 
-__all__ = ["JobResult", "JobStore", "ListCursor", "StoreUnavailable", "build_store", "get_store", "use_store"]
+__all__ = ["JobStore", "ListCursor", "StoreUnavailable", "build_store", "get_store", "use_store"]
 
 logger = logging.getLogger(__name__)
 

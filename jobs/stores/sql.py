@@ -31,12 +31,13 @@ from jobs.models import (
     JobRecord,
     Lease,
     NewJob,
+    PoolInfo,
     Status,
     Throughput,
-    WorkerPool,
     WorkerPoolRecord,
 )
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.results import JobResult
+from jobs.stores.base import JobStore, ListCursor, StoreUnavailable
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -71,27 +72,15 @@ _INSERT = (
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
-_COMPLETE = (
-    f"UPDATE {TABLE} SET status = 'completed', lease_owner = NULL, lease_token = NULL, "
-    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
-    f"updated_at = %s, finished_at = %s WHERE {_HELD}"
-)
-_RETRY = (
-    f"UPDATE {TABLE} SET status = 'pending', retry_count = retry_count + 1, run_at = %s, "
+# Records any result (``jobs.results``): the result's ``Transition`` supplies the values.
+_RECORD = (
+    f"UPDATE {TABLE} SET status = %s, retry_count = retry_count + %s, run_at = %s, "
     "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL, "
-    "attempts = %s, attempt_count = %s, last_error = %s, has_error = %s, updated_at = %s "
+    "attempts = %s, attempt_count = %s, last_error = %s, has_error = %s, updated_at = %s, finished_at = %s "
     f"WHERE {_HELD}"
 )
-_FAIL = (
-    f"UPDATE {TABLE} SET status = 'failed', lease_owner = NULL, lease_token = NULL, "
-    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
-    f"last_error = %s, has_error = %s, updated_at = %s, finished_at = %s WHERE {_HELD}"
-)
-_RELEASE = (
-    f"UPDATE {TABLE} SET status = 'pending', run_at = %s, lease_owner = NULL, lease_token = NULL, "
-    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
-    f"updated_at = %s WHERE {_HELD}"
-)
+# The reaper's extra fence: the lease it read is still the one that expired.
+_EXPIRED = " AND lease_expires_at < %s"
 
 
 def _parse_datetime(value) -> datetime | None:
@@ -165,8 +154,8 @@ def _job_from_row(row: Sequence) -> Job:
     )
 
 
-def _pool_from_record(record: WorkerPoolRecord) -> WorkerPool:
-    return WorkerPool(
+def _pool_from_record(record: WorkerPoolRecord) -> PoolInfo:
+    return PoolInfo(
         id=record.id,
         host=record.host,
         pid=record.pid,
@@ -383,56 +372,39 @@ class SqlJobStore(JobStore):
         )
         return {job_id for (job_id,) in still_held}
 
-    def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
-        """The one fenced UPDATE that records ``result``."""
-        job, attempt = result.job, result.attempt
-        history, count = job.with_attempt(attempt)
-        attempts = self._json([_attempt_to_json(item) for item in history])
-        held = (job.id, job.lease.token)
-        if result.kind == "complete":
-            return _COMPLETE, (attempts, count, self._dt(now), self._dt(now), *held)
-        if result.kind == "retry":
-            run_at = self._dt(truncate_ms(result.run_at))
-            return _RETRY, (run_at, attempts, count, attempt.error, True, self._dt(now), *held)
-        if result.kind == "fail":
-            return _FAIL, (attempts, count, attempt.error, True, self._dt(now), self._dt(now), *held)
-        if result.kind == "release":
-            return _RELEASE, (self._dt(now), attempts, count, self._dt(now), *held)
-        raise ValueError(f"unknown result kind {result.kind!r}")
+    def _record_params(self, result: JobResult, now: datetime) -> tuple:
+        job, change = result.job, result.transition(now)
+        history, count = job.with_attempt(result.attempt)
+        return (
+            change.status.value,
+            change.retry_increment,
+            self._dt(change.run_at),
+            self._json([_attempt_to_json(item) for item in history]),
+            count,
+            change.last_error,
+            change.has_error,
+            self._dt(now),
+            self._dt(change.finished_at),
+            job.id,
+            job.lease.token,
+        )
 
-    def finish(self, result: JobResult, *, now: datetime) -> bool:
-        return self._rowcount(*self._finish_statement(result, truncate_ms(now))) == 1
-
-    def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
-        sql, params = self._finish_statement(result, now)
-        return self._rowcount(f"{sql} AND lease_expires_at < %s", (*params, self._dt(now))) == 1
-
-    def finish_many(self, results_to_write: Sequence[JobResult], *, now: datetime) -> list[bool]:
-        """All results in one transaction: one durable commit for the batch."""
-        if len(results_to_write) <= 1:
-            return [self.finish(result, now=now) for result in results_to_write]
+    def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
+        """See ``JobStore.record_results``: one fenced UPDATE per result, all in one
+        transaction, so a batch pays for one durable commit."""
         now = truncate_ms(now)
+        sql, fence = (_RECORD + _EXPIRED, (self._dt(now),)) if only_expired else (_RECORD, ())
+        if len(results) <= 1:
+            return [self._rowcount(sql, (*self._record_params(result, now), *fence)) == 1 for result in results]
         applied = []
         with transaction.atomic(using=self.using):
             self._count_round_trips(2)  # BEGIN and COMMIT
             with self._connection.cursor() as cursor:
-                for result in results_to_write:
+                for result in results:
                     self._count_round_trips()
-                    cursor.execute(*self._finish_statement(result, now))
+                    cursor.execute(sql, (*self._record_params(result, now), *fence))
                     applied.append(cursor.rowcount == 1)
         return applied
-
-    def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self.finish(JobResult("complete", job, attempt), now=now)
-
-    def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
-        return self.finish(JobResult("retry", job, attempt, run_at=run_at), now=now)
-
-    def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self.finish(JobResult("fail", job, attempt), now=now)
-
-    def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self.finish(JobResult("release", job, attempt), now=now)
 
     def _expired_leases(self, *, now: datetime) -> list[Job]:
         rows = self._execute(
@@ -538,7 +510,7 @@ class SqlJobStore(JobStore):
         )
 
     # -- worker-pool registry -------------------------------------------------------------
-    def register_pool(self, pool: WorkerPool) -> None:
+    def register_pool(self, pool: PoolInfo) -> None:
         self._count_round_trips()
         WorkerPoolRecord.objects.using(self.using).update_or_create(
             id=pool.id,
@@ -560,7 +532,7 @@ class SqlJobStore(JobStore):
         self._count_round_trips()
         WorkerPoolRecord.objects.using(self.using).filter(id=pool_id).delete()
 
-    def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
+    def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
         self._count_round_trips()
         records = WorkerPoolRecord.objects.using(self.using).filter(heartbeat_at__gte=heartbeat_since)
         return [_pool_from_record(record) for record in records.order_by("started_at", "id")]

@@ -30,7 +30,7 @@ from jobs.management.scratch import in_scratch_database, run_in_scratch_database
 from jobs.models import NewJob, Status
 from jobs.stores import JobStore, StoreUnavailable, use_store
 from jobs.timeutil import utc_now
-from jobs.worker import WorkerPool
+from jobs.worker import PoolOptions, WorkerPool
 
 NOOP_TYPE = "benchqueue.noop"
 PROBE_TYPE = "benchqueue.probe"
@@ -126,7 +126,9 @@ class Command(BaseCommand):
             except ImportError:
                 raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
             from jobs.stores.mongo import MongoJobStore
+            from tests.mongomock_compat import allow_bulk_updates  # a dev-only path, like mongomock itself
 
+            allow_bulk_updates()
             store = MongoJobStore(mongomock.MongoClient(), "jobqueue_bench", serialize_operations=True)
             self._bench(store, options)
         else:
@@ -196,8 +198,8 @@ class Command(BaseCommand):
         rate = count / enqueue_seconds
         write(f"Enqueue:     {rate:8.0f} jobs/s  ({count} enqueued one by one in {enqueue_seconds:.2f} s)")
 
-        pool = WorkerPool(store=store, concurrency=concurrency, run_until_idle=True)
-        timers = StoreTimers(store, ("claim", "finish_many"))
+        pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
+        timers = StoreTimers(store, ("claim", "record_results"))
         started = time.perf_counter()
         with timers:
             pool.run()
@@ -218,7 +220,7 @@ class Command(BaseCommand):
             f"claim + finish + upkeep {(store.round_trips - trips_after_enqueue) / count:.2f})"
         )
 
-        pool = WorkerPool(store=store, concurrency=concurrency)
+        pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency), store=store)
         runner = threading.Thread(target=pool.run, name="benchqueue-pool")
         runner.start()
         try:

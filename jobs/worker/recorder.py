@@ -1,0 +1,86 @@
+"""Recording results: every result handed back is written in one batch per turn, and
+none is dropped while the pool still holds its job's lease.
+
+A batch whose write fails stays queued (its leases keep being renewed by the lease
+keeper) and is tried again at the dispatcher's next turn, after its backoff. Only a
+result whose lease the pool can no longer vouch for (the last known expiry has passed,
+because renewals failed too) is given up: then the job is another worker's to reap.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+
+from jobs.results import JobResult, Released, Retried
+from jobs.stores import JobStore
+from jobs.timeutil import Clock
+from jobs.worker.holdings import Holdings
+
+logger = logging.getLogger(__name__)
+
+
+class ResultRecorder:
+    """Writes a pool's results; counts what was recorded (by result class) and lost."""
+
+    def __init__(self, *, worker_id: str, holdings: Holdings, store: Callable[[], JobStore], clock: Clock):
+        self.worker_id = worker_id
+        self.holdings = holdings
+        self._store = store
+        self.clock = clock
+        #: Results written, by result class (``Completed``, ``Retried``, ``Failed``, ``Released``).
+        self.recorded: Counter[type[JobResult]] = Counter()
+        #: Results refused by the store because the lease was lost.
+        self.lost = 0
+        #: Results given up after their lease lapsed while the store refused every write.
+        self.given_up = 0
+
+    def write(self) -> tuple[int, bool]:
+        """Write every queued result in one ``record_results`` call.
+
+        Returns (how many were applied, whether a result may have made a job due again).
+        Raises the store's error after putting the batch back, so the caller backs off.
+        """
+        batch = self.holdings.take_results()
+        if not batch:
+            return 0, False
+        try:
+            applied = self._store().record_results(batch, now=self.clock())
+        except Exception:
+            self.holdings.put_back(self._still_held(batch))
+            raise
+        self.holdings.written(batch)
+        written = 0
+        for result, ok in zip(batch, applied, strict=True):
+            if ok:
+                written += 1
+                self.recorded[type(result)] += 1
+            else:
+                self.lost += 1
+                logger.warning(
+                    "worker %s lost the lease on job %s (%s) before recording its result (%s): "
+                    "the job was reaped or taken over, so this result was discarded",
+                    self.worker_id,
+                    result.job.id,
+                    result.job.type,
+                    result.attempt.outcome,
+                )
+        return written, any(isinstance(result, Retried | Released) for result in batch)
+
+    def _still_held(self, batch: list[JobResult]) -> list[JobResult]:
+        """The results to try again: those whose lease the pool still holds."""
+        now = self.clock()
+        keep, lapsed = [], []
+        for result in batch:
+            until = self.holdings.lease_until(result.job.id)
+            (keep if until is not None and now < until else lapsed).append(result)
+        if lapsed:
+            self.holdings.written(lapsed)
+            self.given_up += len(lapsed)
+            logger.error(
+                "worker %s could not record %d job results before their leases lapsed: %s; "
+                "they will be reaped and run again",
+                self.worker_id,
+                len(lapsed),
+                ", ".join(result.job.id for result in lapsed),
+            )
+        return keep
