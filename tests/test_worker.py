@@ -269,7 +269,7 @@ def test_the_pool_renews_the_leases_of_running_jobs(store, clock, test_handlers)
         assert pool.renew_leases() == 1
         clock.advance(LEASE * 2 / 3)  # past the first lease, within the renewed one
 
-        assert store.reap(now=clock(), retry_strategy=pool.retry_strategy) == 0
+        assert store.reap(now=clock(), retry_strategy=pool.options.retry_strategy) == 0
         assert store.get(job.id).lease.expires_at == renewed_at + timedelta(seconds=LEASE)
     finally:
         gate.opened.set()

@@ -9,8 +9,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs.models import Job
-from jobs.results import JobResult
+from jobs.models import Attempt, Job, Outcome
+from jobs.results import JobResult, Released
 
 
 @dataclass
@@ -69,17 +69,27 @@ class Holdings:
                 self._results.append(result)
             return True
 
-    def release_running(self) -> list[Execution]:
-        """Stop counting the running jobs as running (shutdown); their late results will be ignored."""
+    def release_running(self, *, worker_id: str, now: datetime) -> list[Execution]:
+        """Shutdown: queue a ``Released`` result for every running job (their late
+        results will be ignored); the executions released."""
         with self._lock:
             executions = list(self._executing.values())
             self._executing.clear()
             self._released.update(execution.job.id for execution in executions)
+            self._results.extend(
+                Released(
+                    execution.job,
+                    Attempt(
+                        started_at=execution.started_at or execution.job.lease.started_at,
+                        finished_at=now,
+                        worker=worker_id,
+                        outcome=Outcome.RELEASED,
+                        error="still running when the worker shut down; released to run again",
+                    ),
+                )
+                for execution in executions
+            )
         return executions
-
-    def add_results(self, results: list[JobResult]) -> None:
-        with self._lock:
-            self._results.extend(results)
 
     def take_results(self) -> list[JobResult]:
         with self._lock:

@@ -1,5 +1,6 @@
-"""Lease keeping: the pool's second thread renews the leases of every held job, heartbeats
-the pool registry, checks the process's health, and reaps jobs of lost workers.
+"""Lease keeping: the pool's second thread renews the leases of every held job, keeps the
+pool's entry in the registry (heartbeats), checks the process's health, and reaps jobs
+of lost workers.
 
 It renews right before each reaping, so the pool's own reaper never takes a job this
 pool still holds, however long a store outage delayed the renewals.
@@ -7,6 +8,7 @@ pool still holds, however long a store outage delayed the renewals.
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from datetime import timedelta
 
 from django.db import connections
 
+from jobs.models import PoolInfo
 from jobs.stores import JobStore
 from jobs.timeutil import Clock, truncate_ms
 from jobs.worker.holdings import Holdings
@@ -107,6 +110,28 @@ class LeaseKeeper:
             logger.info("reaped %d jobs whose worker was lost", reaped)
             self._new_work()
         return reaped
+
+    def register(self) -> None:
+        """Enter the pool registry (the dashboard's list of live pools)."""
+        now = self.clock()
+        self._store().register_pool(
+            PoolInfo(
+                id=self.worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.options.concurrency,
+                running=0,
+                started_at=now,
+                heartbeat_at=now,
+            )
+        )
+
+    def unregister(self) -> None:
+        """Leave the registry on a clean stop (best effort: the entry goes stale anyway)."""
+        try:
+            self._store().unregister_pool(self.worker_id)
+        except Exception as error:
+            logger.warning("worker %s: could not unregister from the pool registry: %s", self.worker_id, error)
 
     def heartbeat(self) -> None:
         """Tell the pool registry this pool is alive and how many jobs it runs."""

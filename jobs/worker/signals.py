@@ -33,7 +33,7 @@ def run_until_signalled(pool: WorkerPool, *, signals: Iterable[int] = STOP_SIGNA
             logger.info(
                 "%s received: no new jobs; finishing running ones (up to %g s). Send it again to exit at once.",
                 name,
-                pool.grace_period,
+                pool.options.grace_period,
             )
             pool.stop()
         else:
