@@ -59,17 +59,18 @@ def test_the_job_of_a_worker_killed_mid_job_runs_again_on_another_worker(store, 
 
 
 def test_jobs_of_a_sigkilled_runworkers_are_completed_by_the_next_one(deployment):
-    ids = deployment.enqueue("sleep", {"seconds": 1.0}, count=6)
+    ids = deployment.enqueue_gated("after-the-crash", count=6)
     first = deployment.start_workers("--concurrency", "4", name="first")
     in_flight = wait_until(
-        lambda: (lambda running: running if len(running) == 4 else None)(deployment.with_status("processing")),
-        what="four jobs to be processing",
+        lambda: (lambda running: running if len(running) == 4 else None)(deployment.started(ids)),
+        what="four jobs to be running",
     )
 
     first.send_signal(signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
     assert set(deployment.with_status("processing")) == set(in_flight)  # nobody let go of them
 
+    deployment.open_gate("after-the-crash")
     second = deployment.start_workers("--concurrency", "4", name="second")
     wait_until(
         lambda: set(deployment.with_status("completed")) == set(ids),

@@ -330,6 +330,33 @@ def test_reaper_spares_a_job_whose_worker_renewed_after_the_reaper_read_it(mock_
     assert job.attempt_count == 0
 
 
+# --- results --------------------------------------------------------------------------
+
+
+def test_results_are_one_unordered_bulk_write_fenced_per_job(mock_store, monkeypatch):
+    _new_jobs(mock_store, 3)
+    a, b, c = mock_store.claim(owner="worker-1", limit=3, now=NOW, lease_seconds=30)
+    stale_c = c
+    later = NOW + timedelta(seconds=1)
+    done = Attempt(started_at=NOW, finished_at=later, worker="worker-1", outcome="completed")
+    record(mock_store, Completed(c, done), now=later)  # c's lease is gone: its second write must be refused
+    bulk_write = mock_store._jobs.bulk_write
+    sent = []
+
+    def counting_bulk_write(operations, **options):
+        sent.append((len(operations), options))
+        return bulk_write(operations, **options)
+
+    monkeypatch.setattr(mock_store._jobs, "bulk_write", counting_bulk_write)
+    monkeypatch.setattr(mock_store._jobs, "update_one", None)  # not one update per job
+
+    applied = mock_store.record_results([Completed(a, done), Completed(b, done), Completed(stale_c, done)], now=later)
+
+    assert applied == [True, True, False]
+    assert sent == [(3, {"ordered": False})]
+    assert mock_store.get(c.id).attempt_count == 1
+
+
 # --- statistics ---------------------------------------------------------------------
 
 

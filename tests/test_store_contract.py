@@ -263,6 +263,84 @@ def test_record_results_applies_each_held_result_and_refuses_lost_ones(store, cl
     assert store.get(c.id).status == Status.PENDING and store.get(c.id).retry_count == 0
 
 
+def test_record_results_writes_every_kind_in_one_call(store, clock):
+    store.insert_many([new(max_retries=3) for _ in range(4)], now=clock())
+    done, retried, failed, released = store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE)
+    later = clock() + timedelta(seconds=5)
+    clock.advance(1)
+
+    applied = store.record_results(
+        [
+            Completed(done, attempt(clock)),
+            Retried(retried, attempt(clock, Outcome.FAILED, "boom"), run_at=later),
+            Failed(failed, attempt(clock, Outcome.FAILED, "nope")),
+            Released(released, attempt(clock, Outcome.RELEASED)),
+        ],
+        now=clock(),
+    )
+
+    assert applied == [True, True, True, True]
+    statuses = {
+        job.id: (job.status, job.retry_count, job.last_error)
+        for job in map(store.get, [done.id, retried.id, failed.id, released.id])
+    }
+    assert statuses == {
+        done.id: (Status.COMPLETED, 0, None),
+        retried.id: (Status.PENDING, 1, "boom"),
+        failed.id: (Status.FAILED, 0, "nope"),
+        released.id: (Status.PENDING, 0, None),
+    }
+    assert store.get(retried.id).run_at == later and store.get(released.id).run_at == clock()
+    assert all(store.get(job.id).lease is None for job in (done, retried, failed, released))
+
+
+def test_record_results_of_nothing_writes_nothing(store, clock):
+    assert store.record_results([], now=clock()) == []
+
+
+def test_completing_a_job_that_failed_before_clears_its_last_error(store, clock):
+    job = store.insert(new(max_retries=1), now=clock())
+    failing = claim_one(store, clock)
+    assert record(store, Retried(failing, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
+    assert store.get(job.id).last_error == "boom"
+
+    succeeding = claim_one(store, clock)
+    assert record(store, Completed(succeeding, attempt(clock)), now=clock())
+
+    completed = store.get(job.id)
+    assert completed.status == Status.COMPLETED and completed.last_error is None
+    assert [a.outcome for a in completed.attempts] == [Outcome.FAILED, Outcome.COMPLETED]
+    assert completed.attempts[0].error == "boom"  # the history keeps it
+    assert [found.id for found in store.list(has_error=True)] == []
+    assert [found.id for found in store.list(has_error=False)] == [job.id]
+
+
+def test_a_released_job_keeps_the_error_of_its_last_failed_attempt(store, clock):
+    job = store.insert(new(max_retries=2), now=clock())
+    failing = claim_one(store, clock)
+    record(store, Retried(failing, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
+
+    running = claim_one(store, clock)
+    assert record(store, Released(running, attempt(clock, Outcome.RELEASED)), now=clock())
+
+    assert store.get(job.id).last_error == "boom"
+    assert [found.id for found in store.list(has_error=True)] == [job.id]
+
+
+def test_the_reapers_write_refuses_a_lease_renewed_since_its_read(store, clock):
+    store.insert(new(), now=clock())
+    held = claim_one(store, clock)
+    clock.advance(LEASE + 1)
+    assert store.renew([held], now=clock(), lease_seconds=LEASE) == {held.id}  # the worker came back
+    before = store.get(held.id)
+
+    lost = attempt(clock, Outcome.LEASE_EXPIRED, "lease expired")
+    assert store.record_results([Retried(held, lost, run_at=clock())], now=clock(), only_expired=True) == [False]
+
+    assert store.get(held.id) == before
+    assert record(store, Completed(held, attempt(clock)), now=clock())  # its holder still can
+
+
 def test_attempt_history_is_bounded_but_counted(store, clock):
     store.insert(new(max_retries=ATTEMPT_HISTORY_LIMIT + 5), now=clock())
     total = ATTEMPT_HISTORY_LIMIT + 3

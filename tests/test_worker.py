@@ -15,7 +15,7 @@ from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now
 from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, PoolOptions, WorkerPool, describe_error
-from tests.worker_support import PoolThread, run_pool, wait_until
+from tests.worker_support import FailingWrites, PoolThread, run_pool, wait_until
 
 LEASE = 30.0
 
@@ -253,6 +253,58 @@ def test_sixteen_threads_in_two_pools_run_two_thousand_jobs_exactly_once(store, 
     counts = store.count_by_type_and_status()
     assert counts == {("test-count", "completed"): 2000}
     assert {job.id for job in jobs} == set(calls)
+
+
+# --- results are never dropped --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failures", [1, 5])
+def test_a_result_whose_writes_fail_is_kept_and_written_once_the_store_takes_it(store, clock, failures):
+    job = services.enqueue("noop", max_retries=0, clock=clock)
+    flaky = FailingWrites(store, failures=failures)
+
+    pool = run_pool(make_pool(flaky, clock))
+
+    done = store.get(job.id)
+    assert done.status == Status.COMPLETED and done.lease is None
+    assert [attempt.outcome for attempt in done.attempts] == [Outcome.COMPLETED]
+    assert flaky.calls == failures + 1 and pool.recorded[Completed] == 1
+
+
+def test_results_kept_during_a_drain_are_written_before_the_pool_stops(store, clock, test_handlers):
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", max_retries=0, clock=clock)
+    flaky = FailingWrites(store, failures=3)
+    pool = make_pool(flaky, clock, run_until_idle=False)
+    running = PoolThread(pool).start()
+    assert gate.started.wait(10)
+
+    pool.stop()
+    gate.opened.set()
+    running.join()
+
+    assert store.get(job.id).status == Status.COMPLETED and flaky.calls == 4
+
+
+def test_the_pools_own_reaper_never_takes_a_job_the_pool_still_holds(store, clock, test_handlers):
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", max_retries=0, clock=clock)
+    pool = make_pool(store, clock, run_until_idle=False, renew_interval=3600, reap_interval=3600)
+    running = PoolThread(pool).start()
+    try:
+        assert gate.started.wait(10)
+        clock.advance(LEASE + 1)  # the renewals were late (a store outage): the lease lapsed
+
+        assert pool.reap_expired() == 0
+
+        held = store.get(job.id)
+        assert held.status == Status.PROCESSING and held.lease.owner == pool.id
+        gate.opened.set()
+        wait_until(lambda: store.get(job.id).status == Status.COMPLETED, what="the job to complete")
+    finally:
+        gate.opened.set()
+        running.stop()
+    assert [attempt.outcome for attempt in store.get(job.id).attempts] == [Outcome.COMPLETED]
 
 
 # --- leases and fencing ----------------------------------------------------------------------

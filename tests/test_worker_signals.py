@@ -14,11 +14,15 @@ from tests.worker_support import wait_until
 
 
 def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
-    [job_id] = deployment.enqueue("sleep", {"seconds": 0.5})
+    [job_id] = deployment.enqueue_gated("drain")
     workers = deployment.start_workers("--concurrency", "2")
-    wait_until(lambda: deployment.with_status("processing"), what="the job to start")
+    wait_until(lambda: deployment.started([job_id]), what="the job to start")
 
     workers.send_signal(signal.SIGTERM)
+    wait_until(lambda: "SIGTERM received" in deployment.log(workers), what="the signal to be handled")
+    # Draining: the process waits for the job, which cannot end until the gate opens.
+    assert workers.poll() is None and deployment.with_status("processing") == [job_id]
+    deployment.open_gate("drain")
 
     assert workers.wait(30) == 0, deployment.log(workers)
     job = deployment.jobs()[job_id]
@@ -28,9 +32,9 @@ def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
 
 
 def test_a_job_still_running_after_the_grace_period_is_released(deployment):
-    [job_id] = deployment.enqueue("sleep", {"seconds": 60})
+    [job_id] = deployment.enqueue_gated("never")
     workers = deployment.start_workers("--grace-period", "0.2")
-    wait_until(lambda: deployment.with_status("processing"), what="the job to start")
+    wait_until(lambda: deployment.started([job_id]), what="the job to start")
 
     workers.send_signal(signal.SIGTERM)
 
@@ -42,9 +46,9 @@ def test_a_job_still_running_after_the_grace_period_is_released(deployment):
 
 
 def test_a_second_signal_exits_at_once(deployment):
-    deployment.enqueue("sleep", {"seconds": 60})
+    [job_id] = deployment.enqueue_gated("never")
     workers = deployment.start_workers("--grace-period", "60")
-    wait_until(lambda: deployment.with_status("processing"), what="the job to start")
+    wait_until(lambda: deployment.started([job_id]), what="the job to start")
 
     workers.send_signal(signal.SIGTERM)
     wait_until(lambda: "SIGTERM received" in deployment.log(workers), what="the first signal to be handled")
@@ -52,7 +56,7 @@ def test_a_second_signal_exits_at_once(deployment):
 
     assert workers.wait(10) == 128 + signal.SIGTERM
     # Nobody released it: it comes back when its lease expires, like after a crash.
-    assert len(deployment.with_status("processing")) == 1
+    assert deployment.with_status("processing") == [job_id]
 
 
 def test_burst_mode_runs_the_queue_dry_and_exits(deployment):
