@@ -3,32 +3,51 @@
 A result names the job (as its holder read it, lease token included) and the attempt
 to append to its history. Each kind of result says, through ``transition()``, which
 fields the store must write; so a store has exactly one fenced write for every kind
-(``JobStore.record_results``) and never asks which kind it was given.
+(``JobStore.record_results``) and never asks which kind it was given. The history is
+written whole from the holder's copy: nothing else changes a job while it is held.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from jobs.models import Attempt, Job, Status
 from jobs.retry import Decision, RetryAt
 from jobs.timeutil import truncate_ms
 
 
+class Keep(Enum):
+    """A field a transition leaves as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 @dataclass(frozen=True)
 class Transition:
     """The fields a result writes besides the lease (cleared), the history and
-    ``updatedAt``. Fields a result leaves alone carry the holder's copy, which is exact:
-    nothing else writes a job while its lease is held."""
+    ``updatedAt``. Fields left ``KEEP`` are not written at all, so a store touches no
+    index it need not."""
 
     status: Status
-    run_at: datetime
-    retry_increment: int
-    last_error: str | None
-    finished_at: datetime | None
+    run_at: datetime | Keep = KEEP
+    retry_increment: int = 0
+    last_error: str | Keep | None = KEEP
+    finished_at: datetime | Keep = KEEP
 
-    @property
-    def has_error(self) -> bool:
-        return self.last_error is not None
+    def changed_fields(self) -> dict:
+        """``status`` and every field not kept, by name (``has_error`` follows ``last_error``)."""
+        fields = {"status": self.status}
+        if self.run_at is not KEEP:
+            fields["run_at"] = self.run_at
+        if self.last_error is not KEEP:
+            fields["last_error"] = self.last_error
+            fields["has_error"] = self.last_error is not None
+        if self.finished_at is not KEEP:
+            fields["finished_at"] = self.finished_at
+        return fields
 
 
 @dataclass(frozen=True)
@@ -47,7 +66,8 @@ class Completed(JobResult):
     """The handler succeeded. ``lastError`` is cleared: the attempts keep the history."""
 
     def transition(self, now: datetime) -> Transition:
-        return Transition(Status.COMPLETED, self.job.run_at, 0, None, now)
+        had_error = self.job.last_error is not None  # else nothing to clear: leave its index alone
+        return Transition(Status.COMPLETED, last_error=None if had_error else KEEP, finished_at=now)
 
 
 @dataclass(frozen=True)
@@ -57,7 +77,9 @@ class Retried(JobResult):
     run_at: datetime
 
     def transition(self, now: datetime) -> Transition:
-        return Transition(Status.PENDING, truncate_ms(self.run_at), 1, self.attempt.error, self.job.finished_at)
+        return Transition(
+            Status.PENDING, run_at=truncate_ms(self.run_at), retry_increment=1, last_error=self.attempt.error
+        )
 
 
 @dataclass(frozen=True)
@@ -65,7 +87,7 @@ class Failed(JobResult):
     """The attempt failed for good: ``failed``, retryCount unchanged, its error kept."""
 
     def transition(self, now: datetime) -> Transition:
-        return Transition(Status.FAILED, self.job.run_at, 0, self.attempt.error, now)
+        return Transition(Status.FAILED, last_error=self.attempt.error, finished_at=now)
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,7 @@ class Released(JobResult):
     """Given back unfinished (shutdown): ``pending`` and due now, retryCount unchanged."""
 
     def transition(self, now: datetime) -> Transition:
-        return Transition(Status.PENDING, now, 0, self.job.last_error, self.job.finished_at)
+        return Transition(Status.PENDING, run_at=now)
 
 
 def after_failure(job: Job, attempt: Attempt, decision: Decision) -> Retried | Failed:

@@ -238,27 +238,37 @@ def _held(job: Job) -> dict:
     return {"_id": ObjectId(job.id), "lease.token": job.lease.token, "status": Status.PROCESSING.value}
 
 
+# A transition's field names (``jobs.results``) as document fields.
+_FIELD_NAMES = {
+    "status": "status",
+    "run_at": "runAt",
+    "last_error": "lastError",
+    "has_error": "hasError",
+    "finished_at": "finishedAt",
+}
+
+
 def _record_update(result: JobResult, now: datetime, marker: str) -> dict:
     """The update recording ``result``: its transition, the lease ended, the history
     written whole from the holder's copy (nothing else changes it while the job is held)
     and ``resultId`` stamped so the writer can tell its update applied."""
     change = result.transition(now)
     history, attempt_count = result.job.with_attempt(result.attempt)
-    return {
+    fields = {_FIELD_NAMES[name]: value for name, value in change.changed_fields().items()}
+    update = {
         "$set": {
+            **fields,
             "status": change.status.value,
-            "runAt": truncate_ms(change.run_at),
-            "lastError": change.last_error,
-            "hasError": change.has_error,
-            "finishedAt": truncate_ms(change.finished_at) if change.finished_at else None,
             "lease": None,
             "attempts": [_attempt_document(item) for item in history],
             "attemptCount": attempt_count,
             "updatedAt": now,
             "resultId": marker,
-        },
-        "$inc": {"retryCount": change.retry_increment},
+        }
     }
+    if change.retry_increment:
+        update["$inc"] = {"retryCount": change.retry_increment}
+    return update
 
 
 def _serialized(method):

@@ -72,12 +72,10 @@ _INSERT = (
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
-# Records any result (``jobs.results``): the result's ``Transition`` supplies the values.
-_RECORD = (
-    f"UPDATE {TABLE} SET status = %s, retry_count = retry_count + %s, run_at = %s, "
+# Every result write ends the lease and fences on it; the result's transition adds the rest.
+_END_LEASE = (
     "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL, "
-    "attempts = %s, attempt_count = %s, last_error = %s, has_error = %s, updated_at = %s, finished_at = %s "
-    f"WHERE {_HELD}"
+    "attempts = %s, attempt_count = %s, updated_at = %s"
 )
 # The reaper's extra fence: the lease it read is still the one that expired.
 _EXPIRED = " AND lease_expires_at < %s"
@@ -372,37 +370,48 @@ class SqlJobStore(JobStore):
         )
         return {job_id for (job_id,) in still_held}
 
-    def _record_params(self, result: JobResult, now: datetime) -> tuple:
+    def _record_statement(self, result: JobResult, now: datetime, only_expired: bool) -> tuple[str, list]:
+        """The one fenced UPDATE recording ``result``: only the columns its transition changes."""
         job, change = result.job, result.transition(now)
         history, count = job.with_attempt(result.attempt)
-        return (
-            change.status.value,
-            change.retry_increment,
-            self._dt(change.run_at),
+        fields = change.changed_fields()
+        assignments = [f"{column} = %s" for column in fields]
+        values = [self._column_value(value) for value in fields.values()]
+        if change.retry_increment:
+            assignments.append("retry_count = retry_count + %s")
+            values.append(change.retry_increment)
+        values += [
             self._json([_attempt_to_json(item) for item in history]),
             count,
-            change.last_error,
-            change.has_error,
             self._dt(now),
-            self._dt(change.finished_at),
             job.id,
             job.lease.token,
-        )
+        ]
+        sql = f"UPDATE {TABLE} SET {', '.join(assignments)}, {_END_LEASE} WHERE {_HELD}"
+        if only_expired:
+            sql += _EXPIRED
+            values.append(self._dt(now))
+        return sql, values
+
+    def _column_value(self, value):
+        if isinstance(value, datetime):
+            return self._dt(value)
+        return value.value if isinstance(value, Status) else value
 
     def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
         """See ``JobStore.record_results``: one fenced UPDATE per result, all in one
         transaction, so a batch pays for one durable commit."""
         now = truncate_ms(now)
-        sql, fence = (_RECORD + _EXPIRED, (self._dt(now),)) if only_expired else (_RECORD, ())
-        if len(results) <= 1:
-            return [self._rowcount(sql, (*self._record_params(result, now), *fence)) == 1 for result in results]
+        statements = [self._record_statement(result, now, only_expired) for result in results]
+        if len(statements) <= 1:
+            return [self._rowcount(sql, values) == 1 for sql, values in statements]
         applied = []
         with transaction.atomic(using=self.using):
             self._count_round_trips(2)  # BEGIN and COMMIT
             with self._connection.cursor() as cursor:
-                for result in results:
+                for sql, values in statements:
                     self._count_round_trips()
-                    cursor.execute(sql, (*self._record_params(result, now), *fence))
+                    cursor.execute(sql, values)
                     applied.append(cursor.rowcount == 1)
         return applied
 
