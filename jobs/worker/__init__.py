@@ -1,11 +1,12 @@
 """The worker: a pool of threads per process that claims jobs, runs their handlers and
 records the results, and a supervisor for several processes.
 
-Modules, one concern each: ``options`` (configuration), ``pool`` (dispatcher: claim
-loop and drain), ``execution`` (running one job: handler, timeout, failure),
-``recorder`` (writing results without dropping any), ``leases`` (renew, reap,
-heartbeat, health), ``holdings`` (what the pool holds, shared by its threads),
-``signals`` (SIGTERM/SIGINT) and ``supervisor`` (``--processes``).
+Modules, one concern each: ``options`` (configuration), ``pool`` (threads, start,
+drain and stop), ``dispatcher`` (each turn: record results, then claim), ``execution``
+(running one job: handler, timeout, failure), ``recorder`` (writing results without
+dropping any), ``leases`` (renew, reap, registry heartbeat, health), ``watcher``
+(inserts pushed by the store), ``holdings`` and ``context`` (what a pool's parts
+share), ``signals`` (SIGTERM/SIGINT) and ``supervisor`` (``--processes``).
 """
 
 from jobs.worker.execution import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, JobTimedOut, UnknownJobType, describe_error

@@ -12,10 +12,7 @@ import time
 from collections.abc import Callable
 
 from jobs.models import Job
-from jobs.stores import JobStore
-from jobs.timeutil import Clock
-from jobs.worker.holdings import Holdings
-from jobs.worker.options import PoolOptions
+from jobs.worker.context import PoolContext
 from jobs.worker.recorder import ResultRecorder
 
 logger = logging.getLogger(__name__)
@@ -27,23 +24,13 @@ _MAX_ERROR_BACKOFF = 5.0
 class Dispatcher:
     """The claim loop's decisions for one pool; ``hand_out(job)`` gives a claimed job to a worker."""
 
-    def __init__(
-        self,
-        *,
-        worker_id: str,
-        options: PoolOptions,
-        holdings: Holdings,
-        recorder: ResultRecorder,
-        store: Callable[[], JobStore],
-        clock: Clock,
-        hand_out: Callable[[Job], None],
-    ):
-        self.worker_id = worker_id
-        self.options = options
-        self.holdings = holdings
+    def __init__(self, context: PoolContext, *, recorder: ResultRecorder, hand_out: Callable[[Job], None]):
+        self.worker_id = context.worker_id
+        self.options = context.options
+        self.holdings = context.holdings
+        self._store = context.store
+        self.clock = context.clock
         self.recorder = recorder
-        self._store = store
-        self.clock = clock
         self._hand_out = hand_out
         #: A job may have become due since the last claim (set from any thread).
         self.new_work = False

@@ -17,10 +17,8 @@ from datetime import timedelta
 from django.db import connections
 
 from jobs.models import PoolInfo
-from jobs.stores import JobStore
-from jobs.timeutil import Clock, truncate_ms
-from jobs.worker.holdings import Holdings
-from jobs.worker.options import PoolOptions
+from jobs.timeutil import truncate_ms
+from jobs.worker.context import PoolContext
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +28,17 @@ class LeaseKeeper:
 
     def __init__(
         self,
+        context: PoolContext,
         *,
-        worker_id: str,
-        options: PoolOptions,
-        holdings: Holdings,
-        store: Callable[[], JobStore],
-        clock: Clock,
         abandoned_threads: Callable[[], int],
         stop_pool: Callable[[bool], None],
         new_work: Callable[[], None],
     ):
-        self.worker_id = worker_id
-        self.options = options
-        self.holdings = holdings
-        self._store = store
-        self.clock = clock
+        self.worker_id = context.worker_id
+        self.options = context.options
+        self.holdings = context.holdings
+        self._store = context.store
+        self.clock = context.clock
         self._abandoned_threads = abandoned_threads
         self._stop_pool = stop_pool
         self._new_work = new_work

@@ -32,6 +32,7 @@ from jobs.models import Job
 from jobs.results import Completed, Failed, Released, Retried
 from jobs.stores import JobStore, get_store
 from jobs.timeutil import Clock, utc_now
+from jobs.worker.context import PoolContext
 from jobs.worker.dispatcher import Dispatcher
 from jobs.worker.execution import Executor
 from jobs.worker.holdings import Holdings
@@ -69,13 +70,10 @@ class WorkerPool:
         self.executor = Executor(
             worker_id=self.id, clock=clock, retry_strategy=self.options.retry_strategy, stopping=self._stopping
         )
-        self.recorder = ResultRecorder(worker_id=self.id, holdings=self.holdings, store=lambda: self.store, clock=clock)
+        context = PoolContext(self.id, self.options, self.holdings, store=lambda: self.store, clock=clock)
+        self.recorder = ResultRecorder(context)
         self.lease_keeper = LeaseKeeper(
-            worker_id=self.id,
-            options=self.options,
-            holdings=self.holdings,
-            store=lambda: self.store,
-            clock=clock,
+            context,
             abandoned_threads=self.executor.abandoned_alive,
             stop_pool=self._stop_itself,
             new_work=self.notify_new_work,
@@ -83,15 +81,7 @@ class WorkerPool:
         self._jobs: SimpleQueue[Job | None] = SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._stuck_threads: set[threading.Thread] = set()  # workers still in a released job
-        self.dispatcher = Dispatcher(
-            worker_id=self.id,
-            options=self.options,
-            holdings=self.holdings,
-            recorder=self.recorder,
-            store=lambda: self.store,
-            clock=clock,
-            hand_out=self._jobs.put,
-        )
+        self.dispatcher = Dispatcher(context, recorder=self.recorder, hand_out=self._jobs.put)
         #: Set when the pool stopped itself to be replaced by a fresh process.
         self.recycle_requested = False
 

@@ -9,12 +9,9 @@ because renewals failed too) is given up: then the job is another worker's to re
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 
 from jobs.results import JobResult, Released, Retried
-from jobs.stores import JobStore
-from jobs.timeutil import Clock
-from jobs.worker.holdings import Holdings
+from jobs.worker.context import PoolContext
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +19,11 @@ logger = logging.getLogger(__name__)
 class ResultRecorder:
     """Writes a pool's results; counts what was recorded (by result class) and lost."""
 
-    def __init__(self, *, worker_id: str, holdings: Holdings, store: Callable[[], JobStore], clock: Clock):
-        self.worker_id = worker_id
-        self.holdings = holdings
-        self._store = store
-        self.clock = clock
+    def __init__(self, context: PoolContext):
+        self.worker_id = context.worker_id
+        self.holdings = context.holdings
+        self._store = context.store
+        self.clock = context.clock
         #: Results written, by result class (``Completed``, ``Retried``, ``Failed``, ``Released``).
         self.recorded: Counter[type[JobResult]] = Counter()
         #: Results refused by the store because the lease was lost.
