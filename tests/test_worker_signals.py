@@ -13,10 +13,16 @@ from jobs.stores import StoreUnavailable
 from tests.worker_support import wait_until
 
 
-def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
-    [job_id] = deployment.enqueue_gated("drain")
-    workers = deployment.start_workers("--concurrency", "2")
+def start_on_a_gated_job(deployment, gate: str, *options: str):
+    """``runworkers`` with ``options``, once it runs a job held at ``gate``: (job id, process)."""
+    [job_id] = deployment.enqueue_gated(gate)
+    workers = deployment.start_workers(*options)
     wait_until(lambda: deployment.started([job_id]), what="the job to start")
+    return job_id, workers
+
+
+def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
+    job_id, workers = start_on_a_gated_job(deployment, "drain", "--concurrency", "2")
 
     workers.send_signal(signal.SIGTERM)
     wait_until(lambda: "SIGTERM received" in deployment.log(workers), what="the signal to be handled")
@@ -32,9 +38,7 @@ def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
 
 
 def test_a_job_still_running_after_the_grace_period_is_released(deployment):
-    [job_id] = deployment.enqueue_gated("never")
-    workers = deployment.start_workers("--grace-period", "0.2")
-    wait_until(lambda: deployment.started([job_id]), what="the job to start")
+    job_id, workers = start_on_a_gated_job(deployment, "never", "--grace-period", "0.2")
 
     workers.send_signal(signal.SIGTERM)
 
@@ -46,9 +50,7 @@ def test_a_job_still_running_after_the_grace_period_is_released(deployment):
 
 
 def test_a_second_signal_exits_at_once(deployment):
-    [job_id] = deployment.enqueue_gated("never")
-    workers = deployment.start_workers("--grace-period", "60")
-    wait_until(lambda: deployment.started([job_id]), what="the job to start")
+    job_id, workers = start_on_a_gated_job(deployment, "never", "--grace-period", "60")
 
     workers.send_signal(signal.SIGTERM)
     wait_until(lambda: "SIGTERM received" in deployment.log(workers), what="the first signal to be handled")

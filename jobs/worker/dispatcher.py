@@ -25,11 +25,7 @@ class Dispatcher:
     """The claim loop's decisions for one pool; ``hand_out(job)`` gives a claimed job to a worker."""
 
     def __init__(self, context: PoolContext, *, recorder: ResultRecorder, hand_out: Callable[[Job], None]):
-        self.worker_id = context.worker_id
-        self.options = context.options
-        self.holdings = context.holdings
-        self._store = context.store
-        self.clock = context.clock
+        self.context = context
         self.recorder = recorder
         self._hand_out = hand_out
         #: A job may have become due since the last claim (set from any thread).
@@ -43,7 +39,7 @@ class Dispatcher:
     @property
     def idle(self) -> bool:
         """No job running or awaiting its write, and the last claim found no more due jobs."""
-        return self._queue_empty and not self.holdings.running and not self.holdings.awaiting_write
+        return self._queue_empty and not self.context.holdings.running and not self.context.holdings.awaiting_write
 
     def turn(self, *, claiming: bool = True) -> int:
         """Record the results handed back, then (when ``claiming``) claim for idle workers
@@ -64,14 +60,14 @@ class Dispatcher:
         self.error_backoff = 0.0
         # Fewer jobs than idle workers: the queue is empty; wait for a wake-up or the poll.
         self._queue_empty = claimed < free
-        self._next_poll = time.monotonic() + self.options.poll_interval
+        self._next_poll = time.monotonic() + self.context.options.poll_interval
         return claimed
 
     def free_slots(self) -> int:
         """Workers without a job, less what ``max_jobs`` still allows."""
-        free = self.options.concurrency - self.holdings.running
-        if self.options.max_jobs is not None:
-            free = min(free, self.options.max_jobs - self._claimed_total)
+        free = self.context.options.concurrency - self.context.holdings.running
+        if self.context.options.max_jobs is not None:
+            free = min(free, self.context.options.max_jobs - self._claimed_total)
         return max(free, 0)
 
     def claim_jobs(self, limit: int | None = None) -> int:
@@ -80,10 +76,13 @@ class Dispatcher:
         limit = self.free_slots() if limit is None else limit
         if limit < 1:
             return 0
-        jobs = self._store().claim(
-            owner=self.worker_id, limit=limit, now=self.clock(), lease_seconds=self.options.lease_seconds
+        jobs = self.context.store().claim(
+            owner=self.context.worker_id,
+            limit=limit,
+            now=self.context.clock(),
+            lease_seconds=self.context.options.lease_seconds,
         )
-        self.holdings.claimed(jobs)
+        self.context.holdings.claimed(jobs)
         self._claimed_total += len(jobs)
         for job in jobs:
             self._hand_out(job)
@@ -110,11 +109,11 @@ class Dispatcher:
 
     def finished_its_work(self) -> bool:
         """``max_jobs`` are done, or (``run_until_idle``) nothing is due or running."""
-        if self.holdings.running or self.holdings.awaiting_write:
+        if self.context.holdings.running or self.context.holdings.awaiting_write:
             return False
-        if self.options.max_jobs is not None and self._claimed_total >= self.options.max_jobs:
+        if self.context.options.max_jobs is not None and self._claimed_total >= self.context.options.max_jobs:
             return True
-        return self.options.run_until_idle and self._queue_empty and not self.new_work
+        return self.context.options.run_until_idle and self._queue_empty and not self.new_work
 
     def idle_timeout(self) -> float:
         """How long the dispatcher may sleep when nothing wakes it."""
@@ -124,10 +123,10 @@ class Dispatcher:
             return max(0.0, self._next_poll - time.monotonic())
         # Every worker is busy: a result handed back wakes the dispatcher; the timeout
         # only bounds how long a missed wake-up could cost.
-        return max(self.options.poll_interval, 1.0)
+        return max(self.context.options.poll_interval, 1.0)
 
     def _store_failed(self, what: str, error: Exception) -> None:
-        self.error_backoff = min(max(self.error_backoff * 2, self.options.poll_interval), _MAX_ERROR_BACKOFF)
+        self.error_backoff = min(max(self.error_backoff * 2, self.context.options.poll_interval), _MAX_ERROR_BACKOFF)
         logger.warning(
-            "worker %s: %s failed (%s); trying again in %.2f s", self.worker_id, what, error, self.error_backoff
+            "worker %s: %s failed (%s); trying again in %.2f s", self.context.worker_id, what, error, self.error_backoff
         )

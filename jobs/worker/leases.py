@@ -34,11 +34,7 @@ class LeaseKeeper:
         stop_pool: Callable[[bool], None],
         new_work: Callable[[], None],
     ):
-        self.worker_id = context.worker_id
-        self.options = context.options
-        self.holdings = context.holdings
-        self._store = context.store
-        self.clock = context.clock
+        self.context = context
         self._abandoned_threads = abandoned_threads
         self._stop_pool = stop_pool
         self._new_work = new_work
@@ -47,17 +43,17 @@ class LeaseKeeper:
     def run(self, closed: threading.Event) -> None:
         """The keeper thread's loop, until ``closed`` is set."""
         now = time.monotonic()
-        next_renew, next_reap = now + self.options.renew_every, now + self.options.reap_every
+        next_renew, next_reap = now + self.context.options.renew_every, now + self.context.options.reap_every
         try:
             while not closed.wait(max(0.0, min(next_renew, next_reap) - time.monotonic())):
                 now = time.monotonic()
                 if now >= next_renew:
-                    next_renew = now + self.options.renew_every
+                    next_renew = now + self.context.options.renew_every
                     self._guarded("renewing leases", self.renew)
                     self._guarded("heartbeating the pool registry", self.heartbeat)
                     self.check_health()
                 if now >= next_reap:
-                    next_reap = now + self.options.reap_every
+                    next_reap = now + self.context.options.reap_every
                     self._guarded("reaping jobs of lost workers", self.reap)
         finally:
             connections.close_all()
@@ -66,27 +62,27 @@ class LeaseKeeper:
         try:
             step()
         except Exception as error:  # the store may be down for a moment; the next turn retries
-            logger.warning("worker %s: %s failed: %s", self.worker_id, what, error)
+            logger.warning("worker %s: %s failed: %s", self.context.worker_id, what, error)
 
     def renew(self) -> int:
         """Extend the leases of every job this pool holds, in one store call. How many it kept.
 
         Logs each job whose lease was lost: its handler's result will be discarded.
         """
-        held = self.holdings.held_jobs()
+        held = self.context.holdings.held_jobs()
         if not held:
             return 0
-        now = self.clock()
-        kept = self._store().renew(held, now=now, lease_seconds=self.options.lease_seconds)
-        self.holdings.renewed(kept, truncate_ms(now + timedelta(seconds=self.options.lease_seconds)))
+        now = self.context.clock()
+        kept = self.context.store().renew(held, now=now, lease_seconds=self.context.options.lease_seconds)
+        self.context.holdings.renewed(kept, truncate_ms(now + timedelta(seconds=self.context.options.lease_seconds)))
         for job in held:
-            if job.id in kept or job.id in self._lost or not self.holdings.is_held(job.id):
+            if job.id in kept or job.id in self._lost or not self.context.holdings.is_held(job.id):
                 continue
             self._lost.add(job.id)
             logger.warning(
                 "worker %s lost the lease on job %s (%s): it expired and was reaped or taken over; "
                 "the handler keeps running but its result will be discarded",
-                self.worker_id,
+                self.context.worker_id,
                 job.id,
                 job.type,
             )
@@ -99,7 +95,7 @@ class LeaseKeeper:
         this never takes a job the pool still holds.
         """
         self.renew()
-        reaped = self._store().reap(now=self.clock(), retry_strategy=self.options.retry_strategy)
+        reaped = self.context.store().reap(now=self.context.clock(), retry_strategy=self.context.options.retry_strategy)
         if reaped:
             logger.info("reaped %d jobs whose worker was lost", reaped)
             self._new_work()
@@ -107,13 +103,13 @@ class LeaseKeeper:
 
     def register(self) -> None:
         """Enter the pool registry (the dashboard's list of live pools)."""
-        now = self.clock()
-        self._store().register_pool(
+        now = self.context.clock()
+        self.context.store().register_pool(
             PoolInfo(
-                id=self.worker_id,
+                id=self.context.worker_id,
                 host=socket.gethostname(),
                 pid=os.getpid(),
-                concurrency=self.options.concurrency,
+                concurrency=self.context.options.concurrency,
                 running=0,
                 started_at=now,
                 heartbeat_at=now,
@@ -123,28 +119,30 @@ class LeaseKeeper:
     def unregister(self) -> None:
         """Leave the registry on a clean stop (best effort: the entry goes stale anyway)."""
         try:
-            self._store().unregister_pool(self.worker_id)
+            self.context.store().unregister_pool(self.context.worker_id)
         except Exception as error:
-            logger.warning("worker %s: could not unregister from the pool registry: %s", self.worker_id, error)
+            logger.warning("worker %s: could not unregister from the pool registry: %s", self.context.worker_id, error)
 
     def heartbeat(self) -> None:
         """Tell the pool registry this pool is alive and how many jobs it runs."""
-        self._store().heartbeat_pool(self.worker_id, running=self.holdings.running, now=self.clock())
+        self.context.store().heartbeat_pool(
+            self.context.worker_id, running=self.context.holdings.running, now=self.context.clock()
+        )
 
     def check_health(self) -> None:
         """Stop when the supervisor is gone, or when abandoned threads pile up (a
         supervised process then exits and the supervisor starts a fresh one)."""
-        if self.options.parent_pid is not None and os.getppid() != self.options.parent_pid:
-            logger.warning("worker %s: the supervisor process is gone; stopping", self.worker_id)
+        if self.context.options.parent_pid is not None and os.getppid() != self.context.options.parent_pid:
+            logger.warning("worker %s: the supervisor process is gone; stopping", self.context.worker_id)
             self._stop_pool(False)
-        limit = self.options.max_abandoned_threads
+        limit = self.context.options.max_abandoned_threads
         if limit is None:
             return
         abandoned = self._abandoned_threads()
         if abandoned >= limit:
             logger.warning(
                 "worker %s: %d timed-out handlers are still running; restarting this process to be rid of them",
-                self.worker_id,
+                self.context.worker_id,
                 abandoned,
             )
             self._stop_pool(True)

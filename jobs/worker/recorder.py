@@ -20,10 +20,7 @@ class ResultRecorder:
     """Writes a pool's results; counts what was recorded (by result class) and lost."""
 
     def __init__(self, context: PoolContext):
-        self.worker_id = context.worker_id
-        self.holdings = context.holdings
-        self._store = context.store
-        self.clock = context.clock
+        self.context = context
         #: Results written, by result class (``Completed``, ``Retried``, ``Failed``, ``Released``).
         self.recorded: Counter[type[JobResult]] = Counter()
         #: Results refused by the store because the lease was lost.
@@ -37,15 +34,15 @@ class ResultRecorder:
         Returns (how many were applied, whether a result may have made a job due again).
         Raises the store's error after putting the batch back, so the caller backs off.
         """
-        batch = self.holdings.take_results()
+        batch = self.context.holdings.take_results()
         if not batch:
             return 0, False
         try:
-            applied = self._store().record_results(batch, now=self.clock())
+            applied = self.context.store().record_results(batch, now=self.context.clock())
         except Exception:
-            self.holdings.put_back(self._still_held(batch))
+            self.context.holdings.put_back(self._still_held(batch))
             raise
-        self.holdings.written(batch)
+        self.context.holdings.written(batch)
         written = 0
         for result, ok in zip(batch, applied, strict=True):
             if ok:
@@ -56,7 +53,7 @@ class ResultRecorder:
                 logger.warning(
                     "worker %s lost the lease on job %s (%s) before recording its result (%s): "
                     "the job was reaped or taken over, so this result was discarded",
-                    self.worker_id,
+                    self.context.worker_id,
                     result.job.id,
                     result.job.type,
                     result.attempt.outcome,
@@ -65,18 +62,18 @@ class ResultRecorder:
 
     def _still_held(self, batch: list[JobResult]) -> list[JobResult]:
         """The results to try again: those whose lease the pool still holds."""
-        now = self.clock()
+        now = self.context.clock()
         keep, lapsed = [], []
         for result in batch:
-            until = self.holdings.lease_until(result.job.id)
+            until = self.context.holdings.lease_until(result.job.id)
             (keep if until is not None and now < until else lapsed).append(result)
         if lapsed:
-            self.holdings.written(lapsed)
+            self.context.holdings.written(lapsed)
             self.given_up += len(lapsed)
             logger.error(
                 "worker %s could not record %d job results before their leases lapsed: %s; "
                 "they will be reaped and run again",
-                self.worker_id,
+                self.context.worker_id,
                 len(lapsed),
                 ", ".join(result.job.id for result in lapsed),
             )
