@@ -10,7 +10,7 @@ import pytest
 
 from jobs import services
 from jobs.handlers import DoNotRetry
-from jobs.models import ATTEMPT_HISTORY_LIMIT, NewJob, Outcome, Status
+from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, Status
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now
@@ -284,6 +284,26 @@ def test_results_kept_during_a_drain_are_written_before_the_pool_stops(store, cl
     running.join()
 
     assert store.get(job.id).status == Status.COMPLETED and flaky.calls == 4
+
+
+def test_a_failed_write_is_retried_while_the_lease_holds_and_given_up_once_it_lapsed(store, clock):
+    job = services.enqueue("noop", max_retries=0, clock=clock)
+    flaky = FailingWrites(store, failures=10**6)
+    pool = make_pool(flaky, clock)
+    assert pool.dispatcher.claim_jobs(1) == 1
+    [held] = pool.holdings.held_jobs()
+    done = Attempt(started_at=clock(), finished_at=clock(), worker=pool.id, outcome=Outcome.COMPLETED)
+    assert pool.holdings.hand_back(held, Completed(held, done))
+
+    with pytest.raises(OSError):
+        pool.recorder.write()
+    assert pool.holdings.awaiting_write == 1  # kept: the lease still holds
+
+    clock.advance(LEASE + 1)  # no renewal got through either
+    with pytest.raises(OSError):
+        pool.recorder.write()
+    assert pool.holdings.awaiting_write == 0 and pool.recorder.given_up == 1
+    assert store.get(job.id).status == Status.PROCESSING  # the reaper's now
 
 
 def test_the_pools_own_reaper_never_takes_a_job_the_pool_still_holds(store, clock, test_handlers):
