@@ -14,6 +14,7 @@ candidate at a time with a conditional update.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -79,6 +80,16 @@ _END_LEASE = (
 )
 # The reaper's extra fence: the lease it read is still the one that expired.
 _EXPIRED = " AND lease_expires_at < %s"
+
+
+@functools.cache
+def _record_sql(columns: tuple[str, ...], counts_retry: bool, only_expired: bool) -> str:
+    """The text of a result's UPDATE: a handful of shapes, built once each."""
+    assignments = [f"{column} = %s" for column in columns]
+    if counts_retry:
+        assignments.append("retry_count = retry_count + %s")
+    sql = f"UPDATE {TABLE} SET {', '.join(assignments)}, {_END_LEASE} WHERE {_HELD}"
+    return sql + _EXPIRED if only_expired else sql
 
 
 def _parse_datetime(value) -> datetime | None:
@@ -375,10 +386,8 @@ class SqlJobStore(JobStore):
         job, change = result.job, result.transition(now)
         history, count = job.with_attempt(result.attempt)
         fields = change.changed_fields()
-        assignments = [f"{column} = %s" for column in fields]
         values = [self._column_value(value) for value in fields.values()]
         if change.retry_increment:
-            assignments.append("retry_count = retry_count + %s")
             values.append(change.retry_increment)
         values += [
             self._json([_attempt_to_json(item) for item in history]),
@@ -387,11 +396,9 @@ class SqlJobStore(JobStore):
             job.id,
             job.lease.token,
         ]
-        sql = f"UPDATE {TABLE} SET {', '.join(assignments)}, {_END_LEASE} WHERE {_HELD}"
         if only_expired:
-            sql += _EXPIRED
             values.append(self._dt(now))
-        return sql, values
+        return _record_sql(tuple(fields), bool(change.retry_increment), only_expired), values
 
     def _column_value(self, value):
         if isinstance(value, datetime):
