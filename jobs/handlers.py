@@ -26,12 +26,9 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from jobs.models import Job
+from jobs.retry import DoNotRetry  # noqa: F401 (handlers raise it from here; the strategy decides on it)
 
 logger = logging.getLogger(__name__)
-
-
-class DoNotRetry(Exception):
-    """Raise from a handler to fail the job at once, whatever retries remain."""
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ class NewJob:
 
 
 @dataclass(frozen=True)
-class WorkerPool:
+class PoolInfo:
     """A running worker process, as it registered itself."""
 
     id: str

@@ -1,13 +1,46 @@
-"""How long a failed job waits before its next attempt.
+"""Whether a failed attempt is retried, and when.
 
-One small object owns the formula, so the worker, the reaper and the tests agree on it.
+One small object owns the decision and the backoff formula, so the worker, the reaper
+and ``DoNotRetry`` go through the same place and the tests agree with them.
 """
+
+from __future__ import annotations
 
 import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+from jobs.timeutil import truncate_ms
+
+if TYPE_CHECKING:
+    from jobs.models import Job
+
+
+class DoNotRetry(Exception):
+    """Raise from a handler to fail the job at once, whatever retries remain."""
+
+
+class LeaseExpired(Exception):
+    """The job's worker was lost: its lease expired before it recorded a result."""
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """Decision: run the job again at ``run_at``."""
+
+    run_at: datetime
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Decision: the job has failed for good."""
+
+
+Decision = RetryAt | GiveUp
 
 # 2 ** 64 seconds is beyond any cap anyone would set; stopping there keeps the
 # arithmetic in floats without overflow for absurd retry counts.
@@ -30,8 +63,7 @@ class RetryStrategy:
     come back at the same instant.
 
     ``random`` returns a float in [0, 1); inject one to make delays predictable in tests.
-    Instances are callables (``strategy(retry_count)``), which is what ``JobStore.reap``
-    takes as ``retry_delay``.
+    ``decide`` is the one place that chooses between retrying and failing for good.
     """
 
     base_delay: float = 2.0
@@ -43,7 +75,7 @@ class RetryStrategy:
             raise ValueError("retry delays cannot be negative")
 
     @classmethod
-    def from_settings(cls, **overrides) -> "RetryStrategy":
+    def from_settings(cls, **overrides) -> RetryStrategy:
         """The strategy configured by ``JOBQUEUE_RETRY_BASE_DELAY`` and ``JOBQUEUE_RETRY_MAX_DELAY``."""
         options = {
             "base_delay": settings.JOBQUEUE_RETRY_BASE_DELAY,
@@ -61,4 +93,12 @@ class RetryStrategy:
         """Seconds to wait before the next attempt: uniform in [0, ceiling(retry_count))."""
         return self.ceiling(retry_count) * self.random()
 
-    __call__ = delay
+    def decide(self, job: Job, error: BaseException, now: datetime) -> Decision:
+        """After ``job``'s attempt failed with ``error`` at ``now``: retry at a time, or give up.
+
+        Gives up on ``DoNotRetry`` and when the job's retries are spent; otherwise the
+        next attempt is due ``delay(job.retry_count)`` after ``now`` (whole milliseconds).
+        """
+        if isinstance(error, DoNotRetry) or job.retry_count >= job.max_retries:
+            return GiveUp()
+        return RetryAt(truncate_ms(now + timedelta(seconds=self.delay(job.retry_count))))

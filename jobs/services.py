@@ -25,7 +25,7 @@ from jobs.errors import (
     plain_errors,
 )
 from jobs.handlers import get_handler, known_types
-from jobs.models import Job, NewJob, Status, Throughput, WorkerPool
+from jobs.models import Job, NewJob, PoolInfo, Status, Throughput
 from jobs.stores import ListCursor, get_store
 from jobs.timeutil import Clock, truncate_ms, utc_now
 from jobs.validation import JobInputSerializer
@@ -293,7 +293,7 @@ def throughput(*, window: timedelta, bucket_seconds: int, clock: Clock = utc_now
     return buckets
 
 
-def live_worker_pools(*, clock: Clock = utc_now) -> list[WorkerPool]:
+def live_worker_pools(*, clock: Clock = utc_now) -> list[PoolInfo]:
     """Worker pools that heartbeated within the lease time."""
     since = clock() - timedelta(seconds=settings.JOBQUEUE_LEASE_SECONDS)
     return get_store().live_pools(heartbeat_since=since)

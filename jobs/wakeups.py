@@ -2,34 +2,18 @@
 
 This is what makes same-process pickup take milliseconds instead of a poll interval.
 Pools in other processes still find the job by polling (or a MongoDB change stream).
+
+``enqueued`` is a Django signal: the service layer sends it after a job is stored, and
+a running ``WorkerPool`` connects to it. Receivers run in the enqueuing thread, so they
+must only note the news (set a flag or an event) and return at once.
 """
 
-import threading
-from collections.abc import Callable
+from django.dispatch import Signal
 
-_listeners: list[Callable[[], None]] = []
-_lock = threading.Lock()
-
-
-def subscribe(listener: Callable[[], None]) -> None:
-    """Call ``listener()`` whenever a job is enqueued in this process.
-
-    It runs in the enqueuing thread, so it must only note the news (set a flag or an
-    event) and return at once.
-    """
-    with _lock:
-        _listeners.append(listener)
-
-
-def unsubscribe(listener: Callable[[], None]) -> None:
-    with _lock:
-        if listener in _listeners:
-            _listeners.remove(listener)
+#: Sent (``sender`` None, no arguments) whenever a job is enqueued in this process.
+enqueued = Signal()
 
 
 def job_enqueued() -> None:
-    """Wake every subscribed pool."""
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        listener()
+    """Wake every connected pool."""
+    enqueued.send(sender=None)

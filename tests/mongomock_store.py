@@ -7,6 +7,7 @@ import threading
 import mongomock
 
 from jobs.stores.mongo import MongoJobStore
+from tests.mongomock_compat import allow_bulk_updates
 
 # mongomock reads and writes plain Python structures without locking, so a claim in one
 # thread could interleave with another's. One lock for the whole process, not one per
@@ -21,6 +22,7 @@ class MongomockJobStore(MongoJobStore):
     operation_guard = _MONGOMOCK_LOCK
 
     def __init__(self, database_name: str = "jobqueue_test", client: mongomock.MongoClient | None = None):
+        allow_bulk_updates()
         super().__init__(client or mongomock.MongoClient(), database_name)
 
     def _where(self) -> str:

@@ -22,8 +22,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from jobs import services
-from jobs.models import Attempt, NewJob, Outcome, Status, WorkerPool
-from jobs.stores import JobResult
+from jobs.models import Attempt, NewJob, Outcome, PoolInfo, Status
+from jobs.results import Completed, Failed, Retried
 from jobs.timeutil import utc_now
 
 pytestmark = pytest.mark.browser
@@ -169,8 +169,8 @@ def finish_batch(store, *, at, completed: int, failed: int, rng: random.Random) 
             outcome=(Outcome.FAILED if failing else Outcome.COMPLETED).value,
             error="TimeoutError: upstream did not answer in 30 s" if failing else None,
         )
-        results.append(JobResult("fail" if failing else "complete", job, attempt))
-    store.finish_many(results, now=at)
+        results.append((Failed if failing else Completed)(job, attempt))
+    store.record_results(results, now=at)
 
 
 def seed_history(store, now) -> None:
@@ -184,7 +184,7 @@ def seed_history(store, now) -> None:
         at = now - timedelta(minutes=minutes_ago, seconds=20)
         finish_batch(store, at=at, completed=rng.randint(2, 14), failed=failed, rng=rng)
     store.register_pool(
-        WorkerPool(
+        PoolInfo(
             id="web-1:3141",
             host="web-1",
             pid=3141,
@@ -205,7 +205,7 @@ def make_failed_email_job(store):
         priority=100,
         clock=lambda: now - timedelta(seconds=40),
     )
-    for attempt_number, outcome in enumerate(("retry", "fail")):
+    for attempt_number, retries_left in enumerate((True, False)):
         started = now - timedelta(seconds=30 - attempt_number * 15)
         [claimed] = store.claim(owner="web-1:3141", limit=1, now=started, lease_seconds=30)
         assert claimed.id == job.id
@@ -216,8 +216,11 @@ def make_failed_email_job(store):
             outcome=Outcome.FAILED.value,
             error=TRACEBACK,
         )
-        result = JobResult(outcome, claimed, attempt, run_at=started + timedelta(seconds=2))
-        assert store.finish(result, now=started + timedelta(milliseconds=842))
+        if retries_left:
+            result = Retried(claimed, attempt, run_at=started + timedelta(seconds=2))
+        else:
+            result = Failed(claimed, attempt)
+        assert store.record_results([result], now=started + timedelta(milliseconds=842)) == [True]
     return services.get_job(job.id)
 
 

@@ -14,7 +14,9 @@ from rest_framework.test import APIClient
 
 from jobs import enqueue, services
 from jobs.models import Attempt, Outcome
+from jobs.results import Failed
 from jobs.timeutil import isoformat_z
+from tests.results_support import record
 
 JOB_FIELDS = {
     "id",
@@ -165,7 +167,7 @@ def test_failed_job_shows_its_attempts_and_last_error(api, store, clock):
     attempt = Attempt(
         started_at=held.lease.started_at, finished_at=finished, worker="worker-1", outcome=Outcome.FAILED, error="boom"
     )
-    assert store.fail(held, attempt=attempt, now=finished)
+    assert record(store, Failed(held, attempt), now=finished)
 
     shown = api.get(f"/jobs/{job['id']}").json()
 
@@ -334,7 +336,7 @@ def test_list_filters_by_status_type_and_has_error(api, store, clock):
     failing_held = store.claim(owner="w", limit=1, now=clock(), lease_seconds=30)
     assert [job.id for job in failing_held] == [failing.id]
     attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.FAILED, error="nope")
-    assert store.fail(failing_held[0], attempt=attempt, now=clock())
+    assert record(store, Failed(failing_held[0], attempt), now=clock())
 
     def ids(**query):
         response = api.get("/jobs", query)

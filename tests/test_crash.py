@@ -4,11 +4,12 @@ heartbeating), then for real: ``runworkers`` SIGKILLed on a SQLite file."""
 
 import signal
 import threading
+from dataclasses import replace
 
 from jobs import services
 from jobs.models import Outcome, Status
 from jobs.retry import RetryStrategy
-from jobs.worker import WorkerPool
+from jobs.worker import PoolOptions, WorkerPool
 from tests.worker_support import PoolThread, run_pool, wait_until
 
 LEASE = 30.0
@@ -27,17 +28,17 @@ def test_the_job_of_a_worker_killed_mid_job_runs_again_on_another_worker(store, 
     test_handlers.add("test-hang-once", hangs_the_first_time)
     job = services.enqueue("test-hang-once", clock=clock)
     no_backoff = RetryStrategy(base_delay=0, max_delay=0)
-    options = {"store": store, "clock": clock, "concurrency": 1, "lease_seconds": LEASE, "poll_interval": 0.01}
+    options = PoolOptions(concurrency=1, lease_seconds=LEASE, poll_interval=0.01, retry_strategy=no_backoff)
     # The first worker's lease keeper never runs: it stands for a process that died.
-    killed = WorkerPool(**options, renew_interval=3600, reap_interval=3600, retry_strategy=no_backoff)
+    killed = WorkerPool(replace(options, renew_interval=3600, reap_interval=3600), store=store, clock=clock)
     killed_thread = PoolThread(killed).start()
     try:
         assert first_run_started.wait(10)
         clock.advance(LEASE - 1)
-        assert store.reap(now=clock(), retry_delay=no_backoff) == 0  # not expired yet
+        assert store.reap(now=clock(), retry_strategy=no_backoff) == 0  # not expired yet
 
         clock.advance(2)
-        rescuer = run_pool(WorkerPool(**options, retry_strategy=no_backoff, run_until_idle=True))
+        rescuer = run_pool(WorkerPool(replace(options, run_until_idle=True), store=store, clock=clock))
         rescued = store.get(job.id)
         assert rescued.status == Status.COMPLETED and rescued.retry_count == 1
         assert [(a.outcome, a.worker) for a in rescued.attempts] == [
@@ -58,17 +59,18 @@ def test_the_job_of_a_worker_killed_mid_job_runs_again_on_another_worker(store, 
 
 
 def test_jobs_of_a_sigkilled_runworkers_are_completed_by_the_next_one(deployment):
-    ids = deployment.enqueue("sleep", {"seconds": 1.0}, count=6)
+    ids = deployment.enqueue_gated("after-the-crash", count=6)
     first = deployment.start_workers("--concurrency", "4", name="first")
     in_flight = wait_until(
-        lambda: (lambda running: running if len(running) == 4 else None)(deployment.with_status("processing")),
-        what="four jobs to be processing",
+        lambda: (lambda running: running if len(running) == 4 else None)(deployment.started(ids)),
+        what="four jobs to be running",
     )
 
     first.send_signal(signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
     assert set(deployment.with_status("processing")) == set(in_flight)  # nobody let go of them
 
+    deployment.open_gate("after-the-crash")
     second = deployment.start_workers("--concurrency", "4", name="second")
     wait_until(
         lambda: set(deployment.with_status("completed")) == set(ids),

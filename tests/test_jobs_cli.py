@@ -69,12 +69,12 @@ def test_show_retry_cancel_exit_1_when_not_found_or_refused_and_2_for_a_bad_id(s
 
 def test_retry_failed_type_stats_and_purge(store, clock):
     from jobs.models import Attempt, NewJob, Outcome
-    from jobs.stores import JobResult
+    from jobs.results import Failed
 
     store.insert_many([NewJob(type="fail", payload={}, max_retries=0)], now=clock())
     [claimed] = store.claim(owner="w", limit=1, now=clock(), lease_seconds=60)
     attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.FAILED, error="E")
-    store.finish_many([JobResult("fail", claimed, attempt)], now=clock())
+    store.record_results([Failed(claimed, attempt)], now=clock())
 
     stats = json.loads(run("stats", "--json"))
     assert stats["byStatus"]["failed"] == 1

@@ -16,10 +16,13 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from conftest import discard_store, make_store
-from jobs.models import Attempt, NewJob, WorkerPool
+from jobs.models import Attempt, NewJob, PoolInfo
+from jobs.results import Completed
+from jobs.retry import RetryStrategy
 from jobs.stores.base import StoreUnavailable
 from jobs.stores.mongo import MongoJobStore, redact_uri
 from tests.mongomock_store import MongomockJobStore
+from tests.results_support import record
 
 # Nothing listens on port 1; connecting is refused at once.
 CLOSED_PORT_URI = "mongodb://jq:hunter2@127.0.0.1:1/jobs_prod?authSource=admin"
@@ -251,7 +254,7 @@ def mongo_store(request):
 
 def test_a_pool_entry_has_an_object_id_and_its_pool_id_in_a_unique_field(mongo_store):
     # Wire-protocol servers such as CongoDB refuse an _id that is not an ObjectId.
-    pool = WorkerPool(
+    pool = PoolInfo(
         id="host:42:ab12cd34", host="host", pid=42, concurrency=4, running=0, started_at=NOW, heartbeat_at=NOW
     )
     mongo_store.register_pool(pool)
@@ -357,10 +360,37 @@ def test_reaper_spares_a_job_whose_worker_renewed_after_the_reaper_read_it(mock_
 
     monkeypatch.setattr(mock_store._jobs, "find", read_then_renew)
 
-    assert mock_store.reap(now=later, retry_delay=lambda retries: 0) == 0
+    assert mock_store.reap(now=later, retry_strategy=RetryStrategy(base_delay=0, max_delay=0)) == 0
     job = mock_store.get(held.id)
     assert job.status == "processing" and job.lease.expires_at == later + timedelta(seconds=30)
     assert job.attempt_count == 0
+
+
+# --- results --------------------------------------------------------------------------
+
+
+def test_results_are_one_unordered_bulk_write_fenced_per_job(mock_store, monkeypatch):
+    _new_jobs(mock_store, 3)
+    a, b, c = mock_store.claim(owner="worker-1", limit=3, now=NOW, lease_seconds=30)
+    stale_c = c
+    later = NOW + timedelta(seconds=1)
+    done = Attempt(started_at=NOW, finished_at=later, worker="worker-1", outcome="completed")
+    record(mock_store, Completed(c, done), now=later)  # c's lease is gone: its second write must be refused
+    bulk_write = mock_store._jobs.bulk_write
+    sent = []
+
+    def counting_bulk_write(operations, **options):
+        sent.append((len(operations), options))
+        return bulk_write(operations, **options)
+
+    monkeypatch.setattr(mock_store._jobs, "bulk_write", counting_bulk_write)
+    monkeypatch.setattr(mock_store._jobs, "update_one", None)  # not one update per job
+
+    applied = mock_store.record_results([Completed(a, done), Completed(b, done), Completed(stale_c, done)], now=later)
+
+    assert applied == [True, True, False]
+    assert sent == [(3, {"ordered": False})]
+    assert mock_store.get(c.id).attempt_count == 1
 
 
 # --- statistics ---------------------------------------------------------------------
@@ -372,7 +402,7 @@ def test_throughput_buckets_start_at_multiples_of_the_bucket_size(mock_store):
     finish_times = [NOW + timedelta(seconds=10), NOW + timedelta(seconds=20), NOW + timedelta(seconds=70)]
     for job, finished_at in zip(held, finish_times, strict=True):
         attempt = Attempt(started_at=NOW, finished_at=finished_at, worker="worker-1", outcome="completed")
-        mock_store.complete(job, attempt=attempt, now=finished_at)
+        record(mock_store, Completed(job, attempt), now=finished_at)
 
     buckets = mock_store.throughput(since=NOW - timedelta(hours=1), bucket_seconds=60)
 

@@ -10,8 +10,9 @@ from django.test import RequestFactory
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import services
-from jobs.models import Attempt, Outcome, WorkerPool
-from jobs.stores import JobResult, StoreUnavailable
+from jobs.models import Attempt, Outcome, PoolInfo
+from jobs.results import Completed, Failed
+from jobs.stores import StoreUnavailable
 
 
 def scrape(client) -> dict:
@@ -33,7 +34,7 @@ def finish(store, clock, job_type, *, seconds_waiting, seconds_running, failed=F
     started = clock()
     clock.advance(seconds_running)
     attempt = Attempt(started_at=started, finished_at=clock(), worker="host:1:x", outcome=Outcome.COMPLETED)
-    store.finish_many([JobResult("fail" if failed else "complete", claimed, attempt)], now=clock())
+    store.record_results([(Failed if failed else Completed)(claimed, attempt)], now=clock())
 
 
 def services_new_job(job_type):
@@ -82,7 +83,7 @@ def test_metrics_oldest_pending_age_and_live_pools_with_busy_threads(store, clie
     now = utc_now()
     for pool_id, running in (("a:1:x", 3), ("b:2:y", 1)):
         store.register_pool(
-            WorkerPool(id=pool_id, host="a", pid=1, concurrency=4, running=running, started_at=now, heartbeat_at=now)
+            PoolInfo(id=pool_id, host="a", pid=1, concurrency=4, running=running, started_at=now, heartbeat_at=now)
         )
 
     samples = scrape(client)
@@ -205,7 +206,7 @@ def test_workerhealth_is_healthy_only_with_a_live_pool_on_this_host(store, capsy
 
     now = utc_now()
     store.register_pool(
-        WorkerPool(id="p", host=socket.gethostname(), pid=1, concurrency=2, running=1, started_at=now, heartbeat_at=now)
+        PoolInfo(id="p", host=socket.gethostname(), pid=1, concurrency=2, running=1, started_at=now, heartbeat_at=now)
     )
     call_command("workerhealth")
     assert "healthy: 1 worker pool(s)" in capsys.readouterr().out

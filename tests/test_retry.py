@@ -1,10 +1,14 @@
 """The retry strategy on its own: capped exponential backoff with full jitter."""
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.retry import RetryStrategy
+from jobs.handlers import DoNotRetry
+from jobs.models import Job, Status
+from jobs.retry import GiveUp, LeaseExpired, RetryAt, RetryStrategy
+from jobs.worker import JobTimedOut
 
 
 def lowest(strategy_kwargs=None):
@@ -43,10 +47,54 @@ def test_delays_from_a_real_random_source_stay_in_range_and_spread_out():
         assert min(delays) < ceiling * 0.1 and max(delays) > ceiling * 0.9
 
 
-def test_the_strategy_is_the_callable_the_reaper_takes():
+def test_delay_scales_the_capped_ceiling_by_the_random_draw():
     strategy = RetryStrategy(base_delay=3, max_delay=10, random=lambda: 0.5)
-    assert strategy(0) == 1.5
-    assert strategy(4) == 5.0  # capped at 10, half of it
+    assert strategy.delay(0) == 1.5
+    assert strategy.delay(4) == 5.0  # capped at 10, half of it
+
+
+NOW = datetime(2026, 2, 2, 5, 30, 0, 123000, tzinfo=UTC)
+
+
+def held_job(*, retry_count: int, max_retries: int) -> Job:
+    return Job(
+        id="0" * 24,
+        type="noop",
+        payload={},
+        status=Status.PROCESSING,
+        retry_count=retry_count,
+        max_retries=max_retries,
+        priority=0,
+        run_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), LeaseExpired("lease expired"), JobTimedOut("too slow")])
+def test_decide_retries_after_the_backoff_while_retries_remain(error):
+    strategy = RetryStrategy(base_delay=3, max_delay=10, random=lambda: 0.5)
+
+    decision = strategy.decide(held_job(retry_count=1, max_retries=2), error, NOW)
+
+    assert decision == RetryAt(NOW + timedelta(seconds=3))  # ceiling 6, half of it
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), LeaseExpired("lease expired")])
+def test_decide_gives_up_when_the_retries_are_spent(error):
+    assert RetryStrategy().decide(held_job(retry_count=2, max_retries=2), error, NOW) == GiveUp()
+
+
+def test_decide_gives_up_at_once_on_do_not_retry():
+    assert RetryStrategy().decide(held_job(retry_count=0, max_retries=5), DoNotRetry("bad input"), NOW) == GiveUp()
+
+
+def test_decide_keeps_whole_milliseconds():
+    strategy = RetryStrategy(base_delay=1, max_delay=1, random=lambda: 0.0004567)
+
+    decision = strategy.decide(held_job(retry_count=0, max_retries=1), RuntimeError(), NOW)
+
+    assert decision == RetryAt(NOW)  # 0.4567 ms rounds down to the millisecond
 
 
 def test_zero_base_delay_retries_at_once():

@@ -8,7 +8,9 @@ import pytest
 from django.db import connection, connections
 
 from jobs.models import Attempt, NewJob, Outcome, Status
-from jobs.stores import JobResult, StoreUnavailable
+from jobs.results import Completed
+from jobs.retry import RetryStrategy
+from jobs.stores import StoreUnavailable
 from jobs.stores.sql import TABLE, SqlJobStore
 
 LEASE = 30.0
@@ -119,7 +121,7 @@ def test_a_job_costs_under_three_statements_from_insert_to_completed(sql_store, 
     while batch := sql_store.claim(owner="w", limit=16, now=clock(), lease_seconds=LEASE):
         claimed.extend(batch)
         attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
-        assert all(sql_store.finish_many([JobResult("complete", job, attempt) for job in batch], now=clock()))
+        assert all(sql_store.record_results([Completed(job, attempt) for job in batch], now=clock()))
 
     per_job = (sql_store.round_trips - before) / jobs
     assert len(claimed) == jobs
@@ -144,6 +146,6 @@ def test_the_reaper_spares_a_job_renewed_after_it_read_the_expired_lease(sql_sto
 
     monkeypatch.setattr(SqlJobStore, "_execute", renew_right_after_the_reaper_reads)
 
-    assert sql_store.reap(now=clock(), retry_delay=lambda retries: 0) == 0
+    assert sql_store.reap(now=clock(), retry_strategy=RetryStrategy(base_delay=0, max_delay=0)) == 0
     job = sql_store.get(held.id)
     assert job.status == Status.PROCESSING and job.lease.token == held.lease.token and job.attempt_count == 0

@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, Status, WorkerPool
-from jobs.stores import JobResult
+from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, PoolInfo, Status
+from jobs.results import Completed, Failed, Released, Retried
+from jobs.retry import RetryStrategy
 from jobs.timeutil import truncate_ms
+from tests.results_support import record
 
+NO_BACKOFF = RetryStrategy(base_delay=0, max_delay=0)
 LEASE = 30.0
 
 
@@ -108,9 +111,9 @@ def test_list_filters_jobs_with_errors(store, clock):
     for _ in range(2):
         claimed = store.claim(owner="w", limit=1, now=clock(), lease_seconds=LEASE)[0]
         if claimed.id == broken.id:
-            store.retry(claimed, attempt=attempt(clock, Outcome.FAILED, "boom"), run_at=clock(), now=clock())
+            record(store, Retried(claimed, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
         else:
-            store.complete(claimed, attempt=attempt(clock), now=clock())
+            record(store, Completed(claimed, attempt(clock)), now=clock())
 
     assert [job.id for job in store.list_jobs(has_error=True)] == [broken.id]
     assert [job.id for job in store.list_jobs(has_error=False)] == [ok.id]
@@ -177,7 +180,7 @@ def test_complete_records_the_attempt_and_clears_the_lease(store, clock):
     clock.advance(2)
 
     done = attempt(clock, worker="w1")
-    assert store.complete(held, attempt=done, now=clock()) is True
+    assert record(store, Completed(held, done), now=clock()) is True
 
     job = store.get(held.id)
     assert job.status == Status.COMPLETED and job.lease is None
@@ -192,7 +195,7 @@ def test_retry_returns_the_job_to_pending_later_with_one_more_retry(store, clock
     later = clock() + timedelta(seconds=8)
 
     failed = attempt(clock, Outcome.FAILED, "RuntimeError: boom")
-    assert store.retry(held, attempt=failed, run_at=later, now=clock()) is True
+    assert record(store, Retried(held, failed, run_at=later), now=clock()) is True
 
     job = store.get(held.id)
     assert job.status == Status.PENDING and job.retry_count == 1 and job.run_at == later
@@ -204,7 +207,7 @@ def test_fail_keeps_retry_count_and_last_error(store, clock):
     store.insert(new(max_retries=0), now=clock())
     held = claim_one(store, clock)
 
-    assert store.fail(held, attempt=attempt(clock, Outcome.FAILED, "nope"), now=clock()) is True
+    assert record(store, Failed(held, attempt(clock, Outcome.FAILED, "nope")), now=clock()) is True
 
     job = store.get(held.id)
     assert job.status == Status.FAILED and job.retry_count == 0
@@ -215,40 +218,41 @@ def test_release_returns_the_job_without_counting_a_retry(store, clock):
     store.insert(new(), now=clock())
     held = claim_one(store, clock)
 
-    assert store.release(held, attempt=attempt(clock, Outcome.RELEASED), now=clock()) is True
+    assert record(store, Released(held, attempt(clock, Outcome.RELEASED)), now=clock()) is True
 
     job = store.get(held.id)
     assert job.status == Status.PENDING and job.retry_count == 0 and job.run_at == clock()
     assert job.attempts[-1].outcome == Outcome.RELEASED
 
 
-@pytest.mark.parametrize("kind", ["complete", "retry", "fail", "release"])
+@pytest.mark.parametrize("kind", [Completed, Retried, Failed, Released])
 def test_a_worker_that_lost_its_lease_changes_nothing(store, clock, kind):
     store.insert(new(max_retries=3), now=clock())
     first = claim_one(store, clock, owner="w1")
     clock.advance(LEASE + 1)
-    assert store.reap(now=clock(), retry_delay=lambda retries: 0) == 1
+    assert store.reap(now=clock(), retry_strategy=NO_BACKOFF) == 1
     second = claim_one(store, clock, owner="w2")
     before = store.get(first.id)
 
-    late = JobResult(kind, first, attempt(clock, worker="w1"), run_at=clock())
-    assert store.finish(late, now=clock()) is False
+    late = attempt(clock, worker="w1")
+    late_result = kind(first, late, run_at=clock()) if kind is Retried else kind(first, late)
+    assert record(store, late_result, now=clock()) is False
 
     assert store.get(first.id) == before
-    assert store.complete(second, attempt=attempt(clock, worker="w2"), now=clock()) is True
+    assert record(store, Completed(second, attempt(clock, worker="w2")), now=clock()) is True
 
 
-def test_finish_many_applies_each_held_result_and_refuses_lost_ones(store, clock):
+def test_record_results_applies_each_held_result_and_refuses_lost_ones(store, clock):
     store.insert_many([new() for _ in range(3)], now=clock())
     a, b, c = store.claim(owner="w", limit=3, now=clock(), lease_seconds=LEASE)
     stale_c = c
-    store.release(c, attempt=attempt(clock, Outcome.RELEASED), now=clock())
+    record(store, Released(c, attempt(clock, Outcome.RELEASED)), now=clock())
 
-    applied = store.finish_many(
+    applied = store.record_results(
         [
-            JobResult("complete", a, attempt(clock)),
-            JobResult("retry", b, attempt(clock, Outcome.FAILED, "x"), run_at=clock()),
-            JobResult("complete", stale_c, attempt(clock)),
+            Completed(a, attempt(clock)),
+            Retried(b, attempt(clock, Outcome.FAILED, "x"), run_at=clock()),
+            Completed(stale_c, attempt(clock)),
         ],
         now=clock(),
     )
@@ -259,12 +263,90 @@ def test_finish_many_applies_each_held_result_and_refuses_lost_ones(store, clock
     assert store.get(c.id).status == Status.PENDING and store.get(c.id).retry_count == 0
 
 
+def test_record_results_writes_every_kind_in_one_call(store, clock):
+    store.insert_many([new(max_retries=3) for _ in range(4)], now=clock())
+    done, retried, failed, released = store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE)
+    later = clock() + timedelta(seconds=5)
+    clock.advance(1)
+
+    applied = store.record_results(
+        [
+            Completed(done, attempt(clock)),
+            Retried(retried, attempt(clock, Outcome.FAILED, "boom"), run_at=later),
+            Failed(failed, attempt(clock, Outcome.FAILED, "nope")),
+            Released(released, attempt(clock, Outcome.RELEASED)),
+        ],
+        now=clock(),
+    )
+
+    assert applied == [True, True, True, True]
+    statuses = {
+        job.id: (job.status, job.retry_count, job.last_error)
+        for job in map(store.get, [done.id, retried.id, failed.id, released.id])
+    }
+    assert statuses == {
+        done.id: (Status.COMPLETED, 0, None),
+        retried.id: (Status.PENDING, 1, "boom"),
+        failed.id: (Status.FAILED, 0, "nope"),
+        released.id: (Status.PENDING, 0, None),
+    }
+    assert store.get(retried.id).run_at == later and store.get(released.id).run_at == clock()
+    assert all(store.get(job.id).lease is None for job in (done, retried, failed, released))
+
+
+def test_record_results_of_nothing_writes_nothing(store, clock):
+    assert store.record_results([], now=clock()) == []
+
+
+def test_completing_a_job_that_failed_before_clears_its_last_error(store, clock):
+    job = store.insert(new(max_retries=1), now=clock())
+    failing = claim_one(store, clock)
+    assert record(store, Retried(failing, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
+    assert store.get(job.id).last_error == "boom"
+
+    succeeding = claim_one(store, clock)
+    assert record(store, Completed(succeeding, attempt(clock)), now=clock())
+
+    completed = store.get(job.id)
+    assert completed.status == Status.COMPLETED and completed.last_error is None
+    assert [a.outcome for a in completed.attempts] == [Outcome.FAILED, Outcome.COMPLETED]
+    assert completed.attempts[0].error == "boom"  # the history keeps it
+    assert [found.id for found in store.list_jobs(has_error=True)] == []
+    assert [found.id for found in store.list_jobs(has_error=False)] == [job.id]
+
+
+def test_a_released_job_keeps_the_error_of_its_last_failed_attempt(store, clock):
+    job = store.insert(new(max_retries=2), now=clock())
+    failing = claim_one(store, clock)
+    record(store, Retried(failing, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
+
+    running = claim_one(store, clock)
+    assert record(store, Released(running, attempt(clock, Outcome.RELEASED)), now=clock())
+
+    assert store.get(job.id).last_error == "boom"
+    assert [found.id for found in store.list_jobs(has_error=True)] == [job.id]
+
+
+def test_the_reapers_write_refuses_a_lease_renewed_since_its_read(store, clock):
+    store.insert(new(), now=clock())
+    held = claim_one(store, clock)
+    clock.advance(LEASE + 1)
+    assert store.renew([held], now=clock(), lease_seconds=LEASE) == {held.id}  # the worker came back
+    before = store.get(held.id)
+
+    lost = attempt(clock, Outcome.LEASE_EXPIRED, "lease expired")
+    assert store.record_results([Retried(held, lost, run_at=clock())], now=clock(), only_expired=True) == [False]
+
+    assert store.get(held.id) == before
+    assert record(store, Completed(held, attempt(clock)), now=clock())  # its holder still can
+
+
 def test_attempt_history_is_bounded_but_counted(store, clock):
     store.insert(new(max_retries=ATTEMPT_HISTORY_LIMIT + 5), now=clock())
     total = ATTEMPT_HISTORY_LIMIT + 3
     for n in range(total):
         held = claim_one(store, clock)
-        store.retry(held, attempt=attempt(clock, Outcome.FAILED, f"error {n}"), run_at=clock(), now=clock())
+        record(store, Retried(held, attempt(clock, Outcome.FAILED, f"error {n}"), run_at=clock()), now=clock())
 
     job = store.get(held.id)
     assert job.attempt_count == total and len(job.attempts) == ATTEMPT_HISTORY_LIMIT
@@ -277,7 +359,7 @@ def test_attempt_history_is_bounded_but_counted(store, clock):
 def test_renew_extends_held_leases_and_reports_lost_ones(store, clock):
     store.insert_many([new(), new()], now=clock())
     kept, lost = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
-    store.release(lost, attempt=attempt(clock, Outcome.RELEASED), now=clock())
+    record(store, Released(lost, attempt(clock, Outcome.RELEASED)), now=clock())
     clock.advance(20)
 
     assert store.renew([kept, lost], now=clock(), lease_seconds=LEASE) == {kept.id}
@@ -289,10 +371,10 @@ def test_reaper_returns_expired_jobs_to_pending_with_a_lost_attempt(store, clock
     job = store.insert(new(max_retries=2), now=clock())
     held = claim_one(store, clock, owner="dead-worker")
     clock.advance(LEASE - 1)
-    assert store.reap(now=clock(), retry_delay=lambda retries: 0) == 0
+    assert store.reap(now=clock(), retry_strategy=NO_BACKOFF) == 0
     clock.advance(2)
 
-    assert store.reap(now=clock(), retry_delay=lambda retries: 10 * (retries + 1)) == 1
+    assert store.reap(now=clock(), retry_strategy=RetryStrategy(base_delay=10, random=lambda: 1.0)) == 1
 
     reaped = store.get(job.id)
     assert reaped.status == Status.PENDING and reaped.retry_count == 1 and reaped.lease is None
@@ -308,7 +390,7 @@ def test_reaper_fails_an_expired_job_whose_retries_are_spent(store, clock):
     claim_one(store, clock)
     clock.advance(LEASE + 1)
 
-    assert store.reap(now=clock(), retry_delay=lambda retries: 0) == 1
+    assert store.reap(now=clock(), retry_strategy=NO_BACKOFF) == 1
 
     reaped = store.get(job.id)
     assert reaped.status == Status.FAILED and reaped.retry_count == 0 and reaped.finished_at == clock()
@@ -324,7 +406,7 @@ def test_two_reapers_at_once_reap_each_job_once(store, clock):
     def reaper():
         start.wait()
         try:
-            totals.append(store.reap(now=clock(), retry_delay=lambda retries: 0))
+            totals.append(store.reap(now=clock(), retry_strategy=NO_BACKOFF))
         finally:
             connections.close_all()
 
@@ -356,7 +438,7 @@ def test_cancel_only_applies_to_pending_jobs(store, clock):
 def test_retry_now_gives_a_failed_job_one_more_attempt_and_keeps_history(store, clock):
     store.insert(new(max_retries=0), now=clock())
     held = claim_one(store, clock)
-    store.fail(held, attempt=attempt(clock, Outcome.FAILED, "boom"), now=clock())
+    record(store, Failed(held, attempt(clock, Outcome.FAILED, "boom")), now=clock())
     clock.advance(5)
 
     retried = store.retry_now(held.id, now=clock())
@@ -372,7 +454,7 @@ def test_retry_now_makes_a_delayed_job_due_and_refuses_other_states(store, clock
     assert store.retry_now(delayed.id, now=clock()).run_at == clock()
 
     completed_job = claim_one(store, clock)
-    store.complete(completed_job, attempt=attempt(clock), now=clock())
+    record(store, Completed(completed_job, attempt(clock)), now=clock())
     assert store.retry_now(completed_job.id, now=clock()) is None
     assert store.get(completed_job.id).status == Status.COMPLETED
 
@@ -387,7 +469,7 @@ def test_retry_now_leaves_a_due_pending_job_in_its_place(store, clock):
 def test_retry_failed_retries_every_failed_job_of_one_type(store, clock):
     store.insert_many([new("email", max_retries=0)] * 3 + [new("noop", max_retries=0)], now=clock())
     for held in store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE):
-        store.fail(held, attempt=attempt(clock, Outcome.FAILED, "x"), now=clock())
+        record(store, Failed(held, attempt(clock, Outcome.FAILED, "x")), now=clock())
 
     assert store.retry_failed(type="email", now=clock()) == 3
 
@@ -397,7 +479,7 @@ def test_retry_failed_retries_every_failed_job_of_one_type(store, clock):
 
 def test_delete_finished_removes_only_old_finished_jobs(store, clock):
     old_done, old_pending = store.insert_many([new(), new(priority=-1)], now=clock())
-    store.complete(claim_one(store, clock), attempt=attempt(clock), now=clock())
+    record(store, Completed(claim_one(store, clock), attempt(clock)), now=clock())
     clock.advance(3 * 86400)
     recent = store.insert(new(), now=clock())
     store.cancel(recent.id, now=clock())
@@ -437,10 +519,10 @@ def test_throughput_counts_finished_jobs_per_bucket(store, clock):
     clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
     store.insert_many([new(max_retries=0) for _ in range(4)], now=clock())
     a, b, c, _still_running = store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE)
-    store.complete(a, attempt=attempt(clock), now=clock())
-    store.fail(b, attempt=attempt(clock, Outcome.FAILED, "x"), now=clock())
+    record(store, Completed(a, attempt(clock)), now=clock())
+    record(store, Failed(b, attempt(clock, Outcome.FAILED, "x")), now=clock())
     clock.advance(60)
-    store.complete(c, attempt=attempt(clock), now=clock())
+    record(store, Completed(c, attempt(clock)), now=clock())
 
     buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
 
@@ -456,12 +538,12 @@ def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(sto
     clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
     store.insert_many([new(max_retries=3), new(max_retries=3)], now=clock())
     flaky, released = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
-    store.retry(flaky, attempt=attempt(clock, Outcome.FAILED, "boom"), run_at=clock(), now=clock())
-    store.release(released, attempt=attempt(clock, Outcome.RELEASED), now=clock())  # shutdown: no result
+    record(store, Retried(flaky, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
+    record(store, Released(released, attempt(clock, Outcome.RELEASED)), now=clock())  # shutdown: no result
     clock.advance(60)
     [flaky_again, released_again] = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
-    store.complete(flaky_again, attempt=attempt(clock), now=clock())
-    store.retry(released_again, attempt=attempt(clock, Outcome.TIMED_OUT, "slow"), run_at=clock(), now=clock())
+    record(store, Completed(flaky_again, attempt(clock)), now=clock())
+    record(store, Retried(released_again, attempt(clock, Outcome.TIMED_OUT, "slow"), run_at=clock()), now=clock())
 
     buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
 
@@ -479,7 +561,7 @@ def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(sto
 
 def test_worker_pools_register_heartbeat_and_drop_off(store, clock):
     started = truncate_ms(clock())
-    pool = WorkerPool(
+    pool = PoolInfo(
         id="host:1:a", host="host", pid=1, concurrency=4, running=0, started_at=started, heartbeat_at=started
     )
     store.register_pool(pool)
@@ -512,8 +594,8 @@ def test_eight_threads_claim_a_thousand_jobs_without_sharing_or_losing_any(store
                     return
                 with claims_lock:
                     claims.update(job.id for job in batch)
-                results = [JobResult("complete", job, attempt(clock, worker=name)) for job in batch]
-                assert all(store.finish_many(results, now=clock()))
+                results = [Completed(job, attempt(clock, worker=name)) for job in batch]
+                assert all(store.record_results(results, now=clock()))
         except Exception as error:  # surfaced below; a thread cannot fail the test itself
             errors.append(error)
         finally:
@@ -536,6 +618,6 @@ def test_round_trips_are_counted(store, clock):
     before = store.round_trips
     store.insert(new(), now=clock())
     held = claim_one(store, clock)
-    store.complete(held, attempt=attempt(clock), now=clock())
+    record(store, Completed(held, attempt(clock)), now=clock())
 
     assert 3 <= store.round_trips - before <= 5

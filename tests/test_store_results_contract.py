@@ -4,7 +4,7 @@ import pytest
 
 from jobs import services
 from jobs.models import Attempt, NewJob, Outcome
-from jobs.stores import JobResult
+from jobs.results import Completed, Failed
 
 
 def finished_job(store, clock, *, failed=False):
@@ -12,7 +12,7 @@ def finished_job(store, clock, *, failed=False):
     [claimed] = store.claim(owner="w", limit=1, now=clock(), lease_seconds=60)
     clock.advance(1)
     attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
-    store.finish_many([JobResult("fail" if failed else "complete", claimed, attempt)], now=clock())
+    store.record_results([(Failed if failed else Completed)(claimed, attempt)], now=clock())
     return job.id
 
 

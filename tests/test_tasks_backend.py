@@ -9,18 +9,18 @@ from jobs.retry import RetryStrategy
 from jobs.tasks import add, explode
 from jobs.tasks_backend import JobQueueBackend, TaskResultDoesNotExist, TaskResultStatus, task, task_backends
 from jobs.timeutil import utc_now
-from jobs.worker import WorkerPool
+from jobs.worker import PoolOptions, WorkerPool
 from tests.worker_support import run_pool
 
 
 def run_all(store):
-    pool = WorkerPool(
-        store=store,
+    options = PoolOptions.from_settings(
         concurrency=2,
         poll_interval=0.01,
         retry_strategy=RetryStrategy(base_delay=0, max_delay=0),
         run_until_idle=True,
     )
+    pool = WorkerPool(options, store=store)
     run_pool(pool)
 
 

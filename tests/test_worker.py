@@ -10,11 +10,12 @@ import pytest
 
 from jobs import services
 from jobs.handlers import DoNotRetry
-from jobs.models import ATTEMPT_HISTORY_LIMIT, NewJob, Outcome, Status
+from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, Status
+from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now
-from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, WorkerPool, describe_error
-from tests.worker_support import PoolThread, run_pool, wait_until
+from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, PoolOptions, WorkerPool, describe_error
+from tests.worker_support import FailingWrites, PoolThread, run_pool, wait_until
 
 LEASE = 30.0
 
@@ -28,7 +29,6 @@ def worker_log(caplog):
 
 def make_pool(store, clock=None, **options):
     defaults = {
-        "store": store,
         "concurrency": 2,
         "lease_seconds": LEASE,
         "poll_interval": 0.01,
@@ -36,9 +36,8 @@ def make_pool(store, clock=None, **options):
         "retry_strategy": RetryStrategy(base_delay=0, max_delay=0),
         "run_until_idle": True,
     }
-    if clock is not None:
-        defaults["clock"] = clock
-    return WorkerPool(**{**defaults, **options})
+    collaborators = {"store": store} if clock is None else {"store": store, "clock": clock}
+    return WorkerPool(PoolOptions(**{**defaults, **options}), **collaborators)
 
 
 def all_jobs(store):
@@ -85,7 +84,7 @@ def test_jobs_complete_with_one_recorded_attempt(store, clock):
         attempt = done.attempts[0]
         assert (attempt.outcome, attempt.worker, attempt.error) == (Outcome.COMPLETED, pool.id, None)
         assert attempt.started_at == attempt.finished_at == clock()
-    assert pool.recorded["complete"] == 5
+    assert pool.recorded[Completed] == 5
 
 
 def test_failed_job_is_retried_until_max_retries(store, clock):
@@ -217,7 +216,7 @@ def test_claims_never_ask_for_more_jobs_than_idle_workers(store, clock):
         del store.claim
 
     assert all(1 <= limit <= 3 for limit in limits)
-    assert pool.recorded["complete"] == 25
+    assert pool.recorded[Completed] == 25
     assert {store.get(job.id).status for job in jobs} == {Status.COMPLETED}
 
 
@@ -228,7 +227,7 @@ def test_max_jobs_stops_after_that_many(store, clock):
 
     statuses = Counter(store.get(job.id).status for job in jobs)
     assert statuses == {Status.COMPLETED: 3, Status.PENDING: 2}
-    assert pool.recorded["complete"] == 3
+    assert pool.recorded[Completed] == 3
 
 
 def test_sixteen_threads_in_two_pools_run_two_thousand_jobs_exactly_once(store, clock, test_handlers):
@@ -247,13 +246,85 @@ def test_sixteen_threads_in_two_pools_run_two_thousand_jobs_exactly_once(store, 
         pool.join(120)
 
     assert len(calls) == 2000 and set(calls.values()) == {1}
-    assert sum(pool.pool.recorded["complete"] for pool in pools) == 2000
+    assert sum(pool.pool.recorded[Completed] for pool in pools) == 2000
     for job in all_jobs(store):
         assert job.status == Status.COMPLETED
         assert [attempt.outcome for attempt in job.attempts] == [Outcome.COMPLETED]
     counts = store.count_by_type_and_status()
     assert counts == {("test-count", "completed"): 2000}
     assert {job.id for job in jobs} == set(calls)
+
+
+# --- results are never dropped --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failures", [1, 5])
+def test_a_result_whose_writes_fail_is_kept_and_written_once_the_store_takes_it(store, clock, failures):
+    job = services.enqueue("noop", max_retries=0, clock=clock)
+    flaky = FailingWrites(store, failures=failures)
+
+    pool = run_pool(make_pool(flaky, clock))
+
+    done = store.get(job.id)
+    assert done.status == Status.COMPLETED and done.lease is None
+    assert [attempt.outcome for attempt in done.attempts] == [Outcome.COMPLETED]
+    assert flaky.calls == failures + 1 and pool.recorded[Completed] == 1
+
+
+def test_results_kept_during_a_drain_are_written_before_the_pool_stops(store, clock, test_handlers):
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", max_retries=0, clock=clock)
+    flaky = FailingWrites(store, failures=3)
+    pool = make_pool(flaky, clock, run_until_idle=False)
+    running = PoolThread(pool).start()
+    assert gate.started.wait(10)
+
+    pool.stop()
+    gate.opened.set()
+    running.join()
+
+    assert store.get(job.id).status == Status.COMPLETED and flaky.calls == 4
+
+
+def test_a_failed_write_is_retried_while_the_lease_holds_and_given_up_once_it_lapsed(store, clock):
+    job = services.enqueue("noop", max_retries=0, clock=clock)
+    flaky = FailingWrites(store, failures=10**6)
+    pool = make_pool(flaky, clock)
+    assert pool.dispatcher.claim_jobs(1) == 1
+    [held] = pool.holdings.held_jobs()
+    done = Attempt(started_at=clock(), finished_at=clock(), worker=pool.id, outcome=Outcome.COMPLETED)
+    assert pool.holdings.hand_back(held, Completed(held, done))
+
+    with pytest.raises(OSError):
+        pool.recorder.write()
+    assert pool.holdings.awaiting_write == 1  # kept: the lease still holds
+
+    clock.advance(LEASE + 1)  # no renewal got through either
+    with pytest.raises(OSError):
+        pool.recorder.write()
+    assert pool.holdings.awaiting_write == 0 and pool.recorder.given_up == 1
+    assert store.get(job.id).status == Status.PROCESSING  # the reaper's now
+
+
+def test_the_pools_own_reaper_never_takes_a_job_the_pool_still_holds(store, clock, test_handlers):
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", max_retries=0, clock=clock)
+    pool = make_pool(store, clock, run_until_idle=False, renew_interval=3600, reap_interval=3600)
+    running = PoolThread(pool).start()
+    try:
+        assert gate.started.wait(10)
+        clock.advance(LEASE + 1)  # the renewals were late (a store outage): the lease lapsed
+
+        assert pool.reap_expired() == 0
+
+        held = store.get(job.id)
+        assert held.status == Status.PROCESSING and held.lease.owner == pool.id
+        gate.opened.set()
+        wait_until(lambda: store.get(job.id).status == Status.COMPLETED, what="the job to complete")
+    finally:
+        gate.opened.set()
+        running.stop()
+    assert [attempt.outcome for attempt in store.get(job.id).attempts] == [Outcome.COMPLETED]
 
 
 # --- leases and fencing ----------------------------------------------------------------------
@@ -270,7 +341,7 @@ def test_the_pool_renews_the_leases_of_running_jobs(store, clock, test_handlers)
         assert pool.renew_leases() == 1
         clock.advance(LEASE * 2 / 3)  # past the first lease, within the renewed one
 
-        assert store.reap(now=clock(), retry_delay=pool.retry_strategy) == 0
+        assert store.reap(now=clock(), retry_strategy=pool.options.retry_strategy) == 0
         assert store.get(job.id).lease.expires_at == renewed_at + timedelta(seconds=LEASE)
     finally:
         gate.opened.set()
@@ -286,7 +357,7 @@ def test_a_worker_that_lost_its_lease_changes_nothing_and_says_so(store, clock, 
     try:
         assert gate.started.wait(10)
         clock.advance(LEASE + 1)
-        assert store.reap(now=clock(), retry_delay=RetryStrategy(base_delay=60, random=lambda: 1.0)) == 1
+        assert store.reap(now=clock(), retry_strategy=RetryStrategy(base_delay=60, random=lambda: 1.0)) == 1
         reaped = store.get(job.id)
 
         assert pool.renew_leases() == 0

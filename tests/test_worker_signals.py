@@ -13,12 +13,22 @@ from jobs.stores import StoreUnavailable
 from tests.worker_support import wait_until
 
 
+def start_on_a_gated_job(deployment, gate: str, *options: str):
+    """``runworkers`` with ``options``, once it runs a job held at ``gate``: (job id, process)."""
+    [job_id] = deployment.enqueue_gated(gate)
+    workers = deployment.start_workers(*options)
+    wait_until(lambda: deployment.started([job_id]), what="the job to start")
+    return job_id, workers
+
+
 def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
-    [job_id] = deployment.enqueue("sleep", {"seconds": 0.5})
-    workers = deployment.start_workers("--concurrency", "2")
-    wait_until(lambda: deployment.with_status("processing"), what="the job to start")
+    job_id, workers = start_on_a_gated_job(deployment, "drain", "--concurrency", "2")
 
     workers.send_signal(signal.SIGTERM)
+    wait_until(lambda: "SIGTERM received" in deployment.log(workers), what="the signal to be handled")
+    # Draining: the process waits for the job, which cannot end until the gate opens.
+    assert workers.poll() is None and deployment.with_status("processing") == [job_id]
+    deployment.open_gate("drain")
 
     assert workers.wait(30) == 0, deployment.log(workers)
     job = deployment.jobs()[job_id]
@@ -28,9 +38,7 @@ def test_sigterm_lets_the_running_job_finish_and_exits_zero(deployment):
 
 
 def test_a_job_still_running_after_the_grace_period_is_released(deployment):
-    [job_id] = deployment.enqueue("sleep", {"seconds": 60})
-    workers = deployment.start_workers("--grace-period", "0.2")
-    wait_until(lambda: deployment.with_status("processing"), what="the job to start")
+    job_id, workers = start_on_a_gated_job(deployment, "never", "--grace-period", "0.2")
 
     workers.send_signal(signal.SIGTERM)
 
@@ -42,9 +50,7 @@ def test_a_job_still_running_after_the_grace_period_is_released(deployment):
 
 
 def test_a_second_signal_exits_at_once(deployment):
-    deployment.enqueue("sleep", {"seconds": 60})
-    workers = deployment.start_workers("--grace-period", "60")
-    wait_until(lambda: deployment.with_status("processing"), what="the job to start")
+    job_id, workers = start_on_a_gated_job(deployment, "never", "--grace-period", "60")
 
     workers.send_signal(signal.SIGTERM)
     wait_until(lambda: "SIGTERM received" in deployment.log(workers), what="the first signal to be handled")
@@ -52,7 +58,7 @@ def test_a_second_signal_exits_at_once(deployment):
 
     assert workers.wait(10) == 128 + signal.SIGTERM
     # Nobody released it: it comes back when its lease expires, like after a crash.
-    assert len(deployment.with_status("processing")) == 1
+    assert deployment.with_status("processing") == [job_id]
 
 
 def test_burst_mode_runs_the_queue_dry_and_exits(deployment):

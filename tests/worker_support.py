@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from jobs import handlers
+from tests.gates import gate_path, started_path
 
 MANAGE_PY = str(Path(__file__).resolve().parent.parent / "manage.py")
 
@@ -93,6 +94,7 @@ class Deployment:
             "DATABASE_URL": f"sqlite:///{self.database}",
             "MONGODB_URI": "",
             "DJANGO_SECRET_KEY": "worker-tests",
+            "DJANGO_SETTINGS_MODULE": "tests.process_settings",
             "JOBQUEUE_VAR_DIR": str(directory),
             "JOBQUEUE_DEMO_HANDLERS": "1",
             "JOBQUEUE_LEASE_SECONDS": "2",
@@ -135,6 +137,17 @@ class Deployment:
         self.processes.append(process)
         return process
 
+    def enqueue_gated(self, gate: str, count: int = 1) -> list[str]:
+        """Enqueue ``file-gate`` jobs that run until ``open_gate(gate)``; their ids."""
+        return self.enqueue("file-gate", {"gate": gate}, count=count)
+
+    def started(self, job_ids) -> list[str]:
+        """Those of ``job_ids`` whose handler has started."""
+        return [job_id for job_id in job_ids if started_path(self.directory, job_id).exists()]
+
+    def open_gate(self, gate: str) -> None:
+        gate_path(self.directory, gate).touch()
+
     def log(self, process: subprocess.Popen) -> str:
         process.log_file.flush()
         return process.log_path.read_text()
@@ -165,3 +178,23 @@ class Deployment:
                 process.send_signal(signal.SIGKILL)
                 process.wait(10)
             process.log_file.close()
+
+
+class FailingWrites:
+    """A store whose ``record_results`` fails its first ``failures`` calls, then works;
+    everything else goes straight to the wrapped store."""
+
+    def __init__(self, store, *, failures: int):
+        self._store = store
+        self.failures_left = failures
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def record_results(self, results, **options):
+        self.calls += 1
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            raise OSError("injected: the write did not reach the database")
+        return self._store.record_results(results, **options)

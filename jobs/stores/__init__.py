@@ -14,10 +14,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
+from jobs.stores.base import JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
 
 __all__ = [
-    "JobResult",
     "JobStore",
     "ListCursor",
     "StoreRejectedValue",

@@ -6,8 +6,8 @@ implementations pass the shared contract suite in ``tests/test_store_contract.py
 Invariants (see docs/ARCHITECTURE.md, "State machine and invariants"):
 
 * ``claim`` is atomic: two callers never hold the same job.
-* Every write about a held job (``renew``, ``complete``, ``retry``, ``fail``,
-  ``release``) matches on the job id *and* its lease token, and returns ``False``
+* Every write about a held job (``renew``, ``record_results``) matches on the job id
+  *and* its lease token, and returns ``False``
   (changing nothing) when the lease was lost.
 * ``reap`` returns processing jobs whose lease expired to ``pending`` (or ``failed``
   when their retries are spent); running it twice at once is harmless.
@@ -22,29 +22,17 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from jobs.models import Attempt, Job, NewJob, Outcome, Throughput, WorkerPool
+from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Throughput
+from jobs.results import JobResult, after_failure
+from jobs.retry import LeaseExpired, RetryStrategy
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
 
 # (createdAt, id) of the last job of a page: the next page starts strictly after it.
 ListCursor = tuple[datetime, str]
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What became of one held job, for ``JobStore.finish_many``.
-
-    ``kind`` is "complete", "retry" (needs ``run_at``), "fail" or "release".
-    """
-
-    kind: str
-    job: Job
-    attempt: Attempt
-    run_at: datetime | None = None
 
 
 class StoreUnavailable(Exception):
@@ -183,47 +171,20 @@ class JobStore(abc.ABC):
         """Extend the leases of jobs still held (matched on id and token); their ids."""
 
     @abc.abstractmethod
-    def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        """Held ``job`` succeeded: ``completed`` (one write). ``False`` if the lease was lost."""
+    def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
+        """Record held jobs' results (``jobs.results``) at once; for each, whether it was applied.
 
-    @abc.abstractmethod
-    def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
-        """Held ``job`` failed with retries left: ``pending`` again at ``run_at``, retryCount + 1."""
-
-    @abc.abstractmethod
-    def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        """Held ``job`` failed for good: ``failed``, retryCount unchanged, lastError kept."""
-
-    @abc.abstractmethod
-    def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        """Give held ``job`` back: ``pending``, due now, retryCount unchanged (shutdown)."""
-
-    def finish_many(self, results_to_write: Sequence[JobResult], *, now: datetime) -> list[bool]:
-        """Record several held jobs' results at once; for each, whether it was applied.
-
-        Same effect as calling ``complete``/``retry``/``fail``/``release`` one by one (the
-        default does exactly that); a store may write them in one transaction so a pool
-        finishing many short jobs pays for one durable commit instead of one per job.
+        Each write is fenced on the job's id and lease token: a result whose lease was lost
+        changes nothing and reads ``False``. With ``only_expired`` (the reaper) a write also
+        needs the lease to have expired before ``now``, so a worker that renewed since the
+        reaper's read keeps its job. One durable commit (or one batch command) for the lot.
         """
-        return [self.finish(result, now=now) for result in results_to_write]
 
-    def finish(self, result: JobResult, *, now: datetime) -> bool:
-        """Record one held job's result (``complete``, ``retry``, ``fail`` or ``release``)."""
-        if result.kind == "complete":
-            return self.complete(result.job, attempt=result.attempt, now=now)
-        if result.kind == "retry":
-            return self.retry(result.job, attempt=result.attempt, run_at=result.run_at, now=now)
-        if result.kind == "fail":
-            return self.fail(result.job, attempt=result.attempt, now=now)
-        if result.kind == "release":
-            return self.release(result.job, attempt=result.attempt, now=now)
-        raise ValueError(f"unknown result kind {result.kind!r}")
-
-    def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
-        """Return expired-lease jobs to ``pending`` (runAt = now + retry_delay(retryCount)),
-        or ``failed`` when retries are spent, recording a lost attempt. How many it took."""
+    def reap(self, *, now: datetime, retry_strategy: RetryStrategy) -> int:
+        """Return expired-lease jobs to ``pending`` or ``failed``, as ``retry_strategy``
+        decides for a lost worker, recording a lost attempt. How many it took."""
         now = truncate_ms(now)
-        reaped = 0
+        results = []
         for job in self._expired_leases(now=now):
             lost = Attempt(
                 started_at=job.lease.started_at,
@@ -232,32 +193,27 @@ class JobStore(abc.ABC):
                 outcome=Outcome.LEASE_EXPIRED.value,
                 error=Outcome.LEASE_EXPIRED.value,
             )
-            if job.retry_count < job.max_retries:
-                run_at = truncate_ms(now + timedelta(seconds=retry_delay(job.retry_count)))
-                result = JobResult("retry", job, lost, run_at=run_at)
-            else:
-                result = JobResult("fail", job, lost)
-            if self._finish_expired(result, now=now):
-                reaped += 1
+            decision = retry_strategy.decide(job, LeaseExpired(Outcome.LEASE_EXPIRED.value), now)
+            results.append(after_failure(job, lost, decision))
+        if not results:
+            return 0
+        applied = self.record_results(results, now=now, only_expired=True)
+        for result, ok in zip(results, applied, strict=True):
+            if ok:
+                job = result.job
                 logger.warning(
                     "job %s (%s) lost its worker %s: lease expired at %s; now %s",
                     job.id,
                     job.type,
                     job.lease.owner,
                     job.lease.expires_at.isoformat(),
-                    "pending" if result.kind == "retry" else "failed",
+                    result.transition(now).status,
                 )
-        return reaped
+        return sum(applied)
 
     @abc.abstractmethod
     def _expired_leases(self, *, now: datetime) -> list[Job]:
         """Processing jobs whose lease expired before ``now`` (one read)."""
-
-    @abc.abstractmethod
-    def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
-        """``finish`` the reaped job only if its lease is still the expired one: fenced on
-        the token (a second reaper changes nothing) and on the expiry (a worker that
-        renewed since the read, keeping its token, keeps its job)."""
 
     # -- operator actions -----------------------------------------------------------
     @abc.abstractmethod
@@ -318,7 +274,7 @@ class JobStore(abc.ABC):
 
     # -- worker-pool registry -------------------------------------------------------
     @abc.abstractmethod
-    def register_pool(self, pool: WorkerPool) -> None:
+    def register_pool(self, pool: PoolInfo) -> None:
         """Record a running pool (insert or replace by id)."""
 
     @abc.abstractmethod
@@ -330,5 +286,5 @@ class JobStore(abc.ABC):
         """Forget a pool that stopped cleanly."""
 
     @abc.abstractmethod
-    def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
+    def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
         """Pools that heartbeated at or after the time, oldest first."""

@@ -25,11 +25,13 @@ from datetime import UTC, datetime, timedelta
 
 import pymongo
 from bson import ObjectId
-from pymongo import ReturnDocument, WriteConcern
+from pymongo import ReturnDocument, UpdateOne, WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from jobs.models import Attempt, Job, Lease, NewJob, Outcome, Status, Throughput, WorkerPool
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
+from jobs.models import Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
+from jobs.results import JobResult
+from jobs.retry import RetryStrategy
+from jobs.stores.base import JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -198,7 +200,7 @@ def _new_document(new_job: NewJob, now: datetime) -> dict:
     }
 
 
-def _pool_document(pool: WorkerPool) -> dict:
+def _pool_document(pool: PoolInfo) -> dict:
     """A pool's registry entry. The server gives it an ObjectId ``_id``: servers that
     speak MongoDB's protocol without being MongoDB (CongoDB) refuse any other ``_id``."""
     return {
@@ -212,8 +214,8 @@ def _pool_document(pool: WorkerPool) -> dict:
     }
 
 
-def _pool(document: dict) -> WorkerPool:
-    return WorkerPool(
+def _pool(document: dict) -> PoolInfo:
+    return PoolInfo(
         id=document["poolId"],
         host=document["host"],
         pid=document["pid"],
@@ -232,6 +234,40 @@ def _due(now: datetime) -> dict:
 def _held(job: Job) -> dict:
     """The filter fencing every write about a held job: its id and its lease token."""
     return {"_id": ObjectId(job.id), "lease.token": job.lease.token, "status": Status.PROCESSING.value}
+
+
+# A transition's field names (``jobs.results``) as document fields.
+_FIELD_NAMES = {
+    "status": "status",
+    "run_at": "runAt",
+    "last_error": "lastError",
+    "has_error": "hasError",
+    "finished_at": "finishedAt",
+}
+
+
+def _record_update(result: JobResult, now: datetime, marker: str) -> dict:
+    """The update recording ``result``: its transition, the lease ended, the history
+    written whole from the holder's copy (nothing else changes it while the job is held)
+    and ``resultId`` stamped so the writer can tell its update applied."""
+    change = result.transition(now)
+    recorded = result.job.with_attempt(result.attempt)
+    history, attempt_count = recorded.attempts, recorded.attempt_count
+    fields = {_FIELD_NAMES[name]: value for name, value in change.changed_fields().items()}
+    update = {
+        "$set": {
+            **fields,
+            "status": change.status.value,
+            "lease": None,
+            "attempts": [_attempt_document(item) for item in history],
+            "attemptCount": attempt_count,
+            "updatedAt": now,
+            "resultId": marker,
+        }
+    }
+    if change.retry_increment:
+        update["$inc"] = {"retryCount": change.retry_increment}
+    return update
 
 
 def _serialized(method):
@@ -561,72 +597,41 @@ class MongoJobStore(JobStore):
         return {str(document["_id"]) for document in self._jobs.find({"$or": pairs}, {"_id": 1})}
 
     @_serialized
-    def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self._finish(JobResult("complete", job, attempt), truncate_ms(now))
+    def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
+        """See ``JobStore.record_results``: one unordered ``bulk_write`` of updates, each
+        fenced on ``_id`` and the lease token.
 
-    @_serialized
-    def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
-        return self._finish(JobResult("retry", job, attempt, run_at=run_at), truncate_ms(now))
-
-    @_serialized
-    def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self._finish(JobResult("fail", job, attempt), truncate_ms(now))
-
-    @_serialized
-    def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self._finish(JobResult("release", job, attempt), truncate_ms(now))
-
-    def _finish(self, result: JobResult, now: datetime, fence: dict | None = None) -> bool:
-        """End the held job's lease with one fenced update recording the attempt.
-
-        The history is written whole from the worker's copy: nothing else changes the
-        attempts of a job while it is held. ``False`` if the lease was lost.
+        The server reports only how many updates matched. When that is all of them (the
+        usual case) every result applied; otherwise one read of the ``resultId`` each
+        update stamps tells which ones did.
         """
-        job, attempt = result.job, result.attempt
-        if job.lease is None:
-            return False
-        fields = self._result_fields(result, now)
-        recorded = job.with_attempt(attempt)
-        update: dict = {
-            "$set": {
-                **fields,
-                "lease": None,
-                "attempts": [_attempt_document(item) for item in recorded.attempts],
-                "attemptCount": recorded.attempt_count,
-                "updatedAt": now,
-            }
-        }
-        if result.kind == "retry":
-            update["$inc"] = {"retryCount": 1}
+        now = truncate_ms(now)
+        fence = {"lease.expiresAt": {"$lt": now}} if only_expired else {}
+        markers = [secrets.token_hex(8) if result.job.lease else None for result in results]
+        operations = [
+            UpdateOne({**_held(result.job), **fence}, _record_update(result, now, marker))
+            for result, marker in zip(results, markers, strict=True)
+            if marker is not None
+        ]
+        if not operations:
+            return [False] * len(results)
         self._count_round_trips()
-        return self._jobs.update_one({**_held(job), **(fence or {})}, update).matched_count == 1
-
-    @staticmethod
-    def _result_fields(result: JobResult, now: datetime) -> dict:
-        """The fields a result sets besides the lease, the history and ``updatedAt``."""
-        error = {"lastError": result.attempt.error, "hasError": True}
-        if result.kind == "complete":
-            return {"status": Status.COMPLETED.value, "finishedAt": now}
-        if result.kind == "retry":
-            return {"status": Status.PENDING.value, "runAt": truncate_ms(result.run_at), **error}
-        if result.kind == "fail":
-            return {"status": Status.FAILED.value, "finishedAt": now, **error}
-        if result.kind == "release":
-            return {"status": Status.PENDING.value, "runAt": now}
-        raise ValueError(f"unknown result kind {result.kind!r}")
+        if self._jobs.bulk_write(operations, ordered=False).matched_count == len(results):
+            return [True] * len(results)
+        self._count_round_trips()
+        ids = [ObjectId(result.job.id) for result in results]
+        stamped = {document.get("resultId") for document in self._jobs.find({"_id": {"$in": ids}}, {"resultId": 1})}
+        return [marker is not None and marker in stamped for marker in markers]
 
     @_serialized
-    def reap(self, *, now: datetime, retry_delay: Callable[[int], float]) -> int:
-        """See ``JobStore.reap``: one read, then one fenced update per expired job."""
-        return super().reap(now=now, retry_delay=retry_delay)
+    def reap(self, *, now: datetime, retry_strategy: RetryStrategy) -> int:
+        """See ``JobStore.reap``: one read, then one batch of fenced updates."""
+        return super().reap(now=now, retry_strategy=retry_strategy)
 
     def _expired_leases(self, *, now: datetime) -> list[Job]:
         self._count_round_trips()
         expired = self._jobs.find({"status": Status.PROCESSING.value, "lease.expiresAt": {"$lt": now}})
         return [_job(document) for document in expired]
-
-    def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
-        return self._finish(result, now, fence={"lease.expiresAt": {"$lt": now}})
 
     # -- operator actions -----------------------------------------------------------
     @_serialized
@@ -768,7 +773,7 @@ class MongoJobStore(JobStore):
 
     # -- worker-pool registry -------------------------------------------------------
     @_serialized
-    def register_pool(self, pool: WorkerPool) -> None:
+    def register_pool(self, pool: PoolInfo) -> None:
         self._count_round_trips()
         self._pools.replace_one({"poolId": pool.id}, _pool_document(pool), upsert=True)
 
@@ -783,7 +788,7 @@ class MongoJobStore(JobStore):
         self._pools.delete_one({"poolId": pool_id})
 
     @_serialized
-    def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
+    def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
         self._count_round_trips()
         documents = self._pools.find(
             {"heartbeatAt": {"$gte": truncate_ms(heartbeat_since)}, "poolId": {"$exists": True}},

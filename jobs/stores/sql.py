@@ -14,6 +14,7 @@ with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -32,12 +33,13 @@ from jobs.models import (
     Lease,
     NewJob,
     Outcome,
+    PoolInfo,
     Status,
     Throughput,
-    WorkerPool,
     WorkerPoolRecord,
 )
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable, translate_errors
+from jobs.results import JobResult
+from jobs.stores.base import JobStore, ListCursor, StoreUnavailable, translate_errors
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -73,27 +75,23 @@ _INSERT = (
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
-_COMPLETE = (
-    f"UPDATE {TABLE} SET status = 'completed', lease_owner = NULL, lease_token = NULL, "
-    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
-    f"updated_at = %s, finished_at = %s WHERE {_HELD}"
-)
-_RETRY = (
-    f"UPDATE {TABLE} SET status = 'pending', retry_count = retry_count + 1, run_at = %s, "
+# Every result write ends the lease and fences on it; the result's transition adds the rest.
+_END_LEASE = (
     "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL, "
-    "attempts = %s, attempt_count = %s, last_error = %s, has_error = %s, updated_at = %s "
-    f"WHERE {_HELD}"
+    "attempts = %s, attempt_count = %s, updated_at = %s"
 )
-_FAIL = (
-    f"UPDATE {TABLE} SET status = 'failed', lease_owner = NULL, lease_token = NULL, "
-    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
-    f"last_error = %s, has_error = %s, updated_at = %s, finished_at = %s WHERE {_HELD}"
-)
-_RELEASE = (
-    f"UPDATE {TABLE} SET status = 'pending', run_at = %s, lease_owner = NULL, lease_token = NULL, "
-    "lease_expires_at = NULL, lease_started_at = NULL, attempts = %s, attempt_count = %s, "
-    f"updated_at = %s WHERE {_HELD}"
-)
+# The reaper's extra fence: the lease it read is still the one that expired.
+_EXPIRED = " AND lease_expires_at < %s"
+
+
+@functools.cache
+def _record_sql(columns: tuple[str, ...], counts_retry: bool, only_expired: bool) -> str:
+    """The text of a result's UPDATE: a handful of shapes, built once each."""
+    assignments = [f"{column} = %s" for column in columns]
+    if counts_retry:
+        assignments.append("retry_count = retry_count + %s")
+    sql = f"UPDATE {TABLE} SET {', '.join(assignments)}, {_END_LEASE} WHERE {_HELD}"
+    return sql + _EXPIRED if only_expired else sql
 
 
 _CLAIM_SET = (
@@ -202,8 +200,8 @@ def _job_from_row(row: Sequence) -> Job:
     )
 
 
-def _pool_from_record(record: WorkerPoolRecord) -> WorkerPool:
-    return WorkerPool(
+def _pool_from_record(record: WorkerPoolRecord) -> PoolInfo:
+    return PoolInfo(
         id=record.id,
         host=record.host,
         pid=record.pid,
@@ -404,57 +402,47 @@ class SqlJobStore(JobStore):
         )
         return {job_id for (job_id,) in rows}
 
-    def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
-        """The one fenced UPDATE that records ``result``."""
-        job, attempt = result.job, result.attempt
-        recorded = job.with_attempt(attempt)
-        attempts = self._json([_attempt_to_json(item) for item in recorded.attempts])
-        count = recorded.attempt_count
-        held = (job.id, job.lease.token)
-        if result.kind == "complete":
-            return _COMPLETE, (attempts, count, self._dt(now), self._dt(now), *held)
-        if result.kind == "retry":
-            run_at = self._dt(truncate_ms(result.run_at))
-            return _RETRY, (run_at, attempts, count, attempt.error, True, self._dt(now), *held)
-        if result.kind == "fail":
-            return _FAIL, (attempts, count, attempt.error, True, self._dt(now), self._dt(now), *held)
-        if result.kind == "release":
-            return _RELEASE, (self._dt(now), attempts, count, self._dt(now), *held)
-        raise ValueError(f"unknown result kind {result.kind!r}")
+    def _record_statement(self, result: JobResult, now: datetime, only_expired: bool) -> tuple[str, list]:
+        """The one fenced UPDATE recording ``result``: only the columns its transition changes."""
+        job, change = result.job, result.transition(now)
+        recorded = job.with_attempt(result.attempt)
+        history, count = recorded.attempts, recorded.attempt_count
+        fields = change.changed_fields()
+        values = [self._column_value(value) for value in fields.values()]
+        if change.retry_increment:
+            values.append(change.retry_increment)
+        values += [
+            self._json([_attempt_to_json(item) for item in history]),
+            count,
+            self._dt(now),
+            job.id,
+            job.lease.token,
+        ]
+        if only_expired:
+            values.append(self._dt(now))
+        return _record_sql(tuple(fields), bool(change.retry_increment), only_expired), values
 
-    def finish(self, result: JobResult, *, now: datetime) -> bool:
-        return self._rowcount(*self._finish_statement(result, truncate_ms(now))) == 1
+    def _column_value(self, value):
+        if isinstance(value, datetime):
+            return self._dt(value)
+        return value.value if isinstance(value, Status) else value
 
-    def _finish_expired(self, result: JobResult, *, now: datetime) -> bool:
-        sql, params = self._finish_statement(result, now)
-        return self._rowcount(f"{sql} AND lease_expires_at < %s", (*params, self._dt(now))) == 1
-
-    def finish_many(self, results_to_write: Sequence[JobResult], *, now: datetime) -> list[bool]:
-        """All results in one transaction: one durable commit for the batch."""
-        if len(results_to_write) <= 1:
-            return [self.finish(result, now=now) for result in results_to_write]
+    def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
+        """See ``JobStore.record_results``: one fenced UPDATE per result, all in one
+        transaction, so a batch pays for one durable commit."""
         now = truncate_ms(now)
+        statements = [self._record_statement(result, now, only_expired) for result in results]
+        if len(statements) <= 1:
+            return [self._rowcount(sql, values) == 1 for sql, values in statements]
         applied = []
         with transaction.atomic(using=self.using):
             self._count_round_trips(2)  # BEGIN and COMMIT
             with self._connection.cursor() as cursor:
-                for result in results_to_write:
+                for sql, values in statements:
                     self._count_round_trips()
-                    cursor.execute(*self._finish_statement(result, now))
+                    cursor.execute(sql, values)
                     applied.append(cursor.rowcount == 1)
         return applied
-
-    def complete(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self.finish(JobResult("complete", job, attempt), now=now)
-
-    def retry(self, job: Job, *, attempt: Attempt, run_at: datetime, now: datetime) -> bool:
-        return self.finish(JobResult("retry", job, attempt, run_at=run_at), now=now)
-
-    def fail(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self.finish(JobResult("fail", job, attempt), now=now)
-
-    def release(self, job: Job, *, attempt: Attempt, now: datetime) -> bool:
-        return self.finish(JobResult("release", job, attempt), now=now)
 
     def _expired_leases(self, *, now: datetime) -> list[Job]:
         rows = self._execute(
@@ -616,7 +604,7 @@ class SqlJobStore(JobStore):
         )
 
     # -- worker-pool registry -------------------------------------------------------------
-    def register_pool(self, pool: WorkerPool) -> None:
+    def register_pool(self, pool: PoolInfo) -> None:
         self._count_round_trips()
         WorkerPoolRecord.objects.using(self.using).update_or_create(
             id=pool.id,
@@ -638,7 +626,7 @@ class SqlJobStore(JobStore):
         self._count_round_trips()
         WorkerPoolRecord.objects.using(self.using).filter(id=pool_id).delete()
 
-    def live_pools(self, *, heartbeat_since: datetime) -> list[WorkerPool]:
+    def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
         self._count_round_trips()
         records = WorkerPoolRecord.objects.using(self.using).filter(heartbeat_at__gte=heartbeat_since)
         return [_pool_from_record(record) for record in records.order_by("started_at", "id")]

@@ -10,7 +10,9 @@ from django.contrib.contenttypes.models import ContentType
 
 from jobs import services
 from jobs.models import Attempt, JobRecord, Outcome
+from jobs.results import Completed, Failed
 from jobs.timeutil import truncate_ms, utc_now
+from tests.results_support import record
 
 DASHBOARD = "/admin/jobs/"
 JOB_LIST = "/admin/jobs/jobrecord/"
@@ -71,7 +73,7 @@ class JobFactory:
             worker="worker-host:42",
             outcome=Outcome.COMPLETED.value,
         )
-        assert self.store.complete(job, attempt=attempt, now=finished_at)
+        assert record(self.store, Completed(job, attempt), now=finished_at)
         return services.get_job(job.id)
 
     def failed(self, type: str = "noop", *, error: str = TRACEBACK, finished_at=None, payload=None):
@@ -84,7 +86,7 @@ class JobFactory:
             outcome=Outcome.FAILED.value,
             error=error,
         )
-        assert self.store.fail(job, attempt=attempt, now=finished_at)
+        assert record(self.store, Failed(job, attempt), now=finished_at)
         return services.get_job(job.id)
 
     def cancelled(self, type: str = "noop"):

@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from jobs.models import WorkerPool
+from jobs.models import PoolInfo
 from jobs.timeutil import utc_now
 from tests.admin.support import DASHBOARD, JOB_LIST, text
 
@@ -102,7 +102,7 @@ def test_dashboard_lists_live_worker_pools_and_drops_silent_ones(admin_client, s
     settings.JOBQUEUE_LEASE_SECONDS = 30
     now = utc_now()
     store.register_pool(
-        WorkerPool(
+        PoolInfo(
             id="pool-live",
             host="worker-1.internal",
             pid=4242,
@@ -113,7 +113,7 @@ def test_dashboard_lists_live_worker_pools_and_drops_silent_ones(admin_client, s
         )
     )
     store.register_pool(
-        WorkerPool(
+        PoolInfo(
             id="pool-gone",
             host="worker-2.internal",
             pid=999,

@@ -8,7 +8,7 @@ through Django's test client as a logged-in superuser and prints the median time
 few runs. The directory is deleted afterwards.
 
 The fill goes through the store's own API (``insert_many``, ``claim``,
-``finish_many``), so the rows look exactly as workers would leave them.
+``record_results``), so the rows look exactly as workers would leave them.
 """
 
 import logging
@@ -59,12 +59,12 @@ def fill_store(store, *, jobs: int, now, seed: int = 7, chunk_size: int = 200) -
     are created, so the throughput charts have data for the whole last day.
 
     Every job goes through the store's API: ``insert_many``, then ``claim`` and
-    ``finish_many`` for the finished ones, ``cancel`` for the cancelled ones. Jobs that
+    ``record_results`` for the finished ones, ``cancel`` for the cancelled ones. Jobs that
     stay pending are inserted last (with their original creation time), so that no claim
     takes them. Deterministic for a given ``seed``.
     """
     from jobs.models import Attempt, NewJob, Outcome, Status
-    from jobs.stores import JobResult
+    from jobs.results import Completed, Failed
 
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -113,8 +113,8 @@ def fill_store(store, *, jobs: int, now, seed: int = 7, chunk_size: int = 200) -
                     outcome=(Outcome.FAILED if failed else Outcome.COMPLETED).value,
                     error=ERROR_TRACEBACK.format(n=made + index) if failed else None,
                 )
-                results.append(JobResult("fail" if failed else "complete", job, attempt))
-            store.finish_many(results, now=finished_at)
+                results.append((Failed if failed else Completed)(job, attempt))
+            store.record_results(results, now=finished_at)
             counts["failed"] += failures
             counts["completed"] += finishing - failures
         for kind in ("cancelled", "processing", "pending", "delayed"):

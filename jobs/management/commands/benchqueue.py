@@ -38,7 +38,7 @@ from jobs.management.scratch import in_scratch_database, run_in_scratch_database
 from jobs.models import NewJob, Status
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.timeutil import utc_now
-from jobs.worker import WorkerPool
+from jobs.worker import PoolOptions, WorkerPool
 
 NOOP_TYPE = "benchqueue.noop"
 #: Where ``--tmpfs`` puts the scratch database: a RAM file system, so fsync is free.
@@ -234,8 +234,8 @@ class Command(BaseCommand):
             f"user + {system_us:.0f} µs system (the rest is waiting: fsync, locks, other processes)"
         )
 
-        pool = WorkerPool(store=store, concurrency=concurrency, run_until_idle=True)
-        timers = StoreTimers(store, ("claim", "finish_many"))
+        pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
+        timers = StoreTimers(store, ("claim", "record_results"))
         started = time.perf_counter()
         with timers:
             pool.run()
@@ -273,7 +273,7 @@ class Command(BaseCommand):
     def _measure_pickup(self, store: JobStore, options, probes: Probes):
         write = self.stdout.write
         poll = settings.JOBQUEUE_POLL_INTERVAL
-        pool = WorkerPool(store=store, concurrency=options["concurrency"])
+        pool = WorkerPool(PoolOptions.from_settings(concurrency=options["concurrency"]), store=store)
         runner = threading.Thread(target=pool.run, name="benchqueue-pool")
         runner.start()
         try:

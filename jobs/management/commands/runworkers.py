@@ -4,13 +4,15 @@ Only parses options and starts ``jobs.worker``; the loop lives there.
 """
 
 import argparse
+from dataclasses import replace
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from jobs.results import Completed, Failed, Released, Retried
 from jobs.stores import StoreUnavailable, get_store, use_store
-from jobs.worker import ProcessSupervisor, WorkerPool, run_until_signalled
+from jobs.worker import PoolOptions, ProcessSupervisor, WorkerPool, run_until_signalled
 
 
 def _positive_int(value: str) -> int:
@@ -89,23 +91,23 @@ class Command(BaseCommand):
             f"poll every {settings.JOBQUEUE_POLL_INTERVAL:g} s)"
         )
         self.stdout.write(banner)
-        pool_options = {
-            "concurrency": concurrency,
-            "grace_period": options["grace_period"],
-            "max_jobs": options["max_jobs"],
-            "run_until_idle": options["burst"],
-        }
+        pool_options = PoolOptions.from_settings(
+            concurrency=concurrency,
+            grace_period=options["grace_period"],
+            max_jobs=options["max_jobs"],
+            run_until_idle=options["burst"],
+        )
 
         if processes == 1:
-            pool = WorkerPool(store=store, **pool_options)
+            pool = WorkerPool(pool_options, store=store)
             try:
                 run_until_signalled(pool)
             except StoreUnavailable as error:
                 raise CommandError(f"the job store became unreachable: {error}") from error
             done = pool.recorded
             self.stdout.write(
-                f"Workers stopped: {done['complete']} completed, {done['retry']} retried, "
-                f"{done['fail']} failed, {done['release']} released."
+                f"Workers stopped: {done[Completed]} completed, {done[Retried]} retried, "
+                f"{done[Failed]} failed, {done[Released]} released."
             )
             return
 
@@ -113,7 +115,7 @@ class Command(BaseCommand):
         store.close()
         connections.close_all()
         use_store(None)
-        pool_options["max_abandoned_threads"] = concurrency
-        if ProcessSupervisor(processes=processes, pool_options=pool_options).run() != 0:
+        supervised = replace(pool_options, max_abandoned_threads=concurrency)
+        if ProcessSupervisor(processes=processes, options=supervised).run() != 0:
             raise CommandError("some worker processes did not stop cleanly (see the log)")
         self.stdout.write("Workers stopped.")

@@ -1,0 +1,64 @@
+"""How a worker pool is configured: one frozen object, defaults from settings."""
+
+from dataclasses import dataclass, field, replace
+
+from django.conf import settings
+
+from jobs.retry import RetryStrategy
+
+#: Longest gap between two lease renewals or two reaper runs, whatever the lease.
+_MAX_REAP_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """Everything a ``WorkerPool`` is told; build it with ``from_settings(**overrides)``.
+
+    ``max_jobs`` (claim that many jobs, finish them, return) and ``run_until_idle``
+    (return once no job is due and none is running) are for scripts and tests.
+    ``renew_interval`` and ``reap_interval`` default to a third of the lease (the reaper
+    at most every 5 s). ``max_abandoned_threads`` makes a supervised process ask to be
+    replaced; ``parent_pid`` makes it stop when its supervisor is gone.
+    """
+
+    concurrency: int = 4
+    lease_seconds: float = 30.0
+    poll_interval: float = 0.25
+    grace_period: float = 30.0
+    retry_strategy: RetryStrategy = field(default_factory=RetryStrategy)
+    max_jobs: int | None = None
+    run_until_idle: bool = False
+    renew_interval: float | None = None
+    reap_interval: float | None = None
+    watch_inserts: bool = True
+    max_abandoned_threads: int | None = None
+    parent_pid: int | None = None
+    pool_id: str | None = None
+
+    def __post_init__(self):
+        if self.concurrency < 1:
+            raise ValueError("a pool needs at least one worker thread")
+        if self.lease_seconds <= 0 or self.poll_interval <= 0:
+            raise ValueError("the lease and the poll interval must be positive")
+
+    @classmethod
+    def from_settings(cls, **overrides) -> "PoolOptions":
+        """Options from ``JOBQUEUE_WORKERS``, ``JOBQUEUE_LEASE_SECONDS``,
+        ``JOBQUEUE_POLL_INTERVAL`` and ``JOBQUEUE_RETRY_*``; ``overrides`` win (``None``
+        values are ignored, so command-line options can be passed straight through)."""
+        options = cls(
+            concurrency=settings.JOBQUEUE_WORKERS,
+            lease_seconds=settings.JOBQUEUE_LEASE_SECONDS,
+            poll_interval=settings.JOBQUEUE_POLL_INTERVAL,
+            retry_strategy=RetryStrategy.from_settings(),
+        )
+        return replace(options, **{name: value for name, value in overrides.items() if value is not None})
+
+    @property
+    def renew_every(self) -> float:
+        # Renew well before expiry, so one slow or failed renewal does not lose a lease.
+        return self.renew_interval or self.lease_seconds / 3
+
+    @property
+    def reap_every(self) -> float:
+        return self.reap_interval or min(self.lease_seconds / 3, _MAX_REAP_INTERVAL)
