@@ -13,6 +13,8 @@ from django.db import models
 
 # Attempts kept in a job's history; older ones are dropped and only counted.
 ATTEMPT_HISTORY_LIMIT = 20
+# A stored idempotency key: the client's (255 characters at most) behind its owner's scope.
+MAX_IDEMPOTENCY_KEY_LENGTH = 320
 
 
 class Status(StrEnum):
@@ -95,6 +97,12 @@ class Job:
     lease: Lease | None = None
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
     attempt_count: int = 0  # every attempt ever made, including those dropped from `attempts`
+    # The client's Idempotency-Key (scoped by ``services``) and a hash of the request it
+    # came with; a store keeps at most one job per key (a unique index).
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    # Not stored: True on the job ``JobStore.insert`` returns for a key it already held.
+    replayed: bool = field(default=False, compare=False)
 
     @property
     def is_finished(self) -> bool:
@@ -115,6 +123,9 @@ class NewJob:
     max_retries: int
     priority: int = 0
     run_at: datetime | None = None  # None: due now
+    # With a key, ``JobStore.insert`` returns the job already stored under it, if any.
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,9 @@ class JobRecord(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True)
+    # UNIQUE: two concurrent POSTs with one Idempotency-Key cannot both insert.
+    idempotency_key = models.CharField(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, null=True, unique=True)
+    request_hash = models.CharField(max_length=64, null=True)
 
     class Meta:
         db_table = "jobs_job"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from jobs import wakeups
+from jobs import idempotency, wakeups
 from jobs.handlers import get_handler, known_types
 from jobs.models import Job, NewJob, Status, Throughput, WorkerPool
 from jobs.stores import ListCursor, get_store
@@ -51,6 +51,10 @@ class JobNotFound(ServiceError):
     """No job has this id."""
 
 
+class IdempotencyConflict(ServiceError):
+    """The idempotency key was used before with a different request."""
+
+
 class InvalidTransition(ServiceError):
     """The job is not in a state the action applies to (it may have changed meanwhile)."""
 
@@ -66,6 +70,7 @@ def enqueue(
     priority: int = 0,
     run_at: datetime | None = None,
     delay_seconds: float | None = None,
+    idempotency_key: str | None = None,
     clock: Clock = utc_now,
 ) -> Job:
     """Validate and store a new pending job; return it as stored.
@@ -75,7 +80,12 @@ def enqueue(
     with ``$`` or holds ``.`` or NUL, and valid for the type's own serializer.
     ``run_at`` or ``delay_seconds`` (not both) delay the first run. Raises
     ``JobValidationError`` or ``PayloadTooLarge``; nothing is stored then.
+
+    With ``idempotency_key``, a request repeated with that key stores nothing and returns
+    the job the first one stored, with ``replayed`` set; the same key with different
+    arguments raises ``IdempotencyConflict``. The stores' unique index decides races.
     """
+    fingerprint = idempotency.request_hash(type, payload, max_retries, priority, run_at, delay_seconds)
     payload = {} if payload is None else payload
     errors: dict[str, list[str]] = {}
     handler = None
@@ -110,6 +120,8 @@ def enqueue(
                 errors["delaySeconds"] = ["Too far in the future."]
     elif run_at is not None and (not isinstance(run_at, datetime) or run_at.tzinfo is None):
         errors["runAt"] = ["Must be a datetime with a timezone."]
+    if idempotency_key is not None and not idempotency.is_valid_key(idempotency_key):
+        errors["idempotencyKey"] = [f"Must be 1 to {idempotency.MAX_STORED_KEY_LENGTH} characters."]
     if handler is not None and isinstance(payload, dict) and not errors.get("payload"):
         field_errors = handler.validate(payload)
         if field_errors:
@@ -123,8 +135,17 @@ def enqueue(
         max_retries=max_retries,
         priority=priority,
         run_at=truncate_ms(run_at) if run_at is not None else None,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint if idempotency_key is not None else None,
     )
     job = get_store().insert(new_job, now=now)
+    if job.replayed:
+        if job.request_hash != new_job.request_hash:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was used with a different request; use a new key for a new job."
+            )
+        logger.debug("idempotent replay of %s job %s", job.type, job.id)
+        return job
     logger.debug("enqueued %s job %s", job.type, job.id)
     wakeups.job_enqueued()
     return job
