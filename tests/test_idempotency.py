@@ -54,7 +54,7 @@ def test_concurrent_enqueues_with_one_key_store_one_job(store):
         try:
             start.wait()
             results.append(services.enqueue("noop", {"same": True}, idempotency_key="race"))
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+        except Exception as error:  # reported by the assertion below
             errors.append(error)
 
     threads = [threading.Thread(target=enqueue) for _ in range(threads_count)]
