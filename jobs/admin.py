@@ -33,7 +33,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
-from jobs import charts, services
+from jobs import charts, redaction, services
 from jobs.handlers import known_types
 from jobs.models import Job, JobRecord, Status
 from jobs.services import InvalidJobId, InvalidTransition, JobNotFound, JobValidationError
@@ -454,7 +454,9 @@ class JobRecordAdmin(admin.ModelAdmin):
             attempts=attempts,
             dropped_attempts=job.attempt_count - len(job.attempts),
             last_error_line=first_line(job.last_error),
-            payload_json=json.dumps(job.payload, indent=2, ensure_ascii=False, sort_keys=True),
+            payload_json=json.dumps(
+                redaction.masked_payload(job.type, job.payload), indent=2, ensure_ascii=False, sort_keys=True
+            ),
             is_delayed=is_delayed,
             due_in=format_duration((job.run_at - now).total_seconds()) if is_delayed else None,
             can_retry=job.status == Status.FAILED or is_delayed,
