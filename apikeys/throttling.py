@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
-from apikeys.permissions import client_scope, required_scope
 from apikeys.models import Scope
+from apikeys.permissions import client_scope, required_scope
 
 
 class ScopedApiThrottle(SimpleRateThrottle):

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-
 from django.core.exceptions import ImproperlyConfigured
 
 from jobqueue.env import envbool, envfloat, envint, envlist, envstr

@@ -10,7 +10,8 @@ Delivery is at-least-once: a job whose worker died is run again, so handlers sho
 idempotent.
 
 Built in: ``email``. With ``JOBQUEUE_DEMO_HANDLERS`` on: ``noop``, ``sleep``, ``fail``,
-``flaky`` and ``sign`` (whose ``api_key`` is a sensitive field). Projects add their own in a ``job_handlers`` module of any installed app.
+``flaky`` and ``sign`` (whose ``api_key`` is a sensitive field). Projects add their own
+in a ``job_handlers`` module of any installed app.
 """
 
 import hashlib
