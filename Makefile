@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint format bench bench-admin clean
+.PHONY: run test lint format fuzz bench bench-admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,8 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 ## run: API + admin + worker pool on http://localhost:$(PORT) (Ctrl-C stops it all)
 run: $(VENV)/.runtime
-	JOBQUEUE_DEMO_HANDLERS=$${JOBQUEUE_DEMO_HANDLERS:-1} PORT=$(PORT) $(BIN)/python manage.py serve
+	JOBQUEUE_DEMO_HANDLERS=$${JOBQUEUE_DEMO_HANDLERS:-1} JOBQUEUE_API_AUTH=$${JOBQUEUE_API_AUTH:-open} \
+	  PORT=$(PORT) $(BIN)/python manage.py serve
 
 ## test: the whole suite (MongoDB store on mongomock, SQL store on SQLite)
 test: $(VENV)/.dev
@@ -34,6 +35,10 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## fuzz: schemathesis against the running service (keys required), on a spare port (FUZZ_PORT, 8179)
+fuzz: $(VENV)/.dev
+	bash .ci/fuzz
 
 ## bench: queue throughput, pickup latency and round trips per job
 bench: $(VENV)/.dev

@@ -83,6 +83,10 @@ LIST_RESPONSES = {
     404: _error("no job has the id given"),
     **_AUTH_ERRORS,
 }
+READ_PARAMETERS = [
+    OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern="^[0-9a-fA-F]{24}$"),
+    _RETRY_AFTER,
+]
 READ_RESPONSES = {
     200: JobOutputSerializer,
     400: _error("not a job id (24 hexadecimal characters)"),

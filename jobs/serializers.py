@@ -267,6 +267,8 @@ class QueueStatsOutputSerializer(serializers.Serializer):
     byType = serializers.DictField(
         source="by_type", child=serializers.DictField(child=serializers.IntegerField()), read_only=True
     )
-    oldestPendingAgeSeconds = serializers.FloatField(source="oldest_pending_age_seconds", read_only=True)
+    oldestPendingAgeSeconds = serializers.FloatField(
+        source="oldest_pending_age_seconds", read_only=True, allow_null=True
+    )
     delayed = serializers.IntegerField(read_only=True)
     total = serializers.IntegerField(read_only=True)

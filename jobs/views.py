@@ -32,6 +32,7 @@ from jobs.api_schema import (
     ENQUEUE_PARAMETERS,
     JOB_LIST_PARAMETERS,
     LIST_RESPONSES,
+    READ_PARAMETERS,
     READ_RESPONSES,
     STATS_RESPONSES,
 )
@@ -90,7 +91,7 @@ class ApiAccess:
 @extend_schema_view(
     list=extend_schema(parameters=JOB_LIST_PARAMETERS, responses=LIST_RESPONSES),
     create=extend_schema(parameters=ENQUEUE_PARAMETERS, request=JobCreateSerializer, responses=CREATE_RESPONSES),
-    retrieve=extend_schema(responses=READ_RESPONSES),
+    retrieve=extend_schema(parameters=READ_PARAMETERS, responses=READ_RESPONSES),
 )
 class JobViewSet(ApiAccess, viewsets.ViewSet):
     """Jobs: enqueue one, read one, list the latest.
