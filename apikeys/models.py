@@ -109,3 +109,21 @@ class ApiKey(models.Model):
 
     def allows_priority(self, priority: int) -> bool:
         return self.max_priority is None or priority <= self.max_priority
+
+
+class ThrottleWindow(models.Model):
+    """Requests of one client in one fixed time window, for the API's rate limits.
+
+    In the database so that every gunicorn process and machine counts together, and
+    incremented with one UPDATE so that concurrent requests are all counted.
+    """
+
+    key = models.CharField(max_length=200)
+    window_start = models.BigIntegerField(help_text="UNIX time the window starts")
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="throttle_window_unique")]
+
+    def __str__(self):
+        return f"{self.key} @ {self.window_start}: {self.count}"

@@ -202,14 +202,8 @@ def _rate(name: str, default: str) -> str | None:
 
 
 JOBQUEUE_THROTTLE_RATES = {
-    "enqueue": _rate("JOBQUEUE_THROTTLE_ENQUEUE", "600/min"),
-    "read": _rate("JOBQUEUE_THROTTLE_READ", "1200/min"),
-}
-# Throttle counts must be shared by every gunicorn process: a cache in the database.
-JOBQUEUE_THROTTLE_CACHE = "throttle"
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "throttle": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "jobqueue_cache"},
+    "enqueue": _rate("JOBQUEUE_THROTTLE_ENQUEUE", "120/min"),
+    "read": _rate("JOBQUEUE_THROTTLE_READ", "600/min"),
 }
 
 # --- admin login lockout (django-axes) ---------------------------------------------------
