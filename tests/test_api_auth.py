@@ -2,6 +2,9 @@
 staff sessions. Every refusal stores and changes nothing."""
 
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -35,16 +38,13 @@ def post(client, body, **headers):
     return client.post("/jobs", body, format="json", headers=headers)
 
 
-def test_auth_is_required_unless_configured_open(monkeypatch):
-    import subprocess
-    import sys
+def test_auth_is_required_unless_configured_open():
+    environment = {key: value for key, value in os.environ.items() if key != "JOBQUEUE_API_AUTH"}
+    environment["DJANGO_SETTINGS_MODULE"] = "jobqueue.settings"
+    code = "import django; django.setup(); from django.conf import settings; print(settings.JOBQUEUE_API_AUTH)"
 
-    code = "from django.conf import settings; print(settings.JOBQUEUE_API_AUTH)"
-    env = {key: value for key, value in __import__("os").environ.items() if key != "JOBQUEUE_API_AUTH"}
-    env["DJANGO_SETTINGS_MODULE"] = "jobqueue.settings"
-    shown = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"], env=env, capture_output=True, text=True
-    )
+    shown = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60)
+
     assert shown.stdout.strip() == "required", shown.stderr
 
 
