@@ -1,10 +1,18 @@
 # Two commands do all the set-up: `make run` and `make test`. Both create .venv.
 PYTHON ?= python3
 VENV := .venv
+# `make test DJANGO=6`: the suite on the newest Django (6.x needs Python 3.12+) in its own venv.
+DJANGO ?= 5
+DJANGO_REQUIREMENTS :=
+ifeq ($(DJANGO),6)
+PYTHON := $(or $(PYTHON312),python3.12)
+VENV := .venv-django6
+DJANGO_REQUIREMENTS := requirements-django6.txt
+endif
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint format fuzz bench bench-admin clean
+.PHONY: run test lint format fuzz bench bench-peers bench-admin bench-http chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +22,9 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(DJANGO_REQUIREMENTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(if $(DJANGO_REQUIREMENTS),$(BIN)/pip install --quiet -r $(DJANGO_REQUIREMENTS))
 	touch $@ $(VENV)/.runtime
 
 ## run: API + admin + worker pool on http://localhost:$(PORT) (Ctrl-C stops it all)
@@ -23,8 +32,9 @@ run: $(VENV)/.runtime
 	JOBQUEUE_DEMO_HANDLERS=$${JOBQUEUE_DEMO_HANDLERS:-1} JOBQUEUE_API_AUTH=$${JOBQUEUE_API_AUTH:-open} \
 	  PORT=$(PORT) $(BIN)/python manage.py serve
 
-## test: the whole suite (MongoDB store on mongomock, SQL store on SQLite)
+## test: the whole suite (MongoDB store on mongomock, SQL store on SQLite); DJANGO=6 for Django 6.x
 test: $(VENV)/.dev
+	$(BIN)/python -c 'import django; print("Django", django.get_version())'
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff check and format check
@@ -44,9 +54,21 @@ fuzz: $(VENV)/.dev
 bench: $(VENV)/.dev
 	JOBQUEUE_DEMO_HANDLERS=1 $(BIN)/python manage.py benchqueue --jobs 5000 --concurrency 8
 
+## bench-peers: us, Huey and django-tasks-db on the same workload (peers in a throw-away venv under var/)
+bench-peers: $(VENV)/.dev
+	$(BIN)/python bench/peers.py --jobs 5000 --threads 8 --rounds 3
+
 ## bench-admin: admin page timings with 100,000 jobs in a temporary SQLite store
 bench-admin: $(VENV)/.dev
 	$(BIN)/python manage.py benchadmin --jobs 100000
 
+## bench-http: POST /jobs throughput of the web server vs gunicorn, with and without 64 slow clients
+bench-http: $(VENV)/.dev
+	$(BIN)/python manage.py benchhttp --seconds 5 --connections 8,32 --slow 64
+
+## chaos: kill -9, SIGHUP, slow clients, a locked store and a taken port against a real `serve`
+chaos: $(VENV)/.runtime
+	$(BIN)/python manage.py chaos
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf .venv .venv-django6 var .pytest_cache .ruff_cache

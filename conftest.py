@@ -35,6 +35,7 @@ STORE_KINDS = ["sql", "mongomock", "mongodb"]
 def _job_settings(settings):
     """Every test starts on the embedded store, demo handlers on, fast defaults."""
     settings.MONGODB_URI = ""
+    settings.JOBQUEUE_STORE = {"BACKEND": "jobs.stores.sql.SqlJobStore", "OPTIONS": {}}
     settings.JOBQUEUE_DEMO_HANDLERS = True
     settings.JOBQUEUE_RETRY_BASE_DELAY = 2.0
     # The API's own tests are about the API, not about keys: they run it open and
@@ -60,11 +61,9 @@ def make_store(kind: str, request):
 
         return SqlJobStore()
     if kind == "mongomock":
-        import mongomock
+        from tests.mongomock_store import MongomockJobStore
 
-        from jobs.stores.mongo import MongoJobStore
-
-        return MongoJobStore(mongomock.MongoClient(), "jobqueue_test", serialize_operations=True)
+        return MongomockJobStore("jobqueue_test")
     if kind == "mongodb":
         if not REAL_MONGODB_URI:
             pytest.skip("real MongoDB not tested: MONGODB_URI is not set (mongomock variant ran instead)")

@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn jobqueue.wsgi``."""
+"""WSGI entry point (Django's application), served by ``jobqueue.webserver``."""
 
 import os
 
@@ -6,4 +6,18 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobqueue.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# Imported once Django is set up: the body limit reads the settings.
+from django.conf import settings  # noqa: E402
+
+from jobqueue.chunked import ChunkedBodyMiddleware  # noqa: E402
+from jobs.views import max_body_bytes  # noqa: E402
+
+
+def _largest_body() -> int:
+    """A chunked body may be as large as a POST /jobs body or a form Django accepts."""
+    return max(max_body_bytes(), settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+
+
+application = ChunkedBodyMiddleware(django_application, _largest_body)

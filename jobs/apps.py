@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -12,3 +13,14 @@ class JobsConfig(AppConfig):
         from jobs import handlers  # noqa: F401
 
         autodiscover_modules("job_handlers")
+        # `django.tasks` functions: defining one on our backend registers its job type.
+        autodiscover_modules("tasks")
+
+
+class JobQueueAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with the job queue's admin site as ``admin.site``
+    (INSTALLED_APPS names it in place of ``django.contrib.admin``)."""
+
+    default = False  # JobsConfig stays the "jobs" app's own config
+
+    default_site = "jobs.admin_site.JobQueueAdminSite"

@@ -27,15 +27,13 @@ def scoped_key(scope: str, client_key: str) -> str:
     return f"{scope}:{client_key}"
 
 
-def request_hash(type, payload, max_retries, priority, run_at, delay_seconds) -> str:
-    """SHA-256 of an enqueue request's arguments as given (``None`` and ``{}`` payloads alike)."""
-    canonical = {
-        "type": type,
-        "payload": {} if payload is None else payload,
-        "maxRetries": max_retries,
-        "priority": priority,
-        "runAt": run_at.isoformat() if isinstance(run_at, datetime) else run_at,
-        "delaySeconds": delay_seconds,
-    }
-    encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+def request_hash(data) -> str:
+    """SHA-256 of an enqueue request as given (the ``POST /jobs`` body, or the same
+    mapping ``enqueue()`` builds), key order and whitespace aside."""
+    encoded = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_text)
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _text(value) -> str:
+    """Datetimes (``enqueue(run_at=…)``) as ISO 8601; anything else by its repr."""
+    return value.isoformat() if isinstance(value, datetime) else repr(value)

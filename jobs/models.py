@@ -5,9 +5,9 @@ the job. ``JobRecord`` and ``WorkerPoolRecord`` are rows of the embedded SQL sto
 ``jobs.stores.sql`` queries them.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
+from typing import Any
 
 from django.db import models
 
@@ -17,7 +17,9 @@ ATTEMPT_HISTORY_LIMIT = 20
 MAX_IDEMPOTENCY_KEY_LENGTH = 320
 
 
-class Status(StrEnum):
+class Status(models.TextChoices):
+    """Where a job is in its life; the SQL table refuses any other value."""
+
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETED = "completed"
@@ -28,7 +30,7 @@ class Status(StrEnum):
 FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
 
-class Outcome(StrEnum):
+class Outcome(models.TextChoices):
     """How one attempt ended."""
 
     COMPLETED = "completed"
@@ -103,15 +105,21 @@ class Job:
     request_hash: str | None = None
     # Not stored: True on the job ``JobStore.insert`` returns for a key it already held.
     replayed: bool = field(default=False, compare=False)
+    result: Any = None  # the JSON return value recorded by ``services.record_result``
 
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
 
-    def with_attempt(self, attempt: Attempt) -> tuple[tuple[Attempt, ...], int]:
-        """The bounded history and total count after recording ``attempt``."""
-        history = (*self.attempts, attempt)[-ATTEMPT_HISTORY_LIMIT:]
-        return history, self.attempt_count + 1
+    def with_attempt(self, attempt: Attempt) -> "Job":
+        """This job with ``attempt`` recorded: appended to the history (which keeps the
+        latest ``ATTEMPT_HISTORY_LIMIT``) and counted in ``attempt_count``. Nothing else
+        changes; the stores write the result's status and times themselves."""
+        return replace(
+            self,
+            attempts=(*self.attempts, attempt)[-ATTEMPT_HISTORY_LIMIT:],
+            attempt_count=self.attempt_count + 1,
+        )
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,7 @@ class JobRecord(models.Model):
     id = models.CharField(primary_key=True, max_length=24)
     type = models.CharField(max_length=100)
     payload = models.JSONField(default=dict)
-    status = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices)
     retry_count = models.IntegerField(default=0)
     max_retries = models.IntegerField()
     priority = models.IntegerField(default=0)
@@ -179,11 +187,15 @@ class JobRecord(models.Model):
     # UNIQUE: two concurrent POSTs with one Idempotency-Key cannot both insert.
     idempotency_key = models.CharField(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, null=True, unique=True)
     request_hash = models.CharField(max_length=64, null=True)
+    result = models.JSONField(null=True)
 
     class Meta:
         db_table = "jobs_job"
         verbose_name = "job"
         verbose_name_plural = "jobs"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=Status.values), name="job_status_valid"),
+        ]
         indexes = [
             # claim: WHERE status='pending' AND run_at <= now ORDER BY priority DESC, run_at, id
             models.Index(fields=["status", "-priority", "run_at", "id"], name="job_claim_idx"),

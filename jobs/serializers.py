@@ -1,107 +1,28 @@
-"""Serializers of the HTTP API: input (what a client may send) and output (what it sees).
+"""Serializers of the HTTP API besides a new job's input: the list query, and output.
 
-Input serializers check the *shape* of a request: JSON types, unknown or server-managed
-fields, datetimes with a timezone. The rules of the domain (known job types, payload
-size, depth and keys, the handler's own payload checks, value ranges) live in
-``jobs.services``, so ``POST /jobs`` and ``jobs.enqueue()`` reject exactly the same
-payloads.
+A new job (``POST /jobs`` and ``enqueue()``) is validated once, by
+``jobs.validation.JobInputSerializer``, inside ``jobs.services``.
 
 Output serializers turn the ``Job`` domain object into the job JSON of the API contract:
-camelCase names, datetimes ISO 8601 UTC ending in ``Z``, the lease without its token.
+camelCase names, RFC 3339 UTC datetimes ending in ``Z`` (four-digit years, milliseconds),
+the lease without its token.
 """
 
-from collections.abc import Mapping
-from datetime import UTC
-
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from jobs import redaction, services
 from jobs.stores import ListCursor
 from jobs.timeutil import isoformat_z
+from jobs.validation import MAX_TYPE_LENGTH, StrictSerializer
 
 DEFAULT_LIST_LIMIT = 50
-# 100 years: far beyond any sensible delay, well inside what a datetime can hold.
-MAX_DELAY_SECONDS = 100 * 366 * 24 * 3600
 
 
 # --- fields -----------------------------------------------------------------------------
 
 
-class StrictCharField(serializers.CharField):
-    """A JSON string; unlike ``CharField`` it refuses numbers and booleans instead of
-    converting them."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: no strings, floats or booleans."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictNumberField(serializers.FloatField):
-    """A JSON number (integer or not): no strings or booleans."""
-
-    default_error_messages = {"invalid": "A valid number is required."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class JSONObjectField(serializers.Field):
-    """A JSON object, passed through untouched (the services check its contents)."""
-
-    default_error_messages = {"not_object": "Must be a JSON object."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_object")
-        return data
-
-    def to_representation(self, value):
-        return value
-
-
-class AwareDateTimeField(serializers.Field):
-    """An ISO 8601 datetime with a timezone (``Z`` or an offset), read as UTC.
-
-    Unlike ``DateTimeField`` it never guesses a timezone for a naive datetime.
-    """
-
-    default_error_messages = {
-        "invalid": "Must be an ISO 8601 datetime with a timezone, e.g. 2026-02-02T05:30:00Z.",
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        try:
-            moment = parse_datetime(data.strip())
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            self.fail("invalid")
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            self.fail("invalid")
-
-    def to_representation(self, value):
-        return isoformat_z(value)
-
-
 class UTCDateTimeField(serializers.ReadOnlyField):
-    """Output only: a datetime as ISO 8601 UTC with milliseconds and ``Z``, or null."""
+    """Output only: a datetime as RFC 3339 UTC (four-digit year, milliseconds, ``Z``), or null."""
 
     def to_representation(self, value):
         return isoformat_z(value)
@@ -123,70 +44,9 @@ class CursorField(serializers.Field):
 # --- input ------------------------------------------------------------------------------
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not declare, naming each one, instead of ignoring them.
-
-    ``server_fields`` are fields a client may read but not write; they get a message
-    saying so.
-    """
-
-    server_fields: frozenset[str] = frozenset()
-    ignored_fields: frozenset[str] = frozenset()
-
-    def to_internal_value(self, data):
-        extra_errors = {}
-        if isinstance(data, Mapping):
-            for name in data:
-                if name in self.fields or name in self.ignored_fields:
-                    continue
-                if name in self.server_fields:
-                    extra_errors[name] = ["This field is set by the server and cannot be given."]
-                else:
-                    extra_errors[name] = [f"Unknown field. Accepted fields: {', '.join(self.fields)}."]
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if extra_errors and isinstance(error.detail, dict):
-                raise serializers.ValidationError({**error.detail, **extra_errors}) from None
-            raise
-        if extra_errors:
-            raise serializers.ValidationError(extra_errors)
-        return value
-
-
-class JobCreateSerializer(StrictSerializer):
-    """The body of ``POST /jobs``. ``validated_data`` holds the keyword arguments of
-    ``services.enqueue`` (``type``, ``payload``, ``max_retries``, ``priority``, ``run_at``,
-    ``delay_seconds``), only those the client gave besides ``type`` and ``payload``.
-    """
-
-    server_fields = frozenset(
-        {
-            "id",
-            "_id",
-            "status",
-            "retryCount",
-            "createdAt",
-            "updatedAt",
-            "finishedAt",
-            "lastError",
-            "attempts",
-            "attemptCount",
-            "lease",
-        }
-    )
-
-    type = StrictCharField(max_length=services.MAX_TYPE_LENGTH, trim_whitespace=False)
-    payload = JSONObjectField(required=False, default=dict)
-    maxRetries = StrictIntegerField(required=False, source="max_retries")
-    priority = StrictIntegerField(required=False)
-    runAt = AwareDateTimeField(required=False, source="run_at")
-    delaySeconds = StrictNumberField(required=False, min_value=0, max_value=MAX_DELAY_SECONDS, source="delay_seconds")
-
-
 class JobListQuerySerializer(StrictSerializer):
     """The query string of ``GET /jobs``. ``validated_data`` holds ``id`` (one job) or
-    the keyword arguments of ``services.list_jobs`` (``status``, ``type``, ``has_error``,
+    the keyword arguments of ``services.list_jobs_page`` (``status``, ``type``, ``has_error``,
     ``limit``, ``after``). Pass a plain dict, not a ``QueryDict``.
     """
 
@@ -195,7 +55,7 @@ class JobListQuerySerializer(StrictSerializer):
 
     id = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     status = serializers.CharField(required=False)
-    type = serializers.CharField(required=False, max_length=services.MAX_TYPE_LENGTH, trim_whitespace=False)
+    type = serializers.CharField(required=False, max_length=MAX_TYPE_LENGTH, trim_whitespace=False)
     hasError = serializers.BooleanField(required=False, source="has_error")
     limit = serializers.IntegerField(required=False, default=DEFAULT_LIST_LIMIT)
     cursor = CursorField(required=False, source="after")

@@ -8,55 +8,43 @@ request that cannot be done, with a message fit to show a user.
 import json
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
 from jobs import idempotency, wakeups
+from jobs.errors import (
+    IdempotencyConflict,
+    InvalidJobId,
+    InvalidTransition,
+    JobNotFound,
+    JobValidationError,
+    PayloadTooLarge,
+    ServiceError,
+    plain_errors,
+)
 from jobs.handlers import get_handler, known_types
 from jobs.models import Job, NewJob, Status, Throughput, WorkerPool
 from jobs.stores import ListCursor, get_store
 from jobs.timeutil import Clock, truncate_ms, utc_now
+from jobs.validation import JobInputSerializer
+
+__all__ = [
+    "IdempotencyConflict",
+    "InvalidJobId",
+    "InvalidTransition",
+    "JobNotFound",
+    "JobValidationError",
+    "PayloadTooLarge",
+    "ServiceError",
+]
 
 logger = logging.getLogger(__name__)
 
-MAX_TYPE_LENGTH = 100
-MAX_PAYLOAD_DEPTH = 32
 MAX_LIST_LIMIT = 500
 _JOB_ID = re.compile(r"^[0-9a-f]{24}$")
-
-
-class ServiceError(Exception):
-    """A request the service cannot do; ``str()`` is a message for the user."""
-
-
-class JobValidationError(ServiceError):
-    """Bad input; ``errors`` maps each field to its messages."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
-
-
-class PayloadTooLarge(ServiceError):
-    """The payload is larger than ``JOBQUEUE_MAX_PAYLOAD_BYTES``."""
-
-
-class InvalidJobId(ServiceError):
-    """Not a 24-hex job id."""
-
-
-class JobNotFound(ServiceError):
-    """No job has this id."""
-
-
-class IdempotencyConflict(ServiceError):
-    """The idempotency key was used before with a different request."""
-
-
-class InvalidTransition(ServiceError):
-    """The job is not in a state the action applies to (it may have changed meanwhile)."""
 
 
 # --- enqueue ----------------------------------------------------------------------------
@@ -75,68 +63,58 @@ def enqueue(
 ) -> Job:
     """Validate and store a new pending job; return it as stored.
 
-    The same checks as ``POST /jobs``: a registered ``type``, a JSON-object ``payload``
-    (``None`` means ``{}``) within the size and depth limits, with no key that starts
-    with ``$`` or holds ``.`` or NUL, and valid for the type's own serializer.
-    ``run_at`` or ``delay_seconds`` (not both) delay the first run. Raises
-    ``JobValidationError`` or ``PayloadTooLarge``; nothing is stored then.
+    Exactly the checks of ``POST /jobs`` (``jobs.validation.JobInputSerializer``): a
+    registered ``type``, a JSON-object ``payload`` (``None`` means ``{}``) within the size
+    and depth limits, with no key that starts with ``$`` or holds ``.`` or NUL, valid for
+    the type's own serializer. ``run_at`` (aware) or ``delay_seconds`` (not both) delay
+    the first run. Raises ``JobValidationError`` (errors named as in the API:
+    ``maxRetries``, ``runAt``, ``payload.to``...) or ``PayloadTooLarge``; nothing is
+    stored then.
 
     With ``idempotency_key``, a request repeated with that key stores nothing and returns
     the job the first one stored, with ``replayed`` set; the same key with different
     arguments raises ``IdempotencyConflict``. The stores' unique index decides races.
     """
-    fingerprint = idempotency.request_hash(type, payload, max_retries, priority, run_at, delay_seconds)
-    payload = {} if payload is None else payload
-    errors: dict[str, list[str]] = {}
-    handler = None
-    if not isinstance(type, str) or not type.strip():
-        errors["type"] = ["This field is required and must be a non-empty string."]
-    elif len(type) > MAX_TYPE_LENGTH:
-        errors["type"] = [f"Ensure this field has no more than {MAX_TYPE_LENGTH} characters."]
-    else:
-        handler = get_handler(type)
-        if handler is None:
-            errors["type"] = [f"Unknown job type {type!r}. Known types: {', '.join(known_types()) or 'none'}."]
-    if not isinstance(payload, dict):
-        errors["payload"] = ["Must be a JSON object."]
-    else:
-        _check_payload(payload)
-    if max_retries is None:
-        max_retries = settings.JOBQUEUE_MAX_RETRIES
-    elif isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 100:
-        errors["maxRetries"] = ["Must be an integer from 0 to 100."]
-    if isinstance(priority, bool) or not isinstance(priority, int) or not -1_000_000 <= priority <= 1_000_000:
-        errors["priority"] = ["Must be an integer from -1000000 to 1000000."]
-    now = clock()
-    if run_at is not None and delay_seconds is not None:
-        errors["runAt"] = ["Give runAt or delaySeconds, not both."]
-    elif delay_seconds is not None:
-        if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int | float) or not 0 <= delay_seconds:
-            errors["delaySeconds"] = ["Must be a number of seconds, 0 or more."]
-        else:
-            try:
-                run_at = now + timedelta(seconds=delay_seconds)
-            except OverflowError:
-                errors["delaySeconds"] = ["Too far in the future."]
-    elif run_at is not None and (not isinstance(run_at, datetime) or run_at.tzinfo is None):
-        errors["runAt"] = ["Must be a datetime with a timezone."]
-    if idempotency_key is not None and not idempotency.is_valid_key(idempotency_key):
-        errors["idempotencyKey"] = [f"Must be 1 to {idempotency.MAX_STORED_KEY_LENGTH} characters."]
-    if handler is not None and isinstance(payload, dict) and not errors.get("payload"):
-        field_errors = handler.validate(payload)
-        if field_errors:
-            errors["payload"] = [f"{field}: {' '.join(messages)}" for field, messages in field_errors.items()]
-    if errors:
-        raise JobValidationError(errors)
+    data = {"type": type, "payload": {} if payload is None else payload, "priority": priority}
+    for name, value in (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds)):
+        if value is not None:
+            data[name] = value
+    return enqueue_request(data, idempotency_key=idempotency_key, clock=clock)
 
+
+def enqueue_request(
+    data: Mapping,
+    *,
+    idempotency_key: str | None = None,
+    authorize: Callable[[Mapping], None] | None = None,
+    clock: Clock = utc_now,
+) -> Job:
+    """Validate the JSON body of ``POST /jobs`` (camelCase names) and store the job.
+
+    Raises ``JobValidationError`` with the errors per field, a payload's nested per its
+    own field, or ``PayloadTooLarge``; nothing is stored then. ``authorize``, when given,
+    sees the validated input (``type``, ``priority``...) before anything is stored and
+    may raise to refuse it. ``idempotency_key``: see ``enqueue``.
+    """
+    now = clock()
+    given = JobInputSerializer(data=data, context={"now": now})
+    if not given.is_valid():
+        raise JobValidationError(plain_errors(given.errors))
+    job_input = given.validated_data
+    if authorize is not None:
+        authorize(job_input)
+    if idempotency_key is not None and not idempotency.is_valid_key(idempotency_key):
+        raise JobValidationError({"idempotencyKey": [f"Must be 1 to {idempotency.MAX_STORED_KEY_LENGTH} characters."]})
+    fingerprint = idempotency.request_hash(data) if idempotency_key is not None else None
+    run_at = job_input["run_at"]
     new_job = NewJob(
-        type=type,
-        payload=payload,
-        max_retries=max_retries,
-        priority=priority,
+        type=job_input["type"],
+        payload=job_input["payload"],
+        max_retries=job_input["max_retries"],
+        priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
         idempotency_key=idempotency_key,
-        request_hash=fingerprint if idempotency_key is not None else None,
+        request_hash=fingerprint,
     )
     job = get_store().insert(new_job, now=now)
     if job.replayed:
@@ -149,39 +127,6 @@ def enqueue(
     logger.debug("enqueued %s job %s", job.type, job.id)
     wakeups.job_enqueued()
     return job
-
-
-def _check_payload(payload: dict) -> None:
-    """Raise for a payload the stores cannot keep safely: too large, too deep, bad keys."""
-    try:
-        encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise JobValidationError({"payload": [f"Must be JSON: {error}."]}) from None
-    size = len(encoded.encode("utf-8"))
-    limit = settings.JOBQUEUE_MAX_PAYLOAD_BYTES
-    if size > limit:
-        raise PayloadTooLarge(f"payload is {size} bytes; the limit is {limit} bytes (JOBQUEUE_MAX_PAYLOAD_BYTES)")
-    problem = _payload_problem(payload, depth=1, path="payload")
-    if problem:
-        raise JobValidationError({"payload": [problem]})
-
-
-def _payload_problem(value, *, depth: int, path: str) -> str | None:
-    if isinstance(value, dict | list) and depth > MAX_PAYLOAD_DEPTH:
-        return f"Nested deeper than {MAX_PAYLOAD_DEPTH} levels at {path}."
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key.startswith("$") or "." in key or "\x00" in key:
-                return f"Key {key!r} at {path} is not allowed: keys may not start with '$' or contain '.' or NUL."
-            problem = _payload_problem(item, depth=depth + 1, path=f"{path}.{key}")
-            if problem:
-                return problem
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            problem = _payload_problem(item, depth=depth + 1, path=f"{path}[{index}]")
-            if problem:
-                return problem
-    return None
 
 
 # --- read -------------------------------------------------------------------------------
@@ -236,6 +181,42 @@ def list_jobs(
 ) -> list[Job]:
     """Jobs newest first, filtered; ``after`` continues from a page's last (createdAt, id),
     ``before`` goes back from a page's first."""
+    _check_list_query(status=status, limit=limit, after=after, before=before)
+    return get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit, after=after, before=before)
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of a job list, and whether any job follows it."""
+
+    jobs: list[Job]
+    has_next: bool
+
+
+def list_jobs_page(
+    *,
+    status: str | None = None,
+    type: str | None = None,
+    has_error: bool | None = None,
+    limit: int = 50,
+    after: ListCursor | None = None,
+) -> JobPage:
+    """Like ``list_jobs`` (paging forward), saying whether a next page has any job: it
+    reads ``limit + 1`` jobs, so a page that is exactly full has no next page.
+
+    Unknown filter values are refused alike, with ``JobValidationError`` naming the
+    filter: a ``status`` that is not a status, and a ``type`` with no registered handler
+    that no stored job has either (jobs of a type whose handler was removed still list).
+    """
+    _check_list_query(status=status, limit=limit, after=after, before=None)
+    jobs = get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit + 1, after=after)
+    if not jobs and after is None and type is not None and get_handler(type) is None:
+        known = ", ".join(known_types()) or "none"
+        raise JobValidationError({"type": [f"Unknown job type {type!r}. Known types: {known}."]})
+    return JobPage(jobs=jobs[:limit], has_next=len(jobs) > limit)
+
+
+def _check_list_query(*, status, limit: int, after, before) -> None:
     errors = {}
     if after is not None and before is not None:
         errors["cursor"] = ["Give after or before, not both."]
@@ -245,7 +226,6 @@ def list_jobs(
         errors["limit"] = [f"Must be from 1 to {MAX_LIST_LIMIT}."]
     if errors:
         raise JobValidationError(errors)
-    return get_store().list(status=status, type=type, has_error=has_error, limit=limit, after=after, before=before)
 
 
 # --- operator actions -----------------------------------------------------------------
@@ -351,3 +331,31 @@ def live_worker_pools(*, clock: Clock = utc_now) -> list[WorkerPool]:
 def store_description() -> str:
     """Which store holds the jobs (no credentials)."""
     return get_store().describe()
+
+
+# --- results and metrics ----------------------------------------------------------------
+
+
+def record_result(job_id: str, result) -> None:
+    """Keep a handler's JSON return value as the job's ``result``.
+
+    ``JobValidationError`` if it is not JSON; ``JobNotFound`` for an unknown job.
+    """
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise JobValidationError({"result": [f"Must be JSON: {error}."]}) from None
+    if not get_store().record_result(parse_job_id(job_id), result):
+        raise JobNotFound(f"no job with id {job_id}")
+
+
+def recently_finished_jobs(*, limit: int = 500) -> list[Job]:
+    """The latest completed or failed jobs, newest ``finishedAt`` first (for metrics)."""
+    if not 1 <= limit <= 10_000:
+        raise JobValidationError({"limit": ["Must be from 1 to 10000."]})
+    return get_store().recently_finished(limit=limit)
+
+
+def check_store_ready() -> None:
+    """Raise ``StoreUnavailable`` (or the driver's error) unless the store answers a read."""
+    get_store().oldest_due_pending(now=utc_now())

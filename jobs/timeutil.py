@@ -25,7 +25,15 @@ def utc_now() -> datetime:
 
 
 def isoformat_z(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC ending in ``Z`` with milliseconds, e.g. ``2026-02-02T05:30:00.123Z``."""
+    """RFC 3339 in UTC ending in ``Z`` with milliseconds, e.g. ``2026-02-02T05:30:00.123Z``.
+
+    The year always has four digits (``0001-01-01T00:00:00.000Z``), which ``strftime``
+    does not promise.
+    """
     if moment is None:
         return None
-    return truncate_ms(moment).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    utc = truncate_ms(moment)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        f".{utc.microsecond // 1000:03d}Z"
+    )

@@ -5,7 +5,8 @@ case of ``jobs.services`` and render the result with an output serializer. They 
 touch a store.
 
 Every error is JSON, ``{"error": "<one-line message>", "details": {field: [messages]}}``
-(``details`` only where fields are at fault), made by ``api_exception_handler``
+(``details`` only where fields are at fault; a field holding an object, the payload,
+maps to its own fields' errors), made by ``api_exception_handler``
 (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``).
 """
 
@@ -36,13 +37,14 @@ from jobs.api_schema import (
     READ_RESPONSES,
     STATS_RESPONSES,
 )
+from jobs.errors import flatten_errors
 from jobs.serializers import (
-    JobCreateSerializer,
     JobListQuerySerializer,
     JobOutputSerializer,
     QueueStatsOutputSerializer,
 )
-from jobs.stores import StoreUnavailable
+from jobs.stores import StoreRejectedValue, StoreUnavailable
+from jobs.validation import JobInputSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,10 @@ _SERVICE_ERROR_STATUS = {
     services.JobNotFound: status.HTTP_404_NOT_FOUND,
     services.InvalidTransition: status.HTTP_409_CONFLICT,
 }
+
+
+# What a 503 for a busy or unreachable store tells clients to wait before trying again.
+STORE_RETRY_AFTER_SECONDS = "1"
 
 
 class PayloadTooLargeError(exceptions.APIException):
@@ -90,7 +96,7 @@ class ApiAccess:
 
 @extend_schema_view(
     list=extend_schema(parameters=JOB_LIST_PARAMETERS, responses=LIST_RESPONSES),
-    create=extend_schema(parameters=ENQUEUE_PARAMETERS, request=JobCreateSerializer, responses=CREATE_RESPONSES),
+    create=extend_schema(parameters=ENQUEUE_PARAMETERS, request=JobInputSerializer, responses=CREATE_RESPONSES),
     retrieve=extend_schema(parameters=READ_PARAMETERS, responses=READ_RESPONSES),
 )
 class JobViewSet(ApiAccess, viewsets.ViewSet):
@@ -99,8 +105,10 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
     * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``.
     * ``GET /jobs/<id>`` or ``GET /jobs?id=<id>`` — one job.
     * ``GET /jobs`` — a JSON array of jobs, newest ``createdAt`` first, at most ``limit``
-      (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when the page
-      is full, ``Link: <…>; rel="next"`` gives the URL of the next page.
+      (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when more
+      jobs follow, ``Link: <…>; rel="next"`` gives the URL of the next page. Unknown
+      filter values are treated alike (a 400 naming the filter): see
+      ``services.list_jobs_page``.
     """
 
     parser_classes = [JobJSONParser]
@@ -111,10 +119,10 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
         params = dict(query.validated_data)
         if "id" in params:
             return Response(JobOutputSerializer(services.get_job(params["id"])).data)
-        jobs = services.list_jobs(**params)
-        response = Response(JobOutputSerializer(jobs, many=True).data)
-        if jobs and len(jobs) == params["limit"]:
-            response["Link"] = f'<{self._next_page_url(request, jobs[-1], params["limit"])}>; rel="next"'
+        page = services.list_jobs_page(**params)
+        response = Response(JobOutputSerializer(page.jobs, many=True).data)
+        if page.has_next:
+            response["Link"] = f'<{self._next_page_url(request, page.jobs[-1], params["limit"])}>; rel="next"'
         return response
 
     def create(self, request):
@@ -126,12 +134,13 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
         if not isinstance(request.data, dict):
             raise exceptions.ParseError(f"The request body must be a JSON object, not {_json_kind(request.data)}.")
         idempotency_key = _idempotency_key(request)
-        given = JobCreateSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        check_enqueue_limits(request, given.validated_data["type"], given.validated_data.get("priority", 0))
         if idempotency_key is not None:
             idempotency_key = idempotency.scoped_key(client_scope(request), idempotency_key)
-        job = services.enqueue(**given.validated_data, idempotency_key=idempotency_key)
+        job = services.enqueue_request(
+            request.data,
+            idempotency_key=idempotency_key,
+            authorize=lambda job_input: check_enqueue_limits(request, job_input["type"], job_input["priority"]),
+        )
         logger.debug("POST /jobs: enqueued %s job %s", job.type, job.id)
         headers = {"Location": reverse("job-detail", kwargs={"job_id": job.id})}
         if job.replayed:
@@ -171,7 +180,8 @@ def api_exception_handler(exc, context):
     """Every API error as ``{"error": message, "details": {field: [messages]}}``.
 
     Handles DRF's exceptions, Django's ``Http404``/``PermissionDenied``/``RequestDataTooBig``,
-    the services' ``ServiceError`` family and ``StoreUnavailable`` (503). Anything else
+    the services' ``ServiceError`` family, ``StoreUnavailable`` (503 with ``Retry-After``)
+    and ``StoreRejectedValue`` (400). Anything else
     returns ``None``, so Django reports it as a server error.
     """
     if isinstance(exc, services.ServiceError):
@@ -184,7 +194,13 @@ def api_exception_handler(exc, context):
         return _error_response(code, str(exc))
     if isinstance(exc, StoreUnavailable):
         logger.error("job store unavailable: %s", exc)
-        return _error_response(status.HTTP_503_SERVICE_UNAVAILABLE, f"Job store unavailable: {exc}")
+        return _error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"Job store unavailable: {exc}",
+            headers={"Retry-After": STORE_RETRY_AFTER_SECONDS},
+        )
+    if isinstance(exc, StoreRejectedValue):
+        return _error_response(status.HTTP_400_BAD_REQUEST, f"Invalid request: {exc}")
     if isinstance(exc, RequestDataTooBig):
         return _error_response(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "Request body too large.")
     if isinstance(exc, Http404):
@@ -200,7 +216,7 @@ def api_exception_handler(exc, context):
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(math.ceil(exc.wait))
     if isinstance(exc, exceptions.ValidationError):
-        details = _flatten(exc.detail)
+        details = flatten_errors(exc.detail)
         return _error_response(exc.status_code, _summary(details), details=details, headers=headers)
     if isinstance(exc, exceptions.ParseError) and str(exc.detail).startswith("JSON parse error"):
         message = "Malformed JSON: " + str(exc.detail).removeprefix("JSON parse error - ")
@@ -209,9 +225,11 @@ def api_exception_handler(exc, context):
     return _error_response(exc.status_code, message, headers=headers)
 
 
-def _summary(errors: dict[str, list[str]]) -> str:
-    """One line naming every field at fault and what is wrong with it."""
-    return "Invalid request: " + " ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
+def _summary(errors) -> str:
+    """One line naming every field at fault (nested ones by path, ``payload.to``) and
+    what is wrong with it."""
+    flat = flatten_errors(errors)
+    return "Invalid request: " + " ".join(f"{field}: {' '.join(messages)}" for field, messages in flat.items())
 
 
 def _error_response(code: int, message: str, *, details=None, headers=None) -> Response:
@@ -219,28 +237,6 @@ def _error_response(code: int, message: str, *, details=None, headers=None) -> R
     if details:
         body["details"] = details
     return Response(body, status=code, headers=headers)
-
-
-def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
-    """DRF error detail (dict, list or string, nested) as ``{field path: [messages]}``."""
-    if isinstance(detail, dict):
-        flat: dict[str, list[str]] = {}
-        for key, value in detail.items():
-            name = "body" if key == "non_field_errors" else str(key)
-            for path, messages in _flatten(value, f"{prefix}.{name}" if prefix else name).items():
-                flat.setdefault(path, []).extend(messages)
-        return flat
-    if isinstance(detail, list):
-        flat = {}
-        for index, item in enumerate(detail):
-            if isinstance(item, dict | list):
-                sub_prefix = f"{prefix}[{index}]"
-                for path, messages in _flatten(item, sub_prefix).items():
-                    flat.setdefault(path, []).extend(messages)
-            else:
-                flat.setdefault(prefix or "body", []).append(str(item))
-        return flat
-    return {prefix or "body": [str(detail)]}
 
 
 def _idempotency_key(request) -> str | None:

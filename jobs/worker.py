@@ -28,6 +28,7 @@ leases expire.
 """
 
 import contextlib
+import contextvars
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -50,6 +51,7 @@ from django.db import connections
 
 from jobs import wakeups
 from jobs.handlers import DoNotRetry, Handler, JobContext, get_handler
+from jobs.logcontext import job_log_context
 from jobs.models import Attempt, Job, Outcome
 from jobs.models import WorkerPool as PoolRecord
 from jobs.retry import RetryStrategy
@@ -371,6 +373,10 @@ class WorkerPool:
     # -- running one job (worker threads) -----------------------------------------------------
     def execute(self, job: Job) -> JobResult:
         """Run ``job``'s handler and say what became of it (nothing is written here)."""
+        with job_log_context(job, worker=self.id):
+            return self._execute(job)
+
+    def _execute(self, job: Job) -> JobResult:
         handler = get_handler(job.type)
         started_at = self.clock()
         with self._lock:
@@ -409,7 +415,9 @@ class WorkerPool:
                 done.set()
                 connections.close_all()
 
-        thread = threading.Thread(target=run_handler, name=f"job-{job.id}", daemon=True)
+        # The handler's own log lines carry the job's fields too (see jobs.logcontext).
+        log_context = contextvars.copy_context()
+        thread = threading.Thread(target=log_context.run, args=(run_handler,), name=f"job-{job.id}", daemon=True)
         thread.start()
         if not done.wait(handler.timeout):
             with self._lock:

@@ -1,8 +1,9 @@
 """The admin dashboard in a real browser: headless Chromium driven by Selenium.
 
 Logs in, reads the dashboard's counts, opens a failed job, unfolds its traceback, presses
-"Retry now" and sees it pending, then cancels a pending job. Saves screenshots of the
-dashboard (light and dark), the job list and a job page under ``var/screenshots/``.
+"Retry now" and sees it pending, then cancels a pending job. On every page the console
+holds no Content-Security-Policy violation. Saves screenshots of the dashboard (light and
+dark), the job list and a job page under ``var/screenshots/``.
 
 Needs the Debian packages ``chromium`` and ``chromium-driver``. Without them the test
 fails and says so, unless ``JOBQUEUE_SKIP_BROWSER_TESTS=1`` asks to skip it. The browser
@@ -90,6 +91,7 @@ def browser(tmp_path, monkeypatch):
         "--lang=en-US",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
     yield driver
@@ -122,6 +124,30 @@ def click_and_load(driver, element) -> None:
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
     WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+
+
+def console_problems(driver) -> list[str]:
+    """Console messages since the last call that report a Content-Security-Policy violation."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if "Content Security Policy" in entry["message"] or "Refused to" in entry["message"]
+    ]
+
+
+def assert_inside(driver, inner, outer) -> None:
+    """``inner``'s box lies within ``outer``'s padding box (nothing spills over or is clipped)."""
+    inner_box, outer_box = (
+        driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom];", element
+        )
+        for element in (inner, outer)
+    )
+    left, top, right, bottom = inner_box
+    assert outer_box[0] <= left and outer_box[1] <= top and right <= outer_box[2] and bottom <= outer_box[3], (
+        inner_box,
+        outer_box,
+    )
 
 
 def finish_batch(store, *, at, completed: int, failed: int, rng: random.Random) -> None:
@@ -202,6 +228,8 @@ def test_operator_retries_a_failed_job_and_cancels_a_pending_one(browser, live_s
     User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
     seed_history(sql_store, utc_now())
     failed = make_failed_email_job(sql_store)
+    services.enqueue("noop", {})
+    [_processing] = sql_store.claim(owner="web-1:3141", limit=1, now=utc_now(), lease_seconds=300)
     pending = services.enqueue("email", {"to": "new@example.com", "subject": "Welcome"})
     services.enqueue("noop", {}, delay_seconds=900)
     stats = services.queue_stats()
@@ -220,6 +248,14 @@ def test_operator_retries_a_failed_job_and_cancels_a_pending_one(browser, live_s
         assert count == f"{stats.by_status[status]:,}", status
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.jobs-chart")) == 2
     assert "web-1" in browser.find_element(By.ID, "worker-pools").text
+    assert browser.find_element(By.CSS_SELECTOR, "#worker-pools progress").get_attribute("value") == "3"
+    assert (
+        browser.execute_script(  # the chart's styles apply: its bars take the stylesheet's colour
+            "return getComputedStyle(document.querySelector('svg.jobs-chart .jobs-chart-completed')).fill"
+        )
+        == "rgb(58, 154, 91)"
+    )
+    assert console_problems(browser) == []
     save_full_page(browser, "dashboard")
     dark = [{"name": "prefers-color-scheme", "value": "dark"}]
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": dark})
@@ -237,6 +273,26 @@ def test_operator_retries_a_failed_job_and_cancels_a_pending_one(browser, live_s
     click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "a.jobs-card--failed"))
     assert browser.current_url.endswith("/admin/jobs/jobrecord/?status=failed")
     browser.save_screenshot(str(screenshot_dir() / "job-list.png"))  # the top of the page: 100 rows are long
+    assert console_problems(browser) == []
+    # Every status badge stays inside its column.
+    for cell in browser.find_elements(By.CSS_SELECTOR, "#result_list td.field-status")[:20]:
+        assert_inside(browser, cell.find_element(By.CSS_SELECTOR, ".jobs-badge"), cell)
+    browser.get(f"{live_server.url}/admin/jobs/jobrecord/?status=processing")
+    [processing_cell, *_] = browser.find_elements(By.CSS_SELECTOR, "#result_list td.field-status")
+    assert_inside(browser, processing_cell.find_element(By.CSS_SELECTOR, ".jobs-badge"), processing_cell)
+    # The filter headings read "↓ By status": a gap between the arrow and the words.
+    gap = browser.execute_script(
+        """const summary = document.querySelector('#changelist-filter details summary');
+        const arrow = parseFloat(getComputedStyle(summary, '::before').width) || 0;
+        const words = document.createRange();
+        const text = [...summary.childNodes].find(node => node.nodeType === 3 && node.textContent.trim());
+        const start = text.textContent.indexOf('B');
+        words.setStart(text, start); words.setEnd(text, start + 1);
+        return words.getBoundingClientRect().left - summary.getBoundingClientRect().left
+            - parseFloat(getComputedStyle(summary).paddingLeft) - arrow;"""
+    )
+    assert gap >= 2, gap
+    browser.get(f"{live_server.url}/admin/jobs/jobrecord/?status=failed")
     click_and_load(browser, browser.find_element(By.CSS_SELECTOR, f'tr[data-job-id="{failed.id}"] th a'))
     assert browser.current_url.endswith(f"/admin/jobs/jobrecord/{failed.id}/change/")
     assert browser.find_element(By.ID, "job-status").text == "failed"
@@ -247,6 +303,7 @@ def test_operator_retries_a_failed_job_and_cancels_a_pending_one(browser, live_s
     browser.find_element(By.CSS_SELECTOR, "#job-attempts details summary").click()
     assert traceback.is_displayed()
     assert "SMTPRecipientsRefused" in traceback.text
+    assert console_problems(browser) == []
     save_full_page(browser, "job-page")
 
     # Retry now: back to pending, with the admin's success banner.
@@ -262,3 +319,4 @@ def test_operator_retries_a_failed_job_and_cancels_a_pending_one(browser, live_s
     assert browser.find_element(By.ID, "job-status").text == "cancelled"
     assert "was cancelled" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
     assert services.get_job(pending.id).status == Status.CANCELLED
+    assert console_problems(browser) == []

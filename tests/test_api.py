@@ -309,13 +309,16 @@ def test_link_header_is_absolute_keeps_filters_and_is_absent_on_a_short_page(api
     assert "Link" not in second.headers
 
 
-def test_a_full_last_page_links_to_an_empty_page(api, clock):
+def test_a_page_that_is_exactly_full_has_no_next_link_when_no_job_follows(api, clock):
+    # Issue 8: a full last page used to link to an empty page.
     enqueue_at(clock, 4)
-    second = api.get(next_url(api.get("/jobs?limit=2")))
+    first = api.get("/jobs?limit=2")
+    assert len(first.json()) == 2 and next_url(first)
+    second = api.get(next_url(first))
     assert len(second.json()) == 2
-    third = api.get(next_url(second))
-    assert third.json() == []
-    assert "Link" not in third.headers
+    assert "Link" not in second.headers
+    assert "Link" not in api.get("/jobs?limit=4").headers
+    assert next_url(api.get("/jobs?limit=3"))
 
 
 def test_list_filters_by_status_type_and_has_error(api, store, clock):
@@ -343,7 +346,9 @@ def test_list_filters_by_status_type_and_has_error(api, store, clock):
     assert ids(status="failed") == [failing.id]
     assert ids(status="pending") == []
     assert ids(type="email") == [email.id]
-    assert ids(type="sms") == []
+    # Issue 8: an unknown type is refused like an unknown status; a known one without jobs is [].
+    assert api.get("/jobs", {"type": "sms"}).status_code == 400
+    assert ids(type="sleep") == []
     assert ids(hasError="true") == [failing.id]
     assert ids(hasError="false") == [cancelled.id, email.id]
     assert ids(status="failed", type="fail", hasError="true") == [failing.id]

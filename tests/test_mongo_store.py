@@ -11,12 +11,12 @@ import time
 import traceback
 from datetime import UTC, datetime, timedelta
 
-import mongomock
 import pytest
 
 from jobs.models import Attempt, NewJob
 from jobs.stores.base import StoreUnavailable
 from jobs.stores.mongo import MongoJobStore, redact_uri
+from tests.mongomock_store import MongomockJobStore
 
 # Nothing listens on port 1; connecting is refused at once.
 CLOSED_PORT_URI = "mongodb://jq:hunter2@127.0.0.1:1/jobs_prod?authSource=admin"
@@ -27,7 +27,7 @@ NOW = datetime(2026, 2, 2, 5, 30, 0, 123000, tzinfo=UTC)
 
 @pytest.fixture
 def mock_store():
-    store = MongoJobStore(mongomock.MongoClient(), "jobqueue_test", serialize_operations=True)
+    store = MongomockJobStore("jobqueue_test")
     store.ensure_ready()
     yield store
     store.close()

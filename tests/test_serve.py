@@ -1,6 +1,7 @@
 """`manage.py serve` (what `make run` starts) runs the API, the admin and the workers
 together on a real port, and stops cleanly on Ctrl-C."""
 
+import http.client
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -103,3 +105,27 @@ def test_serve_runs_api_admin_and_workers_and_stops_cleanly_on_ctrl_c(service):
     assert "Created admin account 'admin'" in output
     assert "Jobs are kept in SQLite at" in output
     assert "The API is OPEN (JOBQUEUE_API_AUTH=open)" in output
+
+
+def test_a_chunked_request_body_is_read_by_the_real_server(service):
+    """Issue 8: a body sent with Transfer-Encoding: chunked (no Content-Length) used to
+    reach Django empty and be answered "type is required"."""
+    _process, base, _log = service
+    body = json.dumps({"type": "email", "payload": {"to": "user@example.com"}}).encode()
+    address = urlparse(base)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+    try:
+        connection.request(
+            "POST",
+            "/jobs",
+            body=iter([body[:10], body[10:]]),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 201, answer
+    assert answer["payload"] == {"to": "user@example.com"}
+    assert request(f"{base}/jobs/{answer['id']}")[1]["id"] == answer["id"]

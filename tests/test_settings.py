@@ -53,3 +53,41 @@ def test_the_service_refuses_to_start_with_a_bad_setting(tmp_path):
     )
     assert result.returncode != 0
     assert "JOBQUEUE_MAX_RETRIES='lots' is not an integer" in result.stderr
+
+
+# Serves two requests through Django's WSGI handler, as gunicorn does, and prints whether
+# both used the same open SQLite connection (request_finished closes connections whose
+# CONN_MAX_AGE has run out; 0 means at the end of every request).
+_TWO_REQUESTS = """
+import django
+from wsgiref.util import setup_testing_defaults
+from django.core.management import call_command
+from django.db import connection
+
+django.setup()
+call_command("migrate", verbosity=0, interactive=False)
+from jobqueue.wsgi import application
+
+opened = []
+for _ in range(2):
+    environ = {"PATH_INFO": "/stats", "REQUEST_METHOD": "GET"}
+    setup_testing_defaults(environ)
+    statuses = []
+    response = application(environ, lambda status, headers: statuses.append(status))
+    b"".join(response)
+    response.close()
+    assert statuses == ["200 OK"], statuses
+    opened.append(connection.connection)
+print(connection.vendor, opened[0] is not None and opened[0] is opened[1])
+"""
+
+
+def test_the_default_sqlite_database_keeps_its_connection_between_requests(tmp_path):
+    env = {**os.environ, "JOBQUEUE_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "jobqueue.settings"}
+    for name in ("DATABASE_URL", "MONGODB_URI"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-c", _TWO_REQUESTS], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["sqlite", "True"]

@@ -122,3 +122,32 @@ def test_the_reaper_spares_a_job_renewed_after_it_read_the_expired_lease(sql_sto
     assert sql_store.reap(now=clock(), retry_delay=lambda retries: 0) == 0
     job = sql_store.get(held.id)
     assert job.status == Status.PROCESSING and job.lease.token == held.lease.token and job.attempt_count == 0
+
+
+def test_earlier_attempts_without_json_unnesting_are_counted_alike(sql_store):
+    """Databases other than SQLite and PostgreSQL count the same candidates in Python."""
+    from datetime import UTC, datetime
+
+    start = datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)
+    sql_store.insert_many([new(), new(), new(), new()], now=start)
+    done, retried, released, failed_twice = sql_store.claim(owner="w", limit=4, now=start, lease_seconds=LEASE)
+
+    def attempt(outcome, at):
+        return Attempt(started_at=start, finished_at=at, worker="w", outcome=outcome, error=None)
+
+    sql_store.complete(done, attempt=attempt(Outcome.COMPLETED, start), now=start)
+    sql_store.retry(failed_twice, attempt=attempt(Outcome.TIMED_OUT, start), run_at=start, now=start)
+    later = start + timedelta(minutes=2)
+    sql_store.retry(retried, attempt=attempt(Outcome.FAILED, later), run_at=later, now=later)
+    sql_store.release(released, attempt=attempt(Outcome.RELEASED, later), now=later)
+    claimed_again = sql_store.claim(owner="w", limit=4, now=later, lease_seconds=LEASE)
+    again = next(job for job in claimed_again if job.id == failed_twice.id)
+    sql_store.fail(again, attempt=attempt(Outcome.FAILED, later), now=later)
+    since = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
+
+    in_python = sql_store._earlier_attempt_rows_in_python(since, 60)
+    in_sql = sql_store._earlier_attempt_rows(since, 60)
+
+    minute = int(start.timestamp()) // 60
+    assert sorted(in_python) == [(minute, "timed out", 1), (minute + 2, "failed", 1), (minute + 2, "released", 1)]
+    assert sorted(in_python) == sorted(tuple(row) for row in in_sql)

@@ -62,14 +62,14 @@ def test_list_is_newest_first_with_filters_and_cursor(store, clock):
         made.append(store.insert(new(type="email" if n % 2 else "noop"), now=clock.advance(1)))
     newest_first = list(reversed(made))
 
-    assert store.list(limit=50) == newest_first
-    assert store.list(limit=3) == newest_first[:3]
-    assert [job.id for job in store.list(type="noop")] == [job.id for job in newest_first if job.type == "noop"]
-    assert store.list(status="completed") == []
+    assert store.list_jobs(limit=50) == newest_first
+    assert store.list_jobs(limit=3) == newest_first[:3]
+    assert [job.id for job in store.list_jobs(type="noop")] == [job.id for job in newest_first if job.type == "noop"]
+    assert store.list_jobs(status="completed") == []
 
     pages, after = [], None
     while True:
-        page = store.list(limit=3, after=after)
+        page = store.list_jobs(limit=3, after=after)
         if not page:
             break
         pages.extend(page)
@@ -83,12 +83,12 @@ def test_list_before_a_cursor_pages_back_towards_the_newest(store, clock):
     newest_first = sorted(made, key=lambda job: (job.created_at, job.id), reverse=True)
 
     pages, before = [], (newest_first[-1].created_at, newest_first[-1].id)
-    while page := store.list(limit=2, before=before):
+    while page := store.list_jobs(limit=2, before=before):
         pages[:0] = page
         before = (page[0].created_at, page[0].id)
 
     assert pages == newest_first[:-1]
-    last_three = store.list(limit=3, before=(newest_first[-1].created_at, newest_first[-1].id))
+    last_three = store.list_jobs(limit=3, before=(newest_first[-1].created_at, newest_first[-1].id))
     assert last_three == newest_first[-4:-1]
 
 
@@ -96,8 +96,8 @@ def test_list_cursor_breaks_created_at_ties_by_id(store, clock):
     same_moment = [store.insert(new(), now=clock()) for _ in range(5)]
     expected = sorted(same_moment, key=lambda job: job.id, reverse=True)
 
-    first = store.list(limit=2)
-    rest = store.list(limit=10, after=(first[-1].created_at, first[-1].id))
+    first = store.list_jobs(limit=2)
+    rest = store.list_jobs(limit=10, after=(first[-1].created_at, first[-1].id))
 
     assert first + rest == expected
 
@@ -112,8 +112,8 @@ def test_list_filters_jobs_with_errors(store, clock):
         else:
             store.complete(claimed, attempt=attempt(clock), now=clock())
 
-    assert [job.id for job in store.list(has_error=True)] == [broken.id]
-    assert [job.id for job in store.list(has_error=False)] == [ok.id]
+    assert [job.id for job in store.list_jobs(has_error=True)] == [broken.id]
+    assert [job.id for job in store.list_jobs(has_error=False)] == [ok.id]
 
 
 # --- claim ----------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def test_two_reapers_at_once_reap_each_job_once(store, clock):
         thread.join()
 
     assert sum(totals) == 20
-    assert all(job.retry_count == 1 and job.attempt_count == 1 for job in store.list(limit=50))
+    assert all(job.retry_count == 1 and job.attempt_count == 1 for job in store.list_jobs(limit=50))
 
 
 # --- operator actions -------------------------------------------------------------------------
@@ -452,6 +452,28 @@ def test_throughput_counts_finished_jobs_per_bucket(store, clock):
     assert [(b.start, b.completed, b.failed) for b in hourly] == [(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 2, 1)]
 
 
+def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(store, clock):
+    clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    store.insert_many([new(max_retries=3), new(max_retries=3)], now=clock())
+    flaky, released = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
+    store.retry(flaky, attempt=attempt(clock, Outcome.FAILED, "boom"), run_at=clock(), now=clock())
+    store.release(released, attempt=attempt(clock, Outcome.RELEASED), now=clock())  # shutdown: no result
+    clock.advance(60)
+    [flaky_again, released_again] = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
+    store.complete(flaky_again, attempt=attempt(clock), now=clock())
+    store.retry(released_again, attempt=attempt(clock, Outcome.TIMED_OUT, "slow"), run_at=clock(), now=clock())
+
+    buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
+
+    # The first minute keeps its failure although that job completed in the second one.
+    assert [(b.start, b.completed, b.failed) for b in buckets] == [
+        (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 0, 1),
+        (datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1),
+    ]
+    later = store.throughput(since=datetime(2026, 3, 1, 12, 1, tzinfo=UTC), bucket_seconds=60)
+    assert [(b.start, b.completed, b.failed) for b in later] == [(datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1)]
+
+
 # --- worker-pool registry -----------------------------------------------------------------------
 
 
@@ -507,7 +529,7 @@ def test_eight_threads_claim_a_thousand_jobs_without_sharing_or_losing_any(store
     assert len(claims) == total and set(claims.values()) == {1}
     counts = store.count_by_type_and_status()
     assert counts == {("noop", "completed"): total}
-    assert all(job.attempt_count == 1 for job in store.list(limit=500))
+    assert all(job.attempt_count == 1 for job in store.list_jobs(limit=500))
 
 
 def test_round_trips_are_counted(store, clock):

@@ -43,7 +43,7 @@ def make_pool(store, clock=None, **options):
 
 def all_jobs(store):
     after = None
-    while page := store.list(limit=500, after=after):
+    while page := store.list_jobs(limit=500, after=after):
         yield from page
         after = (page[-1].created_at, page[-1].id)
 

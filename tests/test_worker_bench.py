@@ -1,10 +1,14 @@
 """``benchqueue`` runs end to end and reports every figure (no timing is asserted)."""
 
 import io
+import json
 import re
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from jobs.management.commands.benchqueue import TMPFS_DIR
 
 FIGURES = [
     r"Enqueue: +\d+ jobs/s",
@@ -43,3 +47,37 @@ def test_benchqueue_on_sql_uses_a_temporary_database_of_its_own(tmp_path, monkey
     for figure in FIGURES:
         assert re.search(figure, text), f"{figure!r} missing from:\n{text}"
     assert database.exists()
+
+
+def test_benchqueue_json_line_carries_the_figures_and_probes_0_skips_pickup(tmp_path):
+    database = tmp_path / "bench.sqlite3"
+    out = io.StringIO()
+    call_command("benchqueue", "--store=sql", f"--database={database}", "--jobs=40", "--probes=0", "--json", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    figures = json.loads(lines[-1])
+    assert figures["jobs"] == 40
+    assert figures["completed"] == 40
+    assert figures["enqueue_per_second"] > 0
+    assert figures["process_per_second"] > 0
+    assert figures["enqueue_us_per_job"] == pytest.approx(1e6 / figures["enqueue_per_second"])
+    assert re.search(r"\d+ µs per enqueue, of which CPU \d+ µs user", out.getvalue())
+    assert "Pickup" not in out.getvalue()
+
+
+@pytest.mark.skipif(not TMPFS_DIR.is_dir(), reason=f"no {TMPFS_DIR} on this machine")
+def test_benchqueue_tmpfs_runs_on_a_scratch_file_in_ram_and_removes_it():
+    before = set(TMPFS_DIR.glob("jobqueue-bench-*"))
+    out = io.StringIO()
+    call_command("benchqueue", "--store=sql", "--tmpfs", "--jobs=20", "--probes=0", stdout=out)
+
+    assert re.search(rf"SQLite at {TMPFS_DIR}/jobqueue-bench-\w+/bench.sqlite3", out.getvalue())
+    assert re.search(r"Processing: +\d+ jobs/s +\(20 of 20 completed", out.getvalue())
+    assert set(TMPFS_DIR.glob("jobqueue-bench-*")) == before
+
+
+def test_benchqueue_refuses_tmpfs_with_a_database_file_of_its_own(tmp_path):
+    database = tmp_path / "bench.sqlite3"
+    with pytest.raises(CommandError, match="--tmpfs"):
+        call_command("benchqueue", "--store=sql", "--tmpfs", f"--database={database}", stdout=io.StringIO())
+    assert not database.exists()

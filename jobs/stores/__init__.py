@@ -1,17 +1,32 @@
 """Which job store serves this process.
 
-``get_store()`` builds it once from settings: the MongoDB store when ``MONGODB_URI`` is
-set, else the embedded SQL store on Django's database. Tests swap it with ``use_store``.
+The ``JOBQUEUE_STORE`` setting chooses it the way ``DATABASES`` and ``CACHES`` choose
+Django's backends: ``{"BACKEND": "<dotted path of a JobStore class>", "OPTIONS": {...}}``.
+``get_store()`` imports that class by its path and builds it once with
+``from_options(**OPTIONS)``, so a new store is a new module named in the setting, with no
+change here or in the other stores. Tests swap the store with ``use_store``.
 """
 
 import logging
 import threading
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
 
-__all__ = ["JobResult", "JobStore", "ListCursor", "StoreUnavailable", "build_store", "get_store", "use_store"]
+__all__ = [
+    "JobResult",
+    "JobStore",
+    "ListCursor",
+    "StoreRejectedValue",
+    "StoreUnavailable",
+    "build_store",
+    "get_store",
+    "store_backend",
+    "use_store",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -19,15 +34,28 @@ _store: JobStore | None = None
 _store_lock = threading.Lock()
 
 
-def build_store() -> JobStore:
-    """A new store as configured by settings (not yet checked for reachability)."""
-    if settings.MONGODB_URI:
-        from jobs.stores.mongo import MongoJobStore
+def store_backend(config: dict | None = None) -> type[JobStore]:
+    """The ``JobStore`` class named by ``config["BACKEND"]`` (default: ``JOBQUEUE_STORE``).
 
-        return MongoJobStore.from_uri(settings.MONGODB_URI, timeout_seconds=settings.MONGODB_TIMEOUT_SECONDS)
-    from jobs.stores.sql import SqlJobStore
+    Raises ``ImproperlyConfigured`` naming the path when it cannot be imported or is not
+    a ``JobStore``.
+    """
+    config = settings.JOBQUEUE_STORE if config is None else config
+    path = config.get("BACKEND", "")
+    try:
+        backend = import_string(path)
+    except ImportError as error:
+        raise ImproperlyConfigured(f"JOBQUEUE_STORE BACKEND {path!r} cannot be imported: {error}") from error
+    if not (isinstance(backend, type) and issubclass(backend, JobStore)):
+        raise ImproperlyConfigured(f"JOBQUEUE_STORE BACKEND {path!r} is not a JobStore class")
+    return backend
 
-    return SqlJobStore()
+
+def build_store(config: dict | None = None) -> JobStore:
+    """A new store as ``config`` (default: the ``JOBQUEUE_STORE`` setting) describes it,
+    not yet checked for reachability."""
+    config = settings.JOBQUEUE_STORE if config is None else config
+    return store_backend(config).from_options(**config.get("OPTIONS", {}))
 
 
 def get_store() -> JobStore:

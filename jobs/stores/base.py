@@ -3,7 +3,7 @@
 Stores take and return domain objects (``jobs.models``), never cursors or rows. Both
 implementations pass the shared contract suite in ``tests/test_store_contract.py``.
 
-Invariants (see DESIGN.md, "State machine and invariants"):
+Invariants (see docs/ARCHITECTURE.md, "State machine and invariants"):
 
 * ``claim`` is atomic: two callers never hold the same job.
 * Every write about a held job (``renew``, ``complete``, ``retry``, ``fail``,
@@ -17,6 +17,8 @@ Invariants (see DESIGN.md, "State machine and invariants"):
 from __future__ import annotations
 
 import abc
+import functools
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -46,7 +48,49 @@ class JobResult:
 
 
 class StoreUnavailable(Exception):
-    """The store's database cannot be reached; the message says where, without secrets."""
+    """The store's database cannot be reached, is locked or answered too slowly; the
+    message says where, without secrets. The operation changed nothing, or (a MongoDB
+    write-concern timeout) may have been applied but was not confirmed durable."""
+
+
+class StoreRejectedValue(ValueError):
+    """The database cannot represent a value it was given (an integer over 8 bytes in
+    MongoDB): bad input, not an outage. Nothing was written."""
+
+
+def translate_errors(translate: Callable[[JobStore, Exception], Exception | None]):
+    """Class decorator: every public method of the store (inherited ones included) hands
+    an exception to ``translate(store, error)`` and raises what it returns instead, so
+    callers see only ``StoreUnavailable``/``StoreRejectedValue``, never a driver's error.
+    ``translate`` returns ``None`` for an error it leaves alone."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (StoreUnavailable, StoreRejectedValue):
+                raise
+            except Exception as error:
+                translated = translate(self, error)
+                if translated is None:
+                    raise
+                raise translated from error
+
+        return run
+
+    def decorate(cls):
+        public = {
+            name
+            for klass in cls.__mro__[:-1]  # object's methods stay as they are
+            for name, member in vars(klass).items()
+            if not name.startswith("_") and inspect.isfunction(member)
+        }
+        for name in public:
+            setattr(cls, name, wrap(getattr(cls, name)))
+        return cls
+
+    return decorate
 
 
 class JobStore(abc.ABC):
@@ -68,6 +112,15 @@ class JobStore(abc.ABC):
     def _count_round_trips(self, n: int = 1) -> None:
         with self._round_trips_lock:
             self._round_trips += n
+
+    @classmethod
+    def from_options(cls, **options) -> JobStore:
+        """The store the ``OPTIONS`` of the ``JOBQUEUE_STORE`` setting describe.
+
+        The default passes them to the constructor; a store whose constructor takes live
+        objects (a client, a connection) overrides this to build them from plain values.
+        """
+        return cls(**options)
 
     @abc.abstractmethod
     def describe(self) -> str:
@@ -103,7 +156,7 @@ class JobStore(abc.ABC):
         """The job with this 24-hex id, or ``None``."""
 
     @abc.abstractmethod
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -230,7 +283,19 @@ class JobStore(abc.ABC):
     def delete_finished(self, *, finished_before: datetime) -> int:
         """Delete completed, failed and cancelled jobs finished before the time; how many."""
 
+    @abc.abstractmethod
+    def record_result(self, job_id: str, result) -> bool:
+        """Keep ``result`` (JSON) as the job's ``result``; ``False`` if no such job.
+
+        Not fenced by a lease: the handler that computed it writes it before it returns,
+        and under at-least-once delivery the last run's value is as good as any.
+        """
+
     # -- statistics -----------------------------------------------------------------
+    @abc.abstractmethod
+    def recently_finished(self, *, limit: int) -> list[Job]:
+        """Up to ``limit`` completed or failed jobs, latest ``finishedAt`` first (indexed)."""
+
     @abc.abstractmethod
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
         """Number of jobs per (type, status), from indexes or an aggregation."""
@@ -245,10 +310,15 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
-        """Completed and failed jobs per bucket of ``finishedAt`` since ``since``.
+        """Finished attempts per bucket of their own ``finishedAt``, since ``since``.
 
-        Only buckets with at least one job are returned, oldest first; bucket starts are
-        multiples of ``bucket_seconds`` since the epoch.
+        An attempt that completed counts as completed; one that failed, timed out or lost
+        its lease counts as failed, even when its job was retried later; a released
+        attempt (shutdown) is not counted. Only buckets with at least one attempt are
+        returned, oldest first; bucket starts are multiples of ``bucket_seconds`` since
+        the epoch. Attempts dropped from a job's bounded history are not counted. A store
+        may count a completed or failed job's last attempt at the job's ``finishedAt``,
+        which the write recording that attempt sets.
         """
 
     # -- worker-pool registry -------------------------------------------------------

@@ -1,17 +1,17 @@
 """The MongoDB job store: jobs in the ``jobs`` collection, worker pools in ``worker_pools``.
 
-This is the only module that talks to pymongo (or to mongomock, its in-process fake used
-by the tests). Documents use the camelCase fields of DESIGN.md's job document; every
+This is the only module that imports pymongo or bson. Documents use the camelCase fields
+of the job document in docs/ARCHITECTURE.md; every
 datetime is written as UTC in whole milliseconds and read back as aware UTC, so a job
 read back equals, field for field, the job returned when it was written.
 
 Atomicity comes from single-document updates matched on state: a claim matches
 ``status: pending``, and every write about a held job matches ``_id`` *and*
-``lease.token`` (fencing). mongomock is not atomic across threads, so a store built with
-``serialize_operations=True`` runs each public operation under one process-wide lock.
+``lease.token`` (fencing). Every public operation runs inside ``operation_guard``, a
+context that does nothing here; a subclass on a client that is not thread-safe (the
+tests' in-memory fake) sets a lock there.
 """
 
-# Annotations stay unevaluated: the class defines a method named ``list``.
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +21,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pymongo
@@ -29,8 +29,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument, WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from jobs.models import Attempt, Job, Lease, NewJob, Status, Throughput, WorkerPool
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.models import Attempt, Job, Lease, NewJob, Outcome, Status, Throughput, WorkerPool
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -44,17 +44,11 @@ CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), (
 # List order: newest first; the id breaks ties so cursor pagination is exact.
 LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
 FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
-# Naive on purpose: BSON encodes naive datetimes as UTC, and mongomock stores them naive,
-# so date arithmetic against it works on both.
+# Naive on purpose: BSON encodes naive datetimes as UTC, and in-memory fakes of MongoDB
+# store them naive, so date arithmetic against it works on both.
 EPOCH = datetime(1970, 1, 1)
 # How long one wait on a change stream may block, so a stop request is seen promptly.
 WATCH_MAX_AWAIT_MS = 1000
-
-# mongomock reads and writes plain Python structures without locking, so a claim in one
-# thread can interleave with another's. One lock for the whole process, not one per
-# store, because tests build several stores on one mongomock client to play several
-# processes.
-_MOCK_LOCK = threading.RLock()
 
 # --- URIs -------------------------------------------------------------------------------
 
@@ -115,14 +109,15 @@ def _reason(error: Exception, *, secret: str | None = None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _durable_write_concern(chosen: WriteConcern) -> WriteConcern | None:
-    """Majority, journaled writes, unless the URI chose its own ``w``/``journal``/``fsync``.
+def _durable_write_concern(chosen: WriteConcern, timeout_ms: int | None = None) -> WriteConcern | None:
+    """Majority, journaled writes, unless the URI chose its own ``w``/``journal``/``fsync``;
+    waiting for the majority at most ``timeout_ms`` unless the URI says ``wtimeoutMS``.
 
-    An acknowledged job must survive a crash or a failover (DESIGN.md invariant 5).
+    An acknowledged job must survive a crash or a failover (docs/ARCHITECTURE.md, invariants).
     """
     if {"w", "j", "fsync"} & chosen.document.keys():
         return None
-    return WriteConcern(w="majority", j=True, wtimeout=chosen.document.get("wtimeout"))
+    return WriteConcern(w="majority", j=True, wtimeout=chosen.document.get("wtimeout", timeout_ms))
 
 
 # --- documents <-> domain objects -------------------------------------------------------
@@ -181,6 +176,7 @@ def _job(document: dict) -> Job:
         attempt_count=document.get("attemptCount", 0),
         idempotency_key=document.get("idempotencyKey"),
         request_hash=document.get("requestHash"),
+        result=document.get("result"),
     )
 
 
@@ -243,39 +239,49 @@ def _held(job: Job) -> dict:
 
 
 def _serialized(method):
-    """Run a public operation under the mongomock lock (when asked for), and report a
-    lost connection as ``StoreUnavailable`` so callers need not know pymongo."""
+    """Run a public operation inside the store's ``operation_guard``, and report driver
+    errors as the store's own (see ``_translated``) so callers need not know pymongo."""
 
     @functools.wraps(method)
     def run(self, *args, **kwargs):
-        with self._serializer:
+        with self.operation_guard:
             try:
                 return method(self, *args, **kwargs)
-            except ConnectionFailure as error:
-                raise StoreUnavailable(f"lost connection to {self.describe()}: {_reason(error)}") from error
+            except (OverflowError, PyMongoError) as error:
+                raise _translated(self, error) from error
 
     return run
 
 
+def _translated(store: MongoJobStore, error: Exception) -> Exception:
+    """An integer BSON cannot hold is bad input (nothing was sent); any other driver error
+    (lost connection, timeout, write-concern timeout, a refused command) is an outage
+    the caller may retry."""
+    if isinstance(error, OverflowError):
+        return StoreRejectedValue(f"MongoDB cannot store this value: {error}")
+    if isinstance(error, ConnectionFailure):
+        return StoreUnavailable(f"lost connection to {store.describe()}: {_reason(error)}")
+    return StoreUnavailable(f"{store.describe()} failed: {_reason(error)}")
+
+
 class MongoJobStore(JobStore):
-    """Jobs in a MongoDB database (or a mongomock one, in tests)."""
+    """Jobs in a MongoDB database."""
 
     kind = "mongodb"
+    #: The context every public operation runs in; none is needed on a real client.
+    operation_guard: AbstractContextManager = nullcontext()
 
     def __init__(
         self,
         client,
         database_name: str = DEFAULT_DATABASE,
         *,
-        serialize_operations: bool = False,
         write_concern: WriteConcern | None = None,
         timeout_seconds: float = 5.0,
         uri: str | None = None,
     ):
-        """Use ``database_name`` on ``client`` (a ``pymongo.MongoClient`` or mongomock's).
+        """Use ``database_name`` on ``client`` (a ``pymongo.MongoClient`` or a compatible one).
 
-        ``serialize_operations`` runs each operation under one process-wide lock: needed
-        on mongomock, whose operations are not atomic across threads; never on a server.
         ``uri`` is kept only in redacted form, for messages.
         """
         super().__init__()
@@ -285,12 +291,35 @@ class MongoJobStore(JobStore):
         )
         self._jobs = self._database[JOBS_COLLECTION]
         self._pools = self._database[POOLS_COLLECTION]
-        self._serializer = _MOCK_LOCK if serialize_operations else nullcontext()
         self._timeout_seconds = timeout_seconds
         self._safe_uri = redact_uri(uri) if uri else None
 
     @classmethod
-    def from_uri(cls, uri: str, *, database_name: str | None = None, timeout_seconds: float = 5.0) -> MongoJobStore:
+    def from_options(
+        cls,
+        *,
+        uri: str,
+        database_name: str | None = None,
+        timeout_seconds: float = 5.0,
+        operation_timeout_seconds: float | None = None,
+    ) -> MongoJobStore:
+        """The store of ``JOBQUEUE_STORE["OPTIONS"]``: see ``from_uri``."""
+        return cls.from_uri(
+            uri,
+            database_name=database_name,
+            timeout_seconds=timeout_seconds,
+            operation_timeout_seconds=operation_timeout_seconds,
+        )
+
+    @classmethod
+    def from_uri(
+        cls,
+        uri: str,
+        *,
+        database_name: str | None = None,
+        timeout_seconds: float = 5.0,
+        operation_timeout_seconds: float | None = None,
+    ) -> MongoJobStore:
         """A store on the server at ``uri`` (nothing is sent until the first operation).
 
         The database is ``database_name``, else the URI's path, else ``jobqueue``. Writes
@@ -300,16 +329,23 @@ class MongoJobStore(JobStore):
         Raises ``StoreUnavailable`` (password-free) for a URI pymongo rejects.
         """
         timeout_ms = max(1, round(timeout_seconds * 1000))
+        # A slow server turns into StoreUnavailable after this long, not after the OS's
+        # TCP timeout; the change stream's getMore waits far less (WATCH_MAX_AWAIT_MS).
+        operation_ms = max(1, round(operation_timeout_seconds * 1000)) if operation_timeout_seconds else None
         try:
             client = pymongo.MongoClient(
-                uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+                uri,
+                tz_aware=True,
+                serverSelectionTimeoutMS=timeout_ms,
+                connectTimeoutMS=timeout_ms,
+                socketTimeoutMS=operation_ms,
             )
         except (PyMongoError, ValueError) as error:
             # from None: the driver's own message may quote parts of the URI.
             reason = _reason(error, secret=_password(uri))
             raise StoreUnavailable(f"invalid MongoDB URI {redact_uri(uri)}: {reason}") from None
         name = database_name or client.get_default_database(DEFAULT_DATABASE).name
-        write_concern = _durable_write_concern(client.write_concern)
+        write_concern = _durable_write_concern(client.write_concern, operation_ms)
         logger.debug("MongoDB write concern: %s", (write_concern or client.write_concern).document)
         return cls(client, name, write_concern=write_concern, timeout_seconds=timeout_seconds, uri=uri)
 
@@ -325,8 +361,6 @@ class MongoJobStore(JobStore):
     def _where(self) -> str:
         if self._safe_uri:
             return _hosts(self._safe_uri)
-        if type(self._client).__module__.startswith("mongomock"):
-            return "mongomock (in memory)"
         seeds = self._client.topology_description.server_descriptions()
         return ",".join(f"{host}:{port}" for host, port in seeds)
 
@@ -431,7 +465,7 @@ class MongoJobStore(JobStore):
         return _job(document) if document else None
 
     @_serialized
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -441,7 +475,7 @@ class MongoJobStore(JobStore):
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
-        """See ``JobStore.list``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
+        """See ``JobStore.list_jobs``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
         if limit < 1:  # pymongo reads limit 0 as "no limit"
             return []
         query: dict = {}
@@ -558,13 +592,13 @@ class MongoJobStore(JobStore):
         if job.lease is None:
             return False
         fields = self._result_fields(result, now)
-        history, attempt_count = job.with_attempt(attempt)
+        recorded = job.with_attempt(attempt)
         update: dict = {
             "$set": {
                 **fields,
                 "lease": None,
-                "attempts": [_attempt_document(item) for item in history],
-                "attemptCount": attempt_count,
+                "attempts": [_attempt_document(item) for item in recorded.attempts],
+                "attemptCount": recorded.attempt_count,
                 "updatedAt": now,
             }
         }
@@ -653,7 +687,25 @@ class MongoJobStore(JobStore):
         )
         return result.deleted_count
 
+    @_serialized
+    def record_result(self, job_id: str, result) -> bool:
+        object_id = _object_id(job_id)
+        if object_id is None:
+            return False
+        self._count_round_trips()
+        return self._jobs.update_one({"_id": object_id}, {"$set": {"result": result}}).matched_count == 1
+
     # -- statistics -----------------------------------------------------------------
+    @_serialized
+    def recently_finished(self, *, limit: int) -> list[Job]:
+        jobs: list[Job] = []
+        for status in FINISHED[:2]:
+            self._count_round_trips()
+            found = self._jobs.find({"status": status}, sort=[("finishedAt", -1)], limit=limit)
+            jobs += [_job(document) for document in found]
+        jobs.sort(key=lambda job: job.finished_at, reverse=True)
+        return jobs[:limit]
+
     @_serialized
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
         self._count_round_trips()
@@ -675,26 +727,47 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
-        """See ``JobStore.throughput``: one aggregation, bucketed by the server.
+        """See ``JobStore.throughput``: one aggregation over the attempts, bucketed by the server.
 
-        Epoch milliseconds are ``finishedAt - EPOCH`` rather than ``$toLong``: the server
-        gives the same number, and mongomock (which has no ``$toLong`` for dates) can
-        run it too, so no fallback that ships documents to Python is needed.
+        Only jobs that can hold an attempt finished since ``since`` are unwound, each set
+        found by an index: an attempt finishes before its job's ``finishedAt`` (finished
+        jobs) and before its ``runAt`` (a pending job is due at or after its last attempt
+        ended). Epoch milliseconds are ``finishedAt - EPOCH`` rather than ``$toLong``:
+        the server gives the same number, and mongomock (which has no ``$toLong`` for
+        dates) can run it too.
         """
+        since = truncate_ms(since)
         bucket_ms = int(bucket_seconds * 1000)
-        epoch_ms = {"$subtract": ["$finishedAt", EPOCH]}
-        counts_as = {status: {"$sum": {"$cond": [{"$eq": ["$status", status]}, 1, 0]}} for status in FINISHED[:2]}
+        epoch_ms = {"$subtract": ["$attempts.finishedAt", EPOCH]}
+        is_completed = {"$eq": ["$attempts.outcome", Outcome.COMPLETED.value]}
         pipeline = [
-            {"$match": {"status": {"$in": FINISHED[:2]}, "finishedAt": {"$gte": truncate_ms(since)}}},
-            {"$group": {"_id": {"$subtract": [epoch_ms, {"$mod": [epoch_ms, bucket_ms]}]}, **counts_as}},
+            {
+                "$match": {
+                    "$or": [
+                        {"status": {"$in": FINISHED}, "finishedAt": {"$gte": since}},
+                        {"status": Status.PENDING.value, "runAt": {"$gte": since}, "attemptCount": {"$gt": 0}},
+                        {"status": Status.PROCESSING.value, "attemptCount": {"$gt": 0}},
+                    ]
+                }
+            },
+            {"$project": {"_id": 0, "attempts": 1}},
+            {"$unwind": "$attempts"},
+            {"$match": {"attempts.finishedAt": {"$gte": since}, "attempts.outcome": {"$ne": Outcome.RELEASED.value}}},
+            {
+                "$group": {
+                    "_id": {"$subtract": [epoch_ms, {"$mod": [epoch_ms, bucket_ms]}]},
+                    "completed": {"$sum": {"$cond": [is_completed, 1, 0]}},
+                    "failed": {"$sum": {"$cond": [is_completed, 0, 1]}},
+                }
+            },
             {"$sort": {"_id": 1}},
         ]
         self._count_round_trips()
         return [
             Throughput(
                 start=datetime.fromtimestamp(int(bucket["_id"]) / 1000, UTC),
-                completed=bucket[Status.COMPLETED.value],
-                failed=bucket[Status.FAILED.value],
+                completed=bucket["completed"],
+                failed=bucket["failed"],
             )
             for bucket in self._jobs.aggregate(pipeline)
         ]
@@ -728,14 +801,15 @@ class MongoJobStore(JobStore):
         """Call ``callback()`` for each job inserted, until ``stop_event`` is set.
 
         Returns ``True`` once stopped by ``stop_event``, and ``False`` at once when the
-        server cannot stream changes at all (a standalone server; mongomock), so the
+        server cannot stream changes at all (a standalone server; a client without
+        ``watch``, like the tests' in-memory fake), so the
         caller polls instead. Raises ``StoreUnavailable`` when the server cannot be
         reached or the stream breaks: the caller may watch again later. Not serialized:
         it blocks. Only opening the stream counts as a round trip, so a watcher running
         beside a benchmark does not distort its figures.
         """
         if not hasattr(type(self._jobs), "watch"):
-            logger.info("%s: no change streams (mongomock); workers poll for new jobs", self.describe())
+            logger.info("%s: the client cannot watch changes; workers poll for new jobs", self.describe())
             return False
         try:
             self._count_round_trips()

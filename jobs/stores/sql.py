@@ -18,13 +18,14 @@ import dataclasses
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bson import ObjectId
-from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Count, F
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
+from django.db.models import Count, F, Q
 
+from jobs.ids import new_job_id
 from jobs.models import (
     FINISHED_STATUSES,
     Attempt,
@@ -32,12 +33,13 @@ from jobs.models import (
     JobRecord,
     Lease,
     NewJob,
+    Outcome,
     Status,
     Throughput,
     WorkerPool,
     WorkerPoolRecord,
 )
-from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable
+from jobs.stores.base import JobResult, JobStore, ListCursor, StoreUnavailable, translate_errors
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ COLUMNS = (
     "finished_at",
     "idempotency_key",
     "request_hash",
+    "result",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
@@ -120,6 +123,13 @@ def _attempt_to_json(attempt: Attempt) -> dict:
     }
 
 
+def _counted_as(outcome: str) -> str | None:
+    """The throughput column an attempt's outcome counts in; a release is no result."""
+    if outcome == Outcome.COMPLETED:
+        return "completed"
+    return None if outcome == Outcome.RELEASED else "failed"
+
+
 def _job_from_row(row: Sequence) -> Job:
     (
         job_id,
@@ -142,6 +152,7 @@ def _job_from_row(row: Sequence) -> Job:
         finished_at,
         idempotency_key,
         request_hash,
+        result,
     ) = row
     lease = None
     if lease_token is not None:
@@ -169,6 +180,7 @@ def _job_from_row(row: Sequence) -> Job:
         attempt_count=attempt_count,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
+        result=_parse_json(result),
     )
 
 
@@ -184,6 +196,15 @@ def _pool_from_record(record: WorkerPoolRecord) -> WorkerPool:
     )
 
 
+def _as_unavailable(store: SqlJobStore, error: Exception) -> Exception | None:
+    """A locked (busy past ``JOBQUEUE_STORE_TIMEOUT``) or unreachable database is an
+    outage the caller may retry; the transaction was rolled back, so nothing was written."""
+    if isinstance(error, OperationalError):
+        return StoreUnavailable(f"{store.describe()} is locked or unreachable: {error}")
+    return None
+
+
+@translate_errors(_as_unavailable)
 class SqlJobStore(JobStore):
     """Jobs in a Django database (``using`` names the alias, ``default`` unless told)."""
 
@@ -276,7 +297,7 @@ class SqlJobStore(JobStore):
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
         now = truncate_ms(now)
-        job_id = str(ObjectId())
+        job_id = new_job_id()
         if new_job.idempotency_key is None:
             self._execute(_INSERT, self._insert_params(job_id, new_job, now))
             return self._new_job(job_id, new_job, now)
@@ -297,7 +318,7 @@ class SqlJobStore(JobStore):
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         now = truncate_ms(now)
-        ids = [str(ObjectId()) for _ in new_jobs]
+        ids = [new_job_id() for _ in new_jobs]
         params = [self._insert_params(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
         if params:
             with transaction.atomic(using=self.using):
@@ -310,7 +331,7 @@ class SqlJobStore(JobStore):
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = %s", (job_id,))
         return _job_from_row(rows[0]) if rows else None
 
-    def list(
+    def list_jobs(
         self,
         *,
         status: str | None = None,
@@ -412,8 +433,9 @@ class SqlJobStore(JobStore):
     def _finish_statement(self, result: JobResult, now: datetime) -> tuple[str, tuple]:
         """The one fenced UPDATE that records ``result``."""
         job, attempt = result.job, result.attempt
-        history, count = job.with_attempt(attempt)
-        attempts = self._json([_attempt_to_json(item) for item in history])
+        recorded = job.with_attempt(attempt)
+        attempts = self._json([_attempt_to_json(item) for item in recorded.attempts])
+        count = recorded.attempt_count
         held = (job.id, job.lease.token)
         if result.kind == "complete":
             return _COMPLETE, (attempts, count, self._dt(now), self._dt(now), *held)
@@ -514,7 +536,21 @@ class SqlJobStore(JobStore):
         ).delete()
         return deleted
 
+    def record_result(self, job_id: str, result) -> bool:
+        return self._rowcount(f"UPDATE {TABLE} SET result = %s WHERE id = %s", (self._json(result), job_id)) == 1
+
     # -- statistics -----------------------------------------------------------------------
+    def recently_finished(self, *, limit: int) -> list[Job]:
+        jobs: list[Job] = []
+        for status in (Status.COMPLETED, Status.FAILED):
+            rows = self._execute(
+                f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE status = %s ORDER BY finished_at DESC LIMIT %s",
+                (status.value, limit),
+            )
+            jobs += [_job_from_row(row) for row in rows]
+        jobs.sort(key=lambda job: job.finished_at, reverse=True)
+        return jobs[:limit]
+
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
         self._count_round_trips()
         rows = self._jobs().values_list("type", "status").annotate(n=Count("*")).order_by()
@@ -536,32 +572,99 @@ class SqlJobStore(JobStore):
         return self._jobs().filter(status=Status.PENDING, run_at__gt=now).count()
 
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
-        rows = self._throughput_rows(since, bucket_seconds)
-        buckets: dict[int, dict[str, int]] = {}
-        for bucket, status, count in rows:
-            buckets.setdefault(int(bucket), {})[status] = count
+        """See ``JobStore.throughput``, in two grouped queries.
+
+        Parsing every finished job's attempts is what makes counting attempts slow, and a
+        finished job's last attempt is recorded by the same write that sets its
+        ``finished_at`` and status: those are counted from the indexed columns. Only the
+        earlier attempts of jobs that ran more than once, and the attempts of jobs that
+        are not finished, are unnested from the JSON history.
+        """
+        rows = self._final_attempt_rows(since, bucket_seconds) + self._earlier_attempt_rows(since, bucket_seconds)
+        counts: dict[int, dict[str, int]] = {}
+        for bucket, outcome, count in rows:
+            counted_as = _counted_as(outcome)
+            if counted_as:
+                per_bucket = counts.setdefault(int(bucket), {"completed": 0, "failed": 0})
+                per_bucket[counted_as] += count
         return [
             Throughput(
                 start=datetime.fromtimestamp(bucket * bucket_seconds, tz=UTC),
-                completed=counts.get(Status.COMPLETED, 0),
-                failed=counts.get(Status.FAILED, 0),
+                completed=per_bucket["completed"],
+                failed=per_bucket["failed"],
             )
-            for bucket, counts in sorted(buckets.items())
+            for bucket, per_bucket in sorted(counts.items())
         ]
 
-    def _throughput_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
-        """(bucket number, status, count) grouped in the database, never row by row."""
-        if self._connection.vendor == "sqlite":
-            epoch = "CAST(strftime('%%s', finished_at) AS INTEGER)"
-        elif self._connection.vendor == "postgresql":
-            epoch = "CAST(EXTRACT(EPOCH FROM finished_at) AS BIGINT)"
-        else:
-            epoch = "UNIX_TIMESTAMP(finished_at)"
+    def _epoch(self, column: str) -> str:
+        """SQL for the epoch seconds of a datetime column (or text holding an ISO datetime)."""
+        vendor = self._connection.vendor
+        if vendor == "sqlite":
+            return f"CAST(strftime('%%s', {column}) AS INTEGER)"
+        if vendor == "postgresql":
+            return f"CAST(EXTRACT(EPOCH FROM CAST({column} AS timestamptz)) AS BIGINT)"
+        return f"UNIX_TIMESTAMP({column})"
+
+    def _final_attempt_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
+        """(bucket number, outcome, count) of completed and failed jobs' last attempts, by ``finished_at``."""
         return self._execute(
-            f"SELECT {epoch} / %s AS bucket, status, COUNT(*) FROM {TABLE} "
-            "WHERE status IN ('completed', 'failed') AND finished_at >= %s GROUP BY bucket, status",
+            f"SELECT {self._epoch('finished_at')} / %s AS bucket, status, COUNT(*) FROM {TABLE} "
+            "WHERE status IN ('completed', 'failed') AND finished_at >= %s GROUP BY 1, 2",
             (bucket_seconds, self._dt(since)),
         )
+
+    def _earlier_attempt_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
+        """(bucket number, outcome, count) of every other attempt finished since ``since``.
+
+        Candidates come from indexes: an attempt ends before its job's ``finished_at``
+        (finished jobs) and before its ``run_at`` (a pending job is due at or after its
+        last attempt ended). ``earlier`` is how many of a job's attempts to count, from
+        the first: all but the last for a completed or failed job, all for the others.
+        """
+        vendor = self._connection.vendor
+        if vendor == "sqlite":
+            length, unnest, index = "json_array_length", "json_each(j.attempts) AS a", "a.key"
+            finished, outcome = "json_extract(a.value, '$.finishedAt')", "json_extract(a.value, '$.outcome')"
+        elif vendor == "postgresql":
+            length, index = "jsonb_array_length", "a.position - 1"
+            unnest = "jsonb_array_elements(j.attempts) WITH ORDINALITY AS a(value, position)"
+            finished, outcome = "a.value ->> 'finishedAt'", "a.value ->> 'outcome'"
+        else:
+            return self._earlier_attempt_rows_in_python(since, bucket_seconds)
+        since_text = self._dt(since)
+        return self._execute(
+            f"SELECT {self._epoch(finished)} / %s AS bucket, {outcome} AS outcome, COUNT(*) FROM ("
+            f"SELECT attempts, {length}(attempts) - 1 AS earlier FROM {TABLE} "
+            "WHERE status IN ('completed', 'failed') AND finished_at >= %s AND attempt_count > 1 "
+            f"UNION ALL SELECT attempts, {length}(attempts) FROM {TABLE} "
+            "WHERE status = 'cancelled' AND finished_at >= %s AND attempt_count > 0 "
+            f"UNION ALL SELECT attempts, {length}(attempts) FROM {TABLE} "
+            "WHERE status = 'pending' AND run_at >= %s AND attempt_count > 0 "
+            f"UNION ALL SELECT attempts, {length}(attempts) FROM {TABLE} "
+            "WHERE status = 'processing' AND attempt_count > 0"
+            f") AS j, {unnest} WHERE {index} < j.earlier AND {self._epoch(finished)} >= %s GROUP BY 1, 2",
+            (bucket_seconds, since_text, since_text, since_text, int(since.timestamp())),
+        )
+
+    def _earlier_attempt_rows_in_python(self, since: datetime, bucket_seconds: int) -> list[tuple]:
+        """``_earlier_attempt_rows`` for a database without JSON unnesting: the same candidates, counted here."""
+        self._count_round_trips()
+        final = [Status.COMPLETED, Status.FAILED]
+        candidates = self._jobs().filter(
+            Q(status__in=final, finished_at__gte=since, attempt_count__gt=1)
+            | Q(status=Status.CANCELLED, finished_at__gte=since, attempt_count__gt=0)
+            | Q(status=Status.PENDING, run_at__gte=since, attempt_count__gt=0)
+            | Q(status=Status.PROCESSING, attempt_count__gt=0)
+        )
+        since_epoch = int(since.timestamp())
+        counts: Counter[tuple[int, str]] = Counter()
+        for status, attempts in candidates.values_list("status", "attempts"):
+            attempts = _parse_json(attempts)
+            for item in attempts[:-1] if status in final else attempts:
+                finished = int(datetime.fromisoformat(item["finishedAt"]).timestamp())
+                if finished >= since_epoch:
+                    counts[finished // bucket_seconds, item["outcome"]] += 1
+        return [(bucket, outcome, count) for (bucket, outcome), count in counts.items()]
 
     # -- worker-pool registry -------------------------------------------------------------
     def register_pool(self, pool: WorkerPool) -> None:

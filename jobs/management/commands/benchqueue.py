@@ -5,15 +5,23 @@ rate, the processing rate, the pickup latency of a job enqueued in this process 
 through ``jobs.wakeups``) and of one inserted as another process would (found by
 polling), and the store round trips per job, the insert included.
 
+``--tmpfs`` puts the SQLite file in /dev/shm, where fsync costs nothing, so the enqueue
+time left is the Python (and SQLite) cost per job; every run also prints the CPU time per
+enqueue. ``--json`` adds one machine-readable line of the figures at the end, which
+``bench/peers.py`` (``make bench-peers``) parses; ``--probes 0`` skips the pickup latencies.
+
 It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
 file (or ``--database PATH``) in a child process whose ``DATABASE_URL`` points there; the
 MongoDB store runs on mongomock (``--store mongomock``) or, with ``MONGODB_URI`` set, in
 a throwaway database on that server that is dropped afterwards.
 """
 
+import json
 import math
 import random
+import resource
 import statistics
+import tempfile
 import threading
 import time
 import uuid
@@ -28,11 +36,13 @@ from django.db import connections
 from jobs import handlers, services
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database
 from jobs.models import NewJob, Status
-from jobs.stores import JobStore, StoreUnavailable, use_store
+from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.timeutil import utc_now
 from jobs.worker import WorkerPool
 
 NOOP_TYPE = "benchqueue.noop"
+#: Where ``--tmpfs`` puts the scratch database: a RAM file system, so fsync is free.
+TMPFS_DIR = Path("/dev/shm")
 PROBE_TYPE = "benchqueue.probe"
 
 
@@ -105,38 +115,50 @@ class Command(BaseCommand):
             help="SQLite file for the SQL store (default: a fresh temporary file, deleted afterwards).",
         )
         parser.add_argument(
+            "--tmpfs",
+            action="store_true",
+            help=f"Put the SQL store's temporary SQLite file in {TMPFS_DIR} (RAM), where fsync is free, so the "
+            "enqueue time is the Python and SQLite cost alone.",
+        )
+        parser.add_argument(
             "--probes",
             type=int,
             default=40,
             help="Jobs per pickup-latency measurement (default: 40; the polling one takes about "
-            "probes x poll interval).",
+            "probes x poll interval; 0 skips the pickup measurements).",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Also print the figures as one JSON object on the last line (for bench/peers.py).",
         )
 
     def handle(self, *args, **options):
-        if options["jobs"] < 1 or options["concurrency"] < 1 or options["probes"] < 1:
-            raise CommandError("--jobs, --concurrency and --probes must be 1 or more")
+        if options["jobs"] < 1 or options["concurrency"] < 1:
+            raise CommandError("--jobs and --concurrency must be 1 or more")
+        if options["probes"] < 0:
+            raise CommandError("--probes must be 0 or more")
         kind = options["store"]
         if kind == "configured":
-            kind = "mongodb" if settings.MONGODB_URI else "sql"
+            kind = store_backend().kind
+        if options["tmpfs"] and (kind != "sql" or options["database"]):
+            raise CommandError("--tmpfs applies to the SQL store's temporary database only (not with --database)")
         if kind == "sql":
             self._bench_sql(options)
         elif kind == "mongomock":
             try:
-                import mongomock
+                # The test suite's stand-in for a server, a dev requirement.
+                from tests.mongomock_store import MongomockJobStore
             except ImportError:
                 raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
-            from jobs.stores.mongo import MongoJobStore
-
-            store = MongoJobStore(mongomock.MongoClient(), "jobqueue_bench", serialize_operations=True)
-            self._bench(store, options)
+            self._bench(MongomockJobStore("jobqueue_bench"), options)
+        elif kind != "mongodb":
+            raise CommandError(f"benchqueue measures the sql and mongodb stores, not {kind!r}")
         else:
-            from jobs.stores.mongo import MongoJobStore
-
-            store = MongoJobStore.from_uri(
-                settings.MONGODB_URI,
-                database_name=f"jobqueue_bench_{uuid.uuid4().hex[:8]}",
-                timeout_seconds=settings.MONGODB_TIMEOUT_SECONDS,
-            )
+            # The configured server, in a throwaway database dropped afterwards.
+            config = settings.JOBQUEUE_STORE
+            bench_options = {**config.get("OPTIONS", {}), "database_name": f"jobqueue_bench_{uuid.uuid4().hex[:8]}"}
+            store = build_store({**config, "OPTIONS": bench_options})
             try:
                 self._bench(store, options)
             finally:
@@ -161,7 +183,14 @@ class Command(BaseCommand):
             return
         arguments = ["benchqueue", "--store=sql", f"--jobs={options['jobs']}"]
         arguments += [f"--concurrency={options['concurrency']}", f"--probes={options['probes']}"]
-        run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
+        arguments += ["--json"] if options["json"] else []
+        if not options["tmpfs"]:
+            run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
+            return
+        if not TMPFS_DIR.is_dir():
+            raise CommandError(f"--tmpfs needs {TMPFS_DIR} (a RAM file system), which this machine does not have")
+        with tempfile.TemporaryDirectory(prefix="jobqueue-bench-", dir=TMPFS_DIR) as scratch:
+            run_in_scratch_database(arguments, stdout=self.stdout, database=Path(scratch) / "bench.sqlite3")
 
     # -- the measurements -----------------------------------------------------------------------
     def _bench(self, store: JobStore, options):
@@ -188,13 +217,22 @@ class Command(BaseCommand):
         write(f"{count} no-op jobs, {concurrency} worker threads, poll interval {poll:g} s")
 
         trips_at_start = store.round_trips
+        cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         for _ in range(count):
             services.enqueue(NOOP_TYPE, {})
         enqueue_seconds = time.perf_counter() - started
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        # Only this thread runs during the loop, so the process's CPU time is the enqueues'.
+        user_us = (cpu.ru_utime - cpu_at_start.ru_utime) / count * 1e6
+        system_us = (cpu.ru_stime - cpu_at_start.ru_stime) / count * 1e6
         trips_after_enqueue = store.round_trips
         rate = count / enqueue_seconds
         write(f"Enqueue:     {rate:8.0f} jobs/s  ({count} enqueued one by one in {enqueue_seconds:.2f} s)")
+        write(
+            f"             {enqueue_seconds / count * 1e6:.0f} µs per enqueue, of which CPU {user_us:.0f} µs "
+            f"user + {system_us:.0f} µs system (the rest is waiting: fsync, locks, other processes)"
+        )
 
         pool = WorkerPool(store=store, concurrency=concurrency, run_until_idle=True)
         timers = StoreTimers(store, ("claim", "finish_many"))
@@ -217,8 +255,25 @@ class Command(BaseCommand):
             f"Round trips: {trips / count:8.2f} per job  (insert {(trips_after_enqueue - trips_at_start) / count:.2f}, "
             f"claim + finish + upkeep {(store.round_trips - trips_after_enqueue) / count:.2f})"
         )
+        figures = {
+            "store": store.describe(),
+            "jobs": count,
+            "concurrency": concurrency,
+            "enqueue_per_second": rate,
+            "enqueue_us_per_job": enqueue_seconds / count * 1e6,
+            "enqueue_cpu_us_per_job": user_us + system_us,
+            "process_per_second": done / process_seconds,
+            "completed": done,
+        }
+        if options["probes"]:
+            self._measure_pickup(store, options, probes)
+        if options["json"]:
+            write(json.dumps(figures))
 
-        pool = WorkerPool(store=store, concurrency=concurrency)
+    def _measure_pickup(self, store: JobStore, options, probes: Probes):
+        write = self.stdout.write
+        poll = settings.JOBQUEUE_POLL_INTERVAL
+        pool = WorkerPool(store=store, concurrency=options["concurrency"])
         runner = threading.Thread(target=pool.run, name="benchqueue-pool")
         runner.start()
         try:

@@ -1,23 +1,26 @@
 """Run the whole service with one command: migrations, static files, the first admin
-account, then the API + admin (gunicorn) and a worker pool (runworkers) side by side.
+account, then the API + admin (``WEB_CONCURRENCY`` web server processes on one listening
+socket) and a worker pool (``runworkers``) side by side.
 
-The two children run in their own sessions so that Ctrl-C reaches only this command,
-which then asks each child to stop once (SIGTERM: the pool drains its running jobs).
-A second Ctrl-C stops them at once. If either child dies, the other is stopped too and
-the command fails, so a supervisor (systemd, Docker) can restart the service.
+``serve`` binds the port itself, so a port that is taken fails the start at once, and
+the web processes share the socket: while one is restarted the others answer. Children
+never outlive ``serve`` (see ``jobs.management.supervision``); one that dies is restarted
+with a backoff. Ctrl-C, SIGTERM or SIGHUP asks each child to stop once (the pool drains
+its running jobs); a second signal stops them at once.
 """
 
+import errno
 import os
-import signal
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from apikeys.permissions import api_is_open
+from jobqueue.env import envint
+from jobqueue.webserver.sockets import listening_socket
+from jobs.management.supervision import Child, GaveUp, Supervisor
 from jobs.stores import StoreUnavailable, get_store
 
 
@@ -46,6 +49,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, concurrency, no_workers, **options):
+        host = os.environ.get("HOST", "127.0.0.1")
+        port = envint("PORT", 8080, minimum=1, maximum=65535)
+        sock = self._bind(host, port)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("ensureadmin", stdout=self.stdout)
@@ -55,44 +61,33 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         self.stdout.write(f"Jobs are kept in {store.describe()}.")
         self.stdout.write(api_access_summary())
+        store.close()
 
-        children = {"web": self._start([sys.executable, "-m", "gunicorn", "jobqueue.wsgi"])}
+        web = [sys.executable, "-m", "jobqueue.webserver", "--fd", str(sock.fileno())]
+        children = [
+            Child(f"web server {n}", web, pass_fds=(sock.fileno(),))
+            for n in range(1, envint("WEB_CONCURRENCY", 2, minimum=1, maximum=64) + 1)
+        ]
         if not no_workers:
             workers = [sys.executable, "manage.py", "runworkers"]
             if concurrency:
                 workers += ["--concurrency", str(concurrency)]
-            children["workers"] = self._start(workers)
-        self.stdout.write(
-            f"Serving on http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}/ "
-            "(API at /jobs, admin at /admin/). Press Ctrl-C to stop."
-        )
-        failed = self._supervise(children)
-        if failed:
-            raise CommandError(f"{failed} stopped unexpectedly; the service was shut down")
+            children.append(Child("worker pool", workers))
+        self.stdout.write(f"Serving on http://{host}:{port}/ (API at /jobs, admin at /admin/). Press Ctrl-C to stop.")
+        self.stdout.flush()
+        try:
+            Supervisor(children, cwd=settings.BASE_DIR, log=self.stderr.write).run()
+        except GaveUp as error:
+            raise CommandError(f"{error}; the service was shut down") from error
+        finally:
+            sock.close()
         self.stdout.write("Stopped.")
 
-    def _start(self, command: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
-
-    def _supervise(self, children: dict[str, subprocess.Popen]) -> str | None:
-        """Wait for a stop signal or a child's death; stop everything; the dead child's name."""
-        signals_seen = []
-
-        def on_signal(signum, frame):
-            signals_seen.append(signum)
-            sig = signal.SIGTERM if len(signals_seen) == 1 else signal.SIGKILL
-            for child in children.values():
-                if child.poll() is None:
-                    child.send_signal(sig)
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        died = None
-        while any(child.poll() is None for child in children.values()):
-            if not signals_seen and died is None:
-                died = next((name for name, child in children.items() if child.poll() is not None), None)
-                if died:
-                    self.stderr.write(f"{died} exited with code {children[died].returncode}; stopping the rest")
-                    on_signal(signal.SIGTERM, None)
-            time.sleep(0.2)
-        return died
+    @staticmethod
+    def _bind(host: str, port: int):
+        try:
+            return listening_socket(host, port)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CommandError(f"port {port} on {host} is already in use by another process") from None
+            raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}") from None
