@@ -95,6 +95,30 @@ READ_RESPONSES = {
 }
 STATS_RESPONSES = {200: QueueStatsOutputSerializer, **_AUTH_ERRORS}
 
+_SCRAPE_DESCRIPTION = "the Prometheus text format, or OpenMetrics when Accept asks for application/openmetrics-text"
+METRICS_RESPONSES = {
+    (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=_SCRAPE_DESCRIPTION),
+    (200, "application/openmetrics-text"): OpenApiResponse(OpenApiTypes.STR, description=_SCRAPE_DESCRIPTION),
+    **_AUTH_ERRORS,
+}
+_OK = inline_serializer(name="HealthOk", fields={"status": serializers.ChoiceField(choices=["ok"])})
+HEALTHZ_RESPONSES = {200: OpenApiResponse(_OK, description="the process answers (the store is not asked)")}
+READYZ_RESPONSES = {
+    200: OpenApiResponse(_OK, description="the job store answers and every migration is applied"),
+    503: OpenApiResponse(
+        inline_serializer(
+            name="NotReady",
+            fields={
+                "status": serializers.ChoiceField(choices=["unavailable"]),
+                "failed": serializers.DictField(
+                    child=serializers.CharField(), help_text="the reason per failed check: store, migrations"
+                ),
+            },
+        ),
+        description="not ready: the store does not answer within a second, or a migration is not applied",
+    ),
+}
+
 
 def drop_trailing_slash_duplicates(endpoints):
     """drf-spectacular preprocessing hook: every path also answers with a trailing
@@ -116,11 +140,21 @@ class _UTCDateTime(_FieldType):
     openapi_type = {"type": "string", "format": "date-time", "nullable": True}
 
 
-class _AwareDateTime(_FieldType):
-    target_class = "jobs.serializers.AwareDateTimeField"
+class _RFC3339DateTime(_FieldType):
+    target_class = "jobs.validation.RFC3339DateTimeField"
     openapi_type = {"type": "string", "format": "date-time"}
 
 
-class _JSONObject(_FieldType):
-    target_class = "jobs.serializers.JSONObjectField"
+class _Payload(_FieldType):
+    target_class = "jobs.validation.PayloadField"
     openapi_type = {"type": "object", "additionalProperties": {}}
+
+
+class _MaskedPayload(_FieldType):
+    target_class = "jobs.serializers.MaskedPayloadField"
+    openapi_type = {"type": "object", "additionalProperties": {}}
+
+
+class _Cursor(_FieldType):
+    target_class = "jobs.serializers.CursorField"
+    openapi_type = {"type": "string"}

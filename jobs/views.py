@@ -20,13 +20,11 @@ from django.http import Http404, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, views, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from apikeys.authentication import ApiKeyAuthentication
-from apikeys.permissions import HasApiScope, check_enqueue_limits, client_scope
-from apikeys.throttling import EnqueueRateThrottle, ReadRateThrottle
+from apikeys.access import ApiAccess
+from apikeys.permissions import check_enqueue_limits, client_scope
 from jobs import idempotency, services
 from jobs.api_schema import (
     CREATE_RESPONSES,
@@ -82,16 +80,6 @@ def max_body_bytes() -> int:
     """The largest ``POST /jobs`` body read at all: room for a payload at the
     ``JOBQUEUE_MAX_PAYLOAD_BYTES`` limit written with whitespace and ``\\u`` escapes."""
     return 8 * settings.JOBQUEUE_MAX_PAYLOAD_BYTES + 64 * 1024
-
-
-class ApiAccess:
-    """Who may call a view (``apikeys``): an API key with the action's scope, or staff
-    with the matching permission; ``JOBQUEUE_API_AUTH=open`` lets anyone. Throttled per
-    client."""
-
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
-    permission_classes = [HasApiScope]
-    throttle_classes = [EnqueueRateThrottle, ReadRateThrottle]
 
 
 @extend_schema_view(
