@@ -114,8 +114,10 @@ class ApiKey(models.Model):
 class ThrottleWindow(models.Model):
     """Requests of one client in one fixed time window, for the API's rate limits.
 
-    In the database so that every gunicorn process and machine counts together, and
-    incremented with one UPDATE so that concurrent requests are all counted.
+    Used when the main database is a server one (``JOBQUEUE_THROTTLE_SQLITE`` is
+    ``None``): every web server process and machine counts together, and one UPDATE
+    increments it so that concurrent requests are all counted. See
+    ``apikeys.throttle_counters``.
     """
 
     key = models.CharField(max_length=200)

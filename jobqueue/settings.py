@@ -233,6 +233,12 @@ def _rate(name: str, default: str) -> str | None:
     return raw
 
 
+# Throttle counters: on an embedded SQLite database, a side SQLite file without fsyncs (a
+# lost count is harmless; a GET should not cost a durable write); on a server database,
+# its ThrottleWindow table, shared by every machine. See apikeys/throttle_counters.py.
+JOBQUEUE_THROTTLE_SQLITE = (
+    str(VAR_DIR / "throttle.sqlite3") if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else None
+)
 JOBQUEUE_THROTTLE_RATES = {
     "enqueue": _rate("JOBQUEUE_THROTTLE_ENQUEUE", "120/min"),
     "read": _rate("JOBQUEUE_THROTTLE_READ", "600/min"),

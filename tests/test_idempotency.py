@@ -14,7 +14,7 @@ def test_repeat_with_same_key_returns_the_first_job_and_stores_nothing(store):
 
     assert again.id == first.id
     assert again.replayed and not first.replayed
-    assert [job.id for job in get_store().list()] == [first.id]
+    assert [job.id for job in get_store().list_jobs(limit=500)] == [first.id]
 
 
 def test_same_key_with_another_request_is_refused_and_stores_nothing(store):
@@ -25,7 +25,7 @@ def test_same_key_with_another_request_is_refused_and_stores_nothing(store):
     with pytest.raises(services.IdempotencyConflict):
         services.enqueue("noop", {"n": 1}, priority=5, idempotency_key="order-7")
 
-    assert [job.id for job in get_store().list()] == [first.id]
+    assert [job.id for job in get_store().list_jobs(limit=500)] == [first.id]
 
 
 def test_jobs_without_keys_never_collide(store):
@@ -34,7 +34,7 @@ def test_jobs_without_keys_never_collide(store):
     services.enqueue("noop", {}, idempotency_key="a")
     services.enqueue("noop", {}, idempotency_key="b")
 
-    assert len(get_store().list()) == 4
+    assert len(get_store().list_jobs(limit=500)) == 4
 
 
 def test_too_long_key_is_refused_and_stores_nothing(store):
@@ -42,7 +42,7 @@ def test_too_long_key_is_refused_and_stores_nothing(store):
         services.enqueue("noop", {}, idempotency_key="k" * 400)
 
     assert "idempotencyKey" in refused.value.errors
-    assert get_store().list() == []
+    assert get_store().list_jobs(limit=500) == []
 
 
 def test_concurrent_enqueues_with_one_key_store_one_job(store):
@@ -66,4 +66,4 @@ def test_concurrent_enqueues_with_one_key_store_one_job(store):
     assert errors == []
     assert len({job.id for job in results}) == 1
     assert sum(not job.replayed for job in results) == 1
-    assert len(get_store().list()) == 1
+    assert len(get_store().list_jobs(limit=500)) == 1
