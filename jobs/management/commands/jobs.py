@@ -23,7 +23,6 @@ from rest_framework.exceptions import ValidationError
 
 from jobs import services
 from jobs.serializers import (
-    JobCreateSerializer,
     JobListQuerySerializer,
     JobOutputSerializer,
     QueueStatsOutputSerializer,
@@ -94,7 +93,8 @@ class Command(BaseCommand):
         query = JobListQuerySerializer(data={key: value for key, value in given.items() if value is not None})
         query.is_valid(raise_exception=True)
         params = dict(query.validated_data)
-        jobs = services.list_jobs(**params)
+        page = services.list_jobs_page(**params)
+        jobs = page.jobs
         if self.as_json:
             return self._print_json(JobOutputSerializer(jobs, many=True).data)
         rows = [
@@ -110,7 +110,7 @@ class Command(BaseCommand):
             for job in jobs
         ]
         self._table(("ID", "TYPE", "STATUS", "ATTEMPTS", "PRIORITY", "CREATED", "LAST ERROR"), rows)
-        if jobs and len(jobs) == params["limit"]:
+        if page.has_next:
             self.stdout.write(f"more: --cursor {services.encode_list_cursor(jobs[-1])}")
 
     def _show(self, *, id, **options):
@@ -143,9 +143,7 @@ class Command(BaseCommand):
         ):
             if value is not None:
                 body[key] = value
-        given = JobCreateSerializer(data=body)
-        given.is_valid(raise_exception=True)
-        job = services.enqueue(**given.validated_data)
+        job = services.enqueue_request(body)
         self._print_job(job, "enqueued")
 
     def _retry(self, *, id, failed_type, **options):
