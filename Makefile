@@ -5,14 +5,17 @@ VENV := .venv
 DJANGO ?= 5
 DJANGO_REQUIREMENTS :=
 ifeq ($(DJANGO),6)
-PYTHON := $(or $(PYTHON312),python3.12)
+# The first Python 3.12+ found: $(PYTHON312), else python3.13/python3.12 on PATH, else pyenv's.
+PYTHON312 ?= $(shell for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
+PYTHON := $(or $(PYTHON312),$(error Django 6 needs Python 3.12 or newer: none found; set PYTHON312=/path/to/python3.12))
 VENV := .venv-django6
 DJANGO_REQUIREMENTS := requirements-django6.txt
 endif
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-postgres test-mongo lint format bench bench-peers bench-admin bench-http chaos clean
+.PHONY: run test test-postgres test-mongo lint format fuzz bench bench-peers bench-admin bench-http chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +32,8 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(DJANGO_REQUIREMENTS) | $(B
 
 ## run: API + admin + worker pool on http://localhost:$(PORT) (Ctrl-C stops it all)
 run: $(VENV)/.runtime
-	JOBQUEUE_DEMO_HANDLERS=$${JOBQUEUE_DEMO_HANDLERS:-1} PORT=$(PORT) $(BIN)/python manage.py serve
+	JOBQUEUE_DEMO_HANDLERS=$${JOBQUEUE_DEMO_HANDLERS:-1} JOBQUEUE_API_AUTH=$${JOBQUEUE_API_AUTH:-open} \
+	  PORT=$(PORT) $(BIN)/python manage.py serve
 
 ## test: the whole suite (MongoDB store on mongomock, SQL store on SQLite); DJANGO=6 for Django 6.x
 test: $(VENV)/.dev
@@ -52,6 +56,10 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## fuzz: schemathesis against the running service (keys required), on a spare port (FUZZ_PORT, 8179)
+fuzz: $(VENV)/.dev
+	bash .ci/fuzz
 
 ## bench: queue throughput, pickup latency and round trips per job
 bench: $(VENV)/.dev

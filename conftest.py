@@ -78,6 +78,10 @@ def _job_settings(settings):
     settings.JOBQUEUE_STORE = {"BACKEND": "jobs.stores.sql.SqlJobStore", "OPTIONS": {}}
     settings.JOBQUEUE_DEMO_HANDLERS = True
     settings.JOBQUEUE_RETRY_BASE_DELAY = 2.0
+    # The API's own tests are about the API, not about keys: they run it open and
+    # unthrottled. tests/test_api_auth.py, test_throttling.py turn both back on.
+    settings.JOBQUEUE_API_AUTH = "open"
+    settings.JOBQUEUE_THROTTLE_RATES = {"enqueue": None, "read": None}
     # Pages find static files through the finders, without `collectstatic` first.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -32,6 +32,8 @@ def logging_config(*, level: str, log_format: str) -> dict:
         "loggers": {
             "jobs": {"level": level},
             "django": {"level": "INFO"},
+            "axes": {"level": "INFO"},
+            "apikeys": {"level": level},
             # The web server's start, stop and protocol errors (jobqueue.webserver).
             "uvicorn.error": {"level": "INFO"},
             # Django's own default sends runserver lines to a handler of its own.

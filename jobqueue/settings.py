@@ -7,6 +7,7 @@ works on a laptop; a value that cannot be parsed fails at start with
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,6 +40,18 @@ DEBUG = envbool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
+# --- behind TLS: everything `manage.py check --deploy` asks for (README, "Production") -----
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", False)
+# Health checks from a load balancer speak plain HTTP on the private side.
+SECURE_REDIRECT_EXEMPT = envlist("DJANGO_SECURE_REDIRECT_EXEMPT", [])
+SECURE_HSTS_SECONDS = envint("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = envbool("DJANGO_SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = envbool("DJANGO_CSRF_COOKIE_SECURE", False)
+# Only behind a proxy that sets X-Forwarded-Proto itself (and strips a client's own).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("DJANGO_BEHIND_TLS_PROXY", False) else None
+
 INSTALLED_APPS = [
     # django.contrib.admin, with the job queue's admin site (the dashboard) as admin.site.
     "jobs.apps.JobQueueAdminConfig",
@@ -48,7 +61,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "jobs",
+    "apikeys",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +78,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses every login attempt of a locked-out username or address.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 # Content-Security-Policy (django-csp): only this site's own scripts, styles, images and
@@ -175,7 +200,58 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "jobs.views.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Job Queue API",
+    "DESCRIPTION": "Enqueue jobs, read them and the queue's statistics. See the README's API section.",
+    "VERSION": "1.0.0",
+    # Swagger UI from our own static files (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["jobs.api_schema.drop_trailing_slash_duplicates"],
+}
+
+# --- API access (README, "Authentication") ---------------------------------------------
+JOBQUEUE_API_AUTH = envstr("JOBQUEUE_API_AUTH", "required").strip().lower()
+if JOBQUEUE_API_AUTH not in ("required", "open"):
+    raise ImproperlyConfigured(f"JOBQUEUE_API_AUTH={JOBQUEUE_API_AUTH!r} is not 'required' or 'open'")
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A DRF rate such as ``600/min``; ``off`` turns the throttle off."""
+    raw = envstr(name, default).strip().lower()
+    if raw == "off":
+        return None
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or period[:1] not in ("s", "m", "h", "d"):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 600/min (or off)")
+    return raw
+
+
+# Throttle counters: on an embedded SQLite database, a side SQLite file without fsyncs (a
+# lost count is harmless; a GET should not cost a durable write); on a server database,
+# its ThrottleWindow table, shared by every machine. See apikeys/throttle_counters.py.
+JOBQUEUE_THROTTLE_SQLITE = (
+    str(VAR_DIR / "throttle.sqlite3") if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else None
+)
+JOBQUEUE_THROTTLE_RATES = {
+    "enqueue": _rate("JOBQUEUE_THROTTLE_ENQUEUE", "120/min"),
+    "read": _rate("JOBQUEUE_THROTTLE_READ", "600/min"),
+}
+
+# --- admin login lockout (django-axes) ---------------------------------------------------
+AXES_FAILURE_LIMIT = envint("JOBQUEUE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envfloat("JOBQUEUE_LOGIN_COOLOFF_MINUTES", 15.0, minimum=0.1))
+# A username or an address alone locks: guessing one account from many addresses, or
+# many accounts from one address, are both stopped.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+
 
 # --- the job queue -------------------------------------------------------------------
 MONGODB_URI = envstr("MONGODB_URI", "")

@@ -38,6 +38,10 @@ class JobNotFound(ServiceError):
     """No job has this id."""
 
 
+class IdempotencyConflict(ServiceError):
+    """The idempotency key was used before with a different request."""
+
+
 class InvalidTransition(ServiceError):
     """The job is not in a state the action applies to (it may have changed meanwhile)."""
 

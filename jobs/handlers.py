@@ -9,14 +9,17 @@ at once. A handler may declare a DRF serializer, which validates the payload at
 Delivery is at-least-once: a job whose worker died is run again, so handlers should be
 idempotent.
 
-Built in: ``email``. With ``JOBQUEUE_DEMO_HANDLERS`` on: ``noop``, ``sleep``, ``fail``
-and ``flaky``. Projects add their own in a ``job_handlers`` module of any installed app.
+Built in: ``email``. With ``JOBQUEUE_DEMO_HANDLERS`` on: ``noop``, ``sleep``, ``fail``,
+``flaky`` and ``sign`` (whose ``api_key`` is a sensitive field). Projects add their own
+in a ``job_handlers`` module of any installed app.
 """
 
+import hashlib
+import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +54,8 @@ class Handler:
     serializer: type[serializers.Serializer] | None = None
     timeout: float | None = None
     demo: bool = False
+    #: Payload fields shown masked by the API and the admin (the handler gets them in full).
+    sensitive_fields: frozenset[str] = frozenset()
 
 
 _registry: dict[str, Handler] = {}
@@ -78,11 +83,14 @@ def handler(
     serializer: type[serializers.Serializer] | None = None,
     timeout: float | None = None,
     demo: bool = False,
+    sensitive_fields: Iterable[str] = (),
 ) -> Callable[[HandlerFunc], HandlerFunc]:
     """Register the decorated function as the handler of job type ``type``.
 
     ``timeout`` (seconds): an attempt running longer is recorded as failed and retried.
     ``demo``: registered only while ``JOBQUEUE_DEMO_HANDLERS`` is on.
+    ``sensitive_fields``: top-level payload fields (secrets, tokens) that the API and the
+    admin show as ``***``.
     Registering a type twice replaces the earlier handler (and says so in the log).
     """
     if not type or len(type) > 100:
@@ -93,7 +101,14 @@ def handler(
     def register(func: HandlerFunc) -> HandlerFunc:
         if type in _registry and _registry[type].func is not func:
             logger.warning("job type %r re-registered: %s replaces %s", type, func, _registry[type].func)
-        _registry[type] = Handler(type=type, func=func, serializer=serializer, timeout=timeout, demo=demo)
+        _registry[type] = Handler(
+            type=type,
+            func=func,
+            serializer=serializer,
+            timeout=timeout,
+            demo=demo,
+            sensitive_fields=frozenset(sensitive_fields),
+        )
         return func
 
     return register
@@ -167,3 +182,17 @@ def flaky(payload: dict, context: JobContext) -> None:
     """Fails its first ``failures`` attempts, then succeeds."""
     if context.job.retry_count < int(payload["failures"]):
         raise RuntimeError(f"flaky failure {context.job.retry_count + 1} of {payload['failures']}")
+
+
+class SignPayload(serializers.Serializer):
+    message = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    api_key = serializers.CharField()
+
+
+@handler("sign", serializer=SignPayload, sensitive_fields={"api_key"}, demo=True)
+def sign(payload: dict, context: JobContext) -> str:
+    """Signs ``message`` with ``api_key`` (HMAC-SHA256): a job carrying a secret, which the
+    API and the admin show masked."""
+    digest = hmac.new(payload["api_key"].encode(), payload["message"].encode(), hashlib.sha256).hexdigest()
+    logger.info("signed job %s: %s", context.job.id, digest)
+    return digest

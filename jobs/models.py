@@ -13,6 +13,8 @@ from django.db import models
 
 # Attempts kept in a job's history; older ones are dropped and only counted.
 ATTEMPT_HISTORY_LIMIT = 20
+# A stored idempotency key: the client's (255 characters at most) behind its owner's scope.
+MAX_IDEMPOTENCY_KEY_LENGTH = 320
 
 
 class Status(models.TextChoices):
@@ -97,6 +99,12 @@ class Job:
     lease: Lease | None = None
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
     attempt_count: int = 0  # every attempt ever made, including those dropped from `attempts`
+    # The client's Idempotency-Key (scoped by ``services``) and a hash of the request it
+    # came with; a store keeps at most one job per key (a unique index).
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    # Not stored: True on the job ``JobStore.insert`` returns for a key it already held.
+    replayed: bool = field(default=False, compare=False)
     result: Any = None  # the JSON return value recorded by ``services.record_result``
 
     @property
@@ -123,6 +131,9 @@ class NewJob:
     max_retries: int
     priority: int = 0
     run_at: datetime | None = None  # None: due now
+    # With a key, ``JobStore.insert`` returns the job already stored under it, if any.
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,9 @@ class JobRecord(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True)
+    # UNIQUE: two concurrent POSTs with one Idempotency-Key cannot both insert.
+    idempotency_key = models.CharField(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, null=True, unique=True)
+    request_hash = models.CharField(max_length=64, null=True)
     result = models.JSONField(null=True)
 
     class Meta:

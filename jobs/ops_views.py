@@ -1,23 +1,29 @@
 """Operations endpoints: ``/metrics`` (Prometheus), ``/healthz`` (liveness), ``/readyz``
 (readiness).
 
-``/metrics`` is a DRF view, so it is protected by DRF's permission classes: by default
-those of ``REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"]`` (open while the API is open),
-so that whatever guards the API's reads guards the metrics too. The health endpoints
-are always open and never authenticate: orchestrators call them without credentials.
+``/metrics`` is guarded like the API's reads (``apikeys.access.ApiAccess``): an API key
+with the ``read`` scope (or staff who may view jobs), open when ``JOBQUEUE_API_AUTH=open``,
+and throttled with the reads. The health endpoints are always open and never
+authenticate: orchestrators probe them without credentials, and they tell nothing about
+the jobs.
 """
 
 import json
 import logging
 import threading
+from types import SimpleNamespace
 
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, renderers, views
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
+from apikeys.access import ApiAccess
 from jobs import metrics, services
+from jobs.api_schema import HEALTHZ_RESPONSES, METRICS_RESPONSES, READYZ_RESPONSES
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +51,27 @@ class OpenMetricsRenderer(_ScrapeRenderer):
     format = "openmetrics"
 
 
-class MetricsView(views.APIView):
+class AcceptHeaderNegotiation(DefaultContentNegotiation):
+    """Chooses the renderer by ``Accept`` alone: scrapers send no ``?format=``, and an
+    unknown one must not turn a scrape into a 404."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+@extend_schema(responses=METRICS_RESPONSES, parameters=[OpenApiParameter("format", exclude=True)])
+class MetricsView(ApiAccess, views.APIView):
     """``GET /metrics`` — the Prometheus text format (or OpenMetrics when the scraper asks
     for it), read from the store now."""
 
     renderer_classes = [PrometheusTextRenderer, OpenMetricsRenderer, renderers.JSONRenderer]
+    content_negotiation_class = AcceptHeaderNegotiation
 
     def get(self, request):
         body, content_type = metrics.render(accept=request.META.get("HTTP_ACCEPT"))
         return HttpResponse(body, content_type=content_type)
 
 
+@extend_schema(responses=HEALTHZ_RESPONSES)
 class HealthzView(views.APIView):
     """``GET /healthz`` — ``200 {"status": "ok"}`` while the process answers (no store call)."""
 
@@ -66,6 +82,7 @@ class HealthzView(views.APIView):
         return Response({"status": "ok"})
 
 
+@extend_schema(responses=READYZ_RESPONSES)
 class ReadyzView(views.APIView):
     """``GET /readyz`` — ``200`` when the job store answers within a second and every
     migration is applied; else ``503`` with ``{"status": "unavailable", "failed": {check: reason}}``."""

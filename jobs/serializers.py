@@ -10,7 +10,7 @@ the lease without its token.
 
 from rest_framework import serializers
 
-from jobs import services
+from jobs import redaction, services
 from jobs.stores import ListCursor
 from jobs.timeutil import isoformat_z
 from jobs.validation import MAX_TYPE_LENGTH, StrictSerializer
@@ -64,19 +64,40 @@ class JobListQuerySerializer(StrictSerializer):
 # --- output -----------------------------------------------------------------------------
 
 
+class PublicWorkerNameField(serializers.CharField):
+    """A worker's name without its process id (``redaction.public_worker_name``)."""
+
+    def to_representation(self, value):
+        return redaction.public_worker_name(value)
+
+
+class ErrorMessageField(serializers.CharField):
+    """A recorded error's message, without its traceback."""
+
+    def to_representation(self, value):
+        return redaction.error_message(value)
+
+
+class MaskedPayloadField(serializers.JSONField):
+    """The job's payload with its type's sensitive fields shown as ``***`` (``source="*"``)."""
+
+    def to_representation(self, job):
+        return redaction.masked_payload(job.type, job.payload)
+
+
 class LeaseOutputSerializer(serializers.Serializer):
     """Who holds a processing job and until when; never the fencing token."""
 
-    owner = serializers.CharField(read_only=True)
+    owner = PublicWorkerNameField(read_only=True)
     expiresAt = UTCDateTimeField(source="expires_at")
 
 
 class AttemptOutputSerializer(serializers.Serializer):
     startedAt = UTCDateTimeField(source="started_at")
     finishedAt = UTCDateTimeField(source="finished_at")
-    worker = serializers.CharField(read_only=True)
+    worker = PublicWorkerNameField(read_only=True)
     outcome = serializers.CharField(read_only=True)
-    error = serializers.CharField(read_only=True, allow_null=True)
+    error = ErrorMessageField(read_only=True, allow_null=True)
 
 
 class JobOutputSerializer(serializers.Serializer):
@@ -84,7 +105,7 @@ class JobOutputSerializer(serializers.Serializer):
 
     id = serializers.CharField(read_only=True)
     type = serializers.CharField(read_only=True)
-    payload = serializers.JSONField(read_only=True)
+    payload = MaskedPayloadField(source="*", read_only=True)
     status = serializers.CharField(read_only=True)
     retryCount = serializers.IntegerField(source="retry_count", read_only=True)
     maxRetries = serializers.IntegerField(source="max_retries", read_only=True)
@@ -93,7 +114,7 @@ class JobOutputSerializer(serializers.Serializer):
     createdAt = UTCDateTimeField(source="created_at")
     updatedAt = UTCDateTimeField(source="updated_at")
     finishedAt = UTCDateTimeField(source="finished_at")
-    lastError = serializers.CharField(source="last_error", read_only=True, allow_null=True)
+    lastError = ErrorMessageField(source="last_error", read_only=True, allow_null=True)
     attemptCount = serializers.IntegerField(source="attempt_count", read_only=True)
     attempts = AttemptOutputSerializer(many=True, read_only=True)
     lease = LeaseOutputSerializer(read_only=True, allow_null=True)
@@ -106,6 +127,8 @@ class QueueStatsOutputSerializer(serializers.Serializer):
     byType = serializers.DictField(
         source="by_type", child=serializers.DictField(child=serializers.IntegerField()), read_only=True
     )
-    oldestPendingAgeSeconds = serializers.FloatField(source="oldest_pending_age_seconds", read_only=True)
+    oldestPendingAgeSeconds = serializers.FloatField(
+        source="oldest_pending_age_seconds", read_only=True, allow_null=True
+    )
     delayed = serializers.IntegerField(read_only=True)
     total = serializers.IntegerField(read_only=True)

@@ -8,14 +8,15 @@ request that cannot be done, with a message fit to show a user.
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from jobs import wakeups
+from jobs import idempotency, wakeups
 from jobs.errors import (
+    IdempotencyConflict,
     InvalidJobId,
     InvalidTransition,
     JobNotFound,
@@ -31,6 +32,7 @@ from jobs.timeutil import Clock, truncate_ms, utc_now
 from jobs.validation import JobInputSerializer
 
 __all__ = [
+    "IdempotencyConflict",
     "InvalidJobId",
     "InvalidTransition",
     "JobNotFound",
@@ -56,6 +58,7 @@ def enqueue(
     priority: int = 0,
     run_at: datetime | None = None,
     delay_seconds: float | None = None,
+    idempotency_key: str | None = None,
     clock: Clock = utc_now,
 ) -> Job:
     """Validate and store a new pending job; return it as stored.
@@ -67,25 +70,42 @@ def enqueue(
     the first run. Raises ``JobValidationError`` (errors named as in the API:
     ``maxRetries``, ``runAt``, ``payload.to``...) or ``PayloadTooLarge``; nothing is
     stored then.
+
+    With ``idempotency_key``, a request repeated with that key stores nothing and returns
+    the job the first one stored, with ``replayed`` set; the same key with different
+    arguments raises ``IdempotencyConflict``. The stores' unique index decides races.
     """
     data = {"type": type, "payload": {} if payload is None else payload, "priority": priority}
     for name, value in (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds)):
         if value is not None:
             data[name] = value
-    return enqueue_request(data, clock=clock)
+    return enqueue_request(data, idempotency_key=idempotency_key, clock=clock)
 
 
-def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
+def enqueue_request(
+    data: Mapping,
+    *,
+    idempotency_key: str | None = None,
+    authorize: Callable[[Mapping], None] | None = None,
+    clock: Clock = utc_now,
+) -> Job:
     """Validate the JSON body of ``POST /jobs`` (camelCase names) and store the job.
 
     Raises ``JobValidationError`` with the errors per field, a payload's nested per its
-    own field, or ``PayloadTooLarge``; nothing is stored then.
+    own field, or ``PayloadTooLarge``; nothing is stored then. ``authorize``, when given,
+    sees the validated input (``type``, ``priority``...) before anything is stored and
+    may raise to refuse it. ``idempotency_key``: see ``enqueue``.
     """
     now = clock()
     given = JobInputSerializer(data=data, context={"now": now})
     if not given.is_valid():
         raise JobValidationError(plain_errors(given.errors))
     job_input = given.validated_data
+    if authorize is not None:
+        authorize(job_input)
+    if idempotency_key is not None and not idempotency.is_valid_key(idempotency_key):
+        raise JobValidationError({"idempotencyKey": [f"Must be 1 to {idempotency.MAX_STORED_KEY_LENGTH} characters."]})
+    fingerprint = idempotency.request_hash(data) if idempotency_key is not None else None
     run_at = job_input["run_at"]
     new_job = NewJob(
         type=job_input["type"],
@@ -93,8 +113,17 @@ def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
         max_retries=job_input["max_retries"],
         priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
     )
     job = get_store().insert(new_job, now=now)
+    if job.replayed:
+        if job.request_hash != new_job.request_hash:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was used with a different request; use a new key for a new job."
+            )
+        logger.debug("idempotent replay of %s job %s", job.type, job.id)
+        return job
     logger.debug("enqueued %s job %s", job.type, job.id)
     wakeups.job_enqueued()
     return job

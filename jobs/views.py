@@ -11,17 +11,30 @@ maps to its own fields' errors), made by ``api_exception_handler``
 """
 
 import logging
+import math
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, views, viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from jobs import services
+from apikeys.access import ApiAccess
+from apikeys.permissions import check_enqueue_limits, client_scope
+from jobs import idempotency, services
+from jobs.api_schema import (
+    CREATE_RESPONSES,
+    ENQUEUE_PARAMETERS,
+    JOB_LIST_PARAMETERS,
+    LIST_RESPONSES,
+    READ_PARAMETERS,
+    READ_RESPONSES,
+    STATS_RESPONSES,
+)
 from jobs.errors import flatten_errors
 from jobs.serializers import (
     JobListQuerySerializer,
@@ -29,11 +42,13 @@ from jobs.serializers import (
     QueueStatsOutputSerializer,
 )
 from jobs.stores import StoreRejectedValue, StoreUnavailable
+from jobs.validation import JobInputSerializer
 
 logger = logging.getLogger(__name__)
 
 _SERVICE_ERROR_STATUS = {
     services.JobValidationError: status.HTTP_400_BAD_REQUEST,
+    services.IdempotencyConflict: status.HTTP_422_UNPROCESSABLE_ENTITY,
     services.PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     services.InvalidJobId: status.HTTP_400_BAD_REQUEST,
     services.JobNotFound: status.HTTP_404_NOT_FOUND,
@@ -67,7 +82,12 @@ def max_body_bytes() -> int:
     return 8 * settings.JOBQUEUE_MAX_PAYLOAD_BYTES + 64 * 1024
 
 
-class JobViewSet(viewsets.ViewSet):
+@extend_schema_view(
+    list=extend_schema(parameters=JOB_LIST_PARAMETERS, responses=LIST_RESPONSES),
+    create=extend_schema(parameters=ENQUEUE_PARAMETERS, request=JobInputSerializer, responses=CREATE_RESPONSES),
+    retrieve=extend_schema(parameters=READ_PARAMETERS, responses=READ_RESPONSES),
+)
+class JobViewSet(ApiAccess, viewsets.ViewSet):
     """Jobs: enqueue one, read one, list the latest.
 
     * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``.
@@ -101,13 +121,19 @@ class JobViewSet(viewsets.ViewSet):
             raise exceptions.UnsupportedMediaType("", detail="Content-Type is missing; send application/json.")
         if not isinstance(request.data, dict):
             raise exceptions.ParseError(f"The request body must be a JSON object, not {_json_kind(request.data)}.")
-        job = services.enqueue_request(request.data)
-        logger.debug("POST /jobs: enqueued %s job %s", job.type, job.id)
-        return Response(
-            JobOutputSerializer(job).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": reverse("job-detail", kwargs={"job_id": job.id})},
+        idempotency_key = _idempotency_key(request)
+        if idempotency_key is not None:
+            idempotency_key = idempotency.scoped_key(client_scope(request), idempotency_key)
+        job = services.enqueue_request(
+            request.data,
+            idempotency_key=idempotency_key,
+            authorize=lambda job_input: check_enqueue_limits(request, job_input["type"], job_input["priority"]),
         )
+        logger.debug("POST /jobs: enqueued %s job %s", job.type, job.id)
+        headers = {"Location": reverse("job-detail", kwargs={"job_id": job.id})}
+        if job.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(JobOutputSerializer(job).data, status=status.HTTP_201_CREATED, headers=headers)
 
     def retrieve(self, request, job_id=None):
         return Response(JobOutputSerializer(services.get_job(job_id)).data)
@@ -121,7 +147,8 @@ class JobViewSet(viewsets.ViewSet):
         return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
 
 
-class QueueStatsView(views.APIView):
+@extend_schema(responses=STATS_RESPONSES)
+class QueueStatsView(ApiAccess, views.APIView):
     """``GET /stats`` — counts per status and per type, the age in seconds of the oldest
     due pending job (null when none), how many jobs are delayed, and the total."""
 
@@ -172,8 +199,10 @@ def api_exception_handler(exc, context):
         return None
 
     headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = f"{exc.wait:.0f}"
+        headers["Retry-After"] = str(math.ceil(exc.wait))
     if isinstance(exc, exceptions.ValidationError):
         details = flatten_errors(exc.detail)
         return _error_response(exc.status_code, _summary(details), details=details, headers=headers)
@@ -196,6 +225,18 @@ def _error_response(code: int, message: str, *, details=None, headers=None) -> R
     if details:
         body["details"] = details
     return Response(body, status=code, headers=headers)
+
+
+def _idempotency_key(request) -> str | None:
+    """The ``Idempotency-Key`` header, or ``None``; 400 when it is empty or too long."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= idempotency.MAX_CLIENT_KEY_LENGTH:
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": [f"Must be 1 to {idempotency.MAX_CLIENT_KEY_LENGTH} characters."]}
+        )
+    return key
 
 
 def _content_length(request) -> int:

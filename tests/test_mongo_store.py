@@ -202,7 +202,10 @@ def test_ensure_ready_creates_every_index_and_is_idempotent(mock_store):
         "due",
         "finished",
         "error_list",
+        "idempotency",
     }
+    idempotency = next(index for index in mock_store._jobs.list_indexes() if index["name"] == "idempotency")
+    assert idempotency.get("unique") and idempotency.get("sparse")
     assert list(jobs_indexes["claim"].items()) == [("status", 1), ("priority", -1), ("runAt", 1), ("_id", 1)]
     assert list(jobs_indexes["list"].items()) == [("createdAt", -1), ("_id", -1)]
     assert list(jobs_indexes["reaper"].items()) == [("status", 1), ("lease.expiresAt", 1)]

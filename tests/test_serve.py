@@ -4,6 +4,7 @@ together on a real port, and stops cleanly on Ctrl-C."""
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,6 +50,8 @@ def service(tmp_path):
         "JOBQUEUE_DEMO_HANDLERS": "1",
         "DJANGO_SUPERUSER_PASSWORD": "serve-test-password",
         "WEB_CONCURRENCY": "1",
+        # As `make run` does: the quick start's API is open.
+        "JOBQUEUE_API_AUTH": "open",
     }
     env.pop("MONGODB_URI", None)
     env.pop("DATABASE_URL", None)
@@ -86,6 +89,13 @@ def test_serve_runs_api_admin_and_workers_and_stops_cleanly_on_ctrl_c(service):
         assert response.status == 200 and b"csrfmiddlewaretoken" in response.read()
     with urllib.request.urlopen(f"{base}/static/admin/css/base.css", timeout=5) as response:
         assert response.status == 200
+    # Swagger UI comes from our own static files, not from a CDN.
+    with urllib.request.urlopen(f"{base}/api/docs", timeout=5) as response:
+        docs = response.read().decode()
+    bundle = re.search(r'src="(/static/[^"]*swagger-ui-bundle[^"]*\.js)"', docs)
+    assert bundle and "cdn" not in docs.lower()
+    with urllib.request.urlopen(f"{base}{bundle[1]}", timeout=5) as response:
+        assert response.status == 200
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
@@ -94,6 +104,7 @@ def test_serve_runs_api_admin_and_workers_and_stops_cleanly_on_ctrl_c(service):
     assert "Stopped." in output
     assert "Created admin account 'admin'" in output
     assert "Jobs are kept in SQLite at" in output
+    assert "The API is OPEN (JOBQUEUE_API_AUTH=open)" in output
 
 
 def test_a_chunked_request_body_is_read_by_the_real_server(service):

@@ -20,6 +20,7 @@ def test_every_log_line_of_serve_is_json(tmp_path):
         "JOBQUEUE_VAR_DIR": str(tmp_path / "var"),
         "JOBQUEUE_DEMO_HANDLERS": "1",
         "JOBQUEUE_LOG_FORMAT": "json",
+        "JOBQUEUE_API_AUTH": "open",
         "DJANGO_SUPERUSER_PASSWORD": "serve-json-test-password",
         "WEB_CONCURRENCY": "1",
     }

@@ -83,7 +83,12 @@ print(connection.vendor, opened[0] is not None and opened[0] is opened[1])
 
 
 def test_the_default_sqlite_database_keeps_its_connection_between_requests(tmp_path):
-    env = {**os.environ, "JOBQUEUE_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "jobqueue.settings"}
+    env = {
+        **os.environ,
+        "JOBQUEUE_VAR_DIR": str(tmp_path),
+        "JOBQUEUE_API_AUTH": "open",
+        "DJANGO_SETTINGS_MODULE": "jobqueue.settings",
+    }
     for name in ("DATABASE_URL", "MONGODB_URI"):
         env.pop(name, None)
     result = subprocess.run(

@@ -3,7 +3,7 @@
 import json
 from urllib.parse import urlencode
 
-from jobs import services
+from jobs import redaction, services
 from jobs.admin.base import JobAdminPage
 from jobs.models import Status
 from jobs.services import InvalidJobId, JobNotFound
@@ -36,7 +36,9 @@ class JobPageView(JobAdminPage):
                 {"number": first_number + index, "attempt": attempt} for index, attempt in enumerate(job.attempts)
             ],
             dropped_attempts=job.attempt_count - len(job.attempts),
-            payload_json=json.dumps(job.payload, indent=2, ensure_ascii=False, sort_keys=True),
+            payload_json=json.dumps(
+                redaction.masked_payload(job.type, job.payload), indent=2, ensure_ascii=False, sort_keys=True
+            ),
             is_delayed=is_delayed,
             due_in_seconds=(job.run_at - now).total_seconds() if is_delayed else None,
             can_retry=job.status == Status.FAILED or is_delayed,

@@ -128,7 +128,12 @@ class JobStore(abc.ABC):
     # -- enqueue and read -----------------------------------------------------------
     @abc.abstractmethod
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
-        """Store a new pending job (one write) and return it as stored."""
+        """Store a new pending job (one write) and return it as stored.
+
+        A ``new_job`` with an ``idempotency_key`` already held by a stored job stores
+        nothing and returns that job: a unique index decides, so of two concurrent inserts
+        with one key exactly one is stored.
+        """
 
     @abc.abstractmethod
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:

@@ -14,6 +14,7 @@ tests' in-memory fake) sets a lock there.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -175,6 +176,8 @@ def _job(document: dict) -> Job:
         lease=_lease(document.get("lease")),
         attempts=tuple(Attempt.from_dict(item, parse=_utc) for item in document.get("attempts") or ()),
         attempt_count=document.get("attemptCount", 0),
+        idempotency_key=document.get("idempotencyKey"),
+        request_hash=document.get("requestHash"),
         result=document.get("result"),
     )
 
@@ -197,6 +200,9 @@ def _new_document(new_job: NewJob, now: datetime) -> dict:
         "createdAt": now,
         "updatedAt": now,
         "finishedAt": None,
+        # Absent, not null, without a key: the unique index is sparse.
+        **({"idempotencyKey": new_job.idempotency_key} if new_job.idempotency_key is not None else {}),
+        **({"requestHash": new_job.request_hash} if new_job.request_hash is not None else {}),
     }
 
 
@@ -438,6 +444,8 @@ class MongoJobStore(JobStore):
                 pymongo.IndexModel([("status", asc), ("finishedAt", asc)], name="finished"),
                 # list filtered by "has error"
                 pymongo.IndexModel([("hasError", asc), ("createdAt", desc), ("_id", desc)], name="error_list"),
+                # one job per Idempotency-Key: concurrent inserts with one key cannot both succeed
+                pymongo.IndexModel([("idempotencyKey", asc)], name="idempotency", unique=True, sparse=True),
             ]
         )
         self._count_round_trips()
@@ -471,7 +479,16 @@ class MongoJobStore(JobStore):
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
         document = _new_document(new_job, truncate_ms(now))
         self._count_round_trips()
-        self._jobs.insert_one(document)
+        try:
+            self._jobs.insert_one(document)
+        except pymongo.errors.DuplicateKeyError:
+            if new_job.idempotency_key is None:
+                raise
+            self._count_round_trips()
+            existing = self._jobs.find_one({"idempotencyKey": new_job.idempotency_key})
+            if existing is None:
+                raise
+            return dataclasses.replace(_job(existing), replayed=True)
         return _job(document)
 
     @_serialized

@@ -14,6 +14,7 @@ with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from django.db import DatabaseError, OperationalError, connections, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
 from django.db.models import Count, F
 
 from jobs.ids import new_job_id
@@ -65,13 +66,15 @@ COLUMNS = (
     "created_at",
     "updated_at",
     "finished_at",
+    "idempotency_key",
+    "request_hash",
     "result",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
-    "attempts, attempt_count, has_error, created_at, updated_at) "
-    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s)"
+    "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash) "
+    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
@@ -170,6 +173,8 @@ def _job_from_row(row: Sequence) -> Job:
         created_at,
         updated_at,
         finished_at,
+        idempotency_key,
+        request_hash,
         result,
     ) = row
     lease = None
@@ -196,6 +201,8 @@ def _job_from_row(row: Sequence) -> Job:
         lease=lease,
         attempts=tuple(Attempt.from_dict(item, _parse_datetime) for item in _parse_json(attempts) or ()),
         attempt_count=attempt_count,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
         result=_parse_json(result),
     )
 
@@ -307,6 +314,8 @@ class SqlJobStore(JobStore):
             False,
             self._dt(now),
             self._dt(now),
+            new_job.idempotency_key,
+            new_job.request_hash,
         )
 
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime) -> Job:
@@ -321,13 +330,30 @@ class SqlJobStore(JobStore):
             run_at=truncate_ms(new_job.run_at or now),
             created_at=now,
             updated_at=now,
+            idempotency_key=new_job.idempotency_key,
+            request_hash=new_job.request_hash,
         )
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
         now = truncate_ms(now)
         job_id = new_job_id()
-        self._execute(_INSERT, self._insert_params(job_id, new_job, now))
+        if new_job.idempotency_key is None:
+            self._execute(_INSERT, self._insert_params(job_id, new_job, now))
+            return self._new_job(job_id, new_job, now)
+        try:
+            # A savepoint, so that the refused insert leaves an outer transaction usable.
+            with transaction.atomic(using=self.using):
+                self._execute(_INSERT, self._insert_params(job_id, new_job, now))
+        except IntegrityError:
+            existing = self._by_idempotency_key(new_job.idempotency_key)
+            if existing is None:
+                raise
+            return dataclasses.replace(existing, replayed=True)
         return self._new_job(job_id, new_job, now)
+
+    def _by_idempotency_key(self, key: str) -> Job | None:
+        rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE idempotency_key = %s", (key,))
+        return _job_from_row(rows[0]) if rows else None
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         now = truncate_ms(now)

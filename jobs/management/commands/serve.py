@@ -17,10 +17,21 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from apikeys.permissions import api_is_open
 from jobqueue.env import envint
 from jobqueue.webserver.sockets import listening_socket
 from jobs.management.supervision import Child, GaveUp, Supervisor
 from jobs.stores import StoreUnavailable, get_store
+
+
+def api_access_summary() -> str:
+    """One line saying who may use the API (``JOBQUEUE_API_AUTH``)."""
+    if api_is_open():
+        return (
+            "The API is OPEN (JOBQUEUE_API_AUTH=open): anyone who can reach this port may enqueue and read jobs; "
+            "set JOBQUEUE_API_AUTH=required before putting it on a network."
+        )
+    return "The API requires an API key (Authorization: Bearer <key>); make one with `python manage.py createapikey`."
 
 
 class Command(BaseCommand):
@@ -49,6 +60,7 @@ class Command(BaseCommand):
         except StoreUnavailable as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Jobs are kept in {store.describe()}.")
+        self.stdout.write(api_access_summary())
         store.close()
 
         web = [sys.executable, "-m", "jobqueue.webserver", "--fd", str(sock.fileno())]

@@ -1,0 +1,69 @@
+"""Idempotency keys: one job per key on every store, even under concurrent enqueues."""
+
+import threading
+
+import pytest
+
+from jobs import services
+from jobs.stores import get_store
+
+
+def test_repeat_with_same_key_returns_the_first_job_and_stores_nothing(store):
+    first = services.enqueue("noop", {"n": 1}, idempotency_key="order-7")
+    again = services.enqueue("noop", {"n": 1}, idempotency_key="order-7")
+
+    assert again.id == first.id
+    assert again.replayed and not first.replayed
+    assert [job.id for job in get_store().list_jobs(limit=500)] == [first.id]
+
+
+def test_same_key_with_another_request_is_refused_and_stores_nothing(store):
+    first = services.enqueue("noop", {"n": 1}, idempotency_key="order-7")
+
+    with pytest.raises(services.IdempotencyConflict):
+        services.enqueue("noop", {"n": 2}, idempotency_key="order-7")
+    with pytest.raises(services.IdempotencyConflict):
+        services.enqueue("noop", {"n": 1}, priority=5, idempotency_key="order-7")
+
+    assert [job.id for job in get_store().list_jobs(limit=500)] == [first.id]
+
+
+def test_jobs_without_keys_never_collide(store):
+    services.enqueue("noop", {})
+    services.enqueue("noop", {})
+    services.enqueue("noop", {}, idempotency_key="a")
+    services.enqueue("noop", {}, idempotency_key="b")
+
+    assert len(get_store().list_jobs(limit=500)) == 4
+
+
+def test_too_long_key_is_refused_and_stores_nothing(store):
+    with pytest.raises(services.JobValidationError) as refused:
+        services.enqueue("noop", {}, idempotency_key="k" * 400)
+
+    assert "idempotencyKey" in refused.value.errors
+    assert get_store().list_jobs(limit=500) == []
+
+
+def test_concurrent_enqueues_with_one_key_store_one_job(store):
+    threads_count = 8
+    start = threading.Barrier(threads_count, timeout=10)
+    results, errors = [], []
+
+    def enqueue():
+        try:
+            start.wait()
+            results.append(services.enqueue("noop", {"same": True}, idempotency_key="race"))
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=enqueue) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert len({job.id for job in results}) == 1
+    assert sum(not job.replayed for job in results) == 1
+    assert len(get_store().list_jobs(limit=500)) == 1
