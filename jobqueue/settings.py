@@ -276,6 +276,9 @@ JOBQUEUE_MAX_RETRIES = envint("JOBQUEUE_MAX_RETRIES", 3, minimum=0, maximum=100)
 JOBQUEUE_RETRY_BASE_DELAY = envfloat("JOBQUEUE_RETRY_BASE_DELAY", 2.0, minimum=0)
 JOBQUEUE_RETRY_MAX_DELAY = envfloat("JOBQUEUE_RETRY_MAX_DELAY", 600.0, minimum=0)
 JOBQUEUE_LEASE_SECONDS = envfloat("JOBQUEUE_LEASE_SECONDS", 30.0, minimum=1)
+# Leases carry the claiming host's clock; a reaper waits this long past an expiry so a
+# host whose clock runs ahead does not take jobs that live workers elsewhere still hold.
+JOBQUEUE_MAX_CLOCK_SKEW = envfloat("JOBQUEUE_MAX_CLOCK_SKEW", 60.0, minimum=0, maximum=86400)
 JOBQUEUE_POLL_INTERVAL = envfloat("JOBQUEUE_POLL_INTERVAL", 0.25, minimum=0.001, maximum=60)
 JOBQUEUE_MAX_PAYLOAD_BYTES = envint("JOBQUEUE_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 JOBQUEUE_DEMO_HANDLERS = envbool("JOBQUEUE_DEMO_HANDLERS", False)

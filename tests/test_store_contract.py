@@ -335,7 +335,7 @@ def test_the_reapers_write_refuses_a_lease_renewed_since_its_read(store, clock):
     before = store.get(held.id)
 
     lost = attempt(clock, Outcome.LEASE_EXPIRED, "lease expired")
-    assert store.record_results([Retried(held, lost, run_at=clock())], now=clock(), only_expired=True) == [False]
+    assert store.record_results([Retried(held, lost, run_at=clock())], now=clock(), expired_before=clock()) == [False]
 
     assert store.get(held.id) == before
     assert record(store, Completed(held, attempt(clock)), now=clock())  # its holder still can

@@ -531,9 +531,10 @@ def test_an_idle_pool_polls_for_jobs_inserted_elsewhere(store, test_handlers):
 def test_the_reaper_runs_when_a_pool_starts(store, clock, test_handlers):
     job = services.enqueue("noop", clock=clock)
     store.claim(owner="a-worker-that-died", limit=1, now=clock(), lease_seconds=LEASE)
-    clock.advance(LEASE + 1)
+    pool = make_pool(store, clock)
+    clock.advance(LEASE + pool.options.max_clock_skew + 1)
 
-    run_pool(make_pool(store, clock))
+    run_pool(pool)
 
     done = store.get(job.id)
     assert done.status == Status.COMPLETED and done.retry_count == 1

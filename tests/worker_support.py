@@ -98,6 +98,7 @@ class Deployment:
             "JOBQUEUE_VAR_DIR": str(directory),
             "JOBQUEUE_DEMO_HANDLERS": "1",
             "JOBQUEUE_LEASE_SECONDS": "2",
+            "JOBQUEUE_MAX_CLOCK_SKEW": "0",  # one host, one clock
             "JOBQUEUE_RETRY_BASE_DELAY": "0",
             "JOBQUEUE_POLL_INTERVAL": "0.05",
             "JOBQUEUE_LOG_LEVEL": "INFO",

@@ -10,7 +10,9 @@ Invariants (see docs/ARCHITECTURE.md, "State machine and invariants"):
   *and* its lease token, and returns ``False``
   (changing nothing) when the lease was lost.
 * ``reap`` returns processing jobs whose lease expired to ``pending`` (or ``failed``
-  when their retries are spent); running it twice at once is harmless.
+  when their retries are spent); running it twice at once is harmless. Leases are
+  stamped with the claiming worker's clock, so the reaper only takes a lease that
+  expired more than the allowed clock skew before its own ``now``.
 * Every call counts the statements or commands it sends in ``round_trips``.
 """
 
@@ -22,7 +24,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Throughput
 from jobs.results import JobResult, after_failure
@@ -176,21 +178,30 @@ class JobStore(abc.ABC):
         """Extend the leases of jobs still held (matched on id and token); their ids."""
 
     @abc.abstractmethod
-    def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
+    def record_results(
+        self, results: Sequence[JobResult], *, now: datetime, expired_before: datetime | None = None
+    ) -> list[bool]:
         """Record held jobs' results (``jobs.results``) at once; for each, whether it was applied.
 
         Each write is fenced on the job's id and lease token: a result whose lease was lost
-        changes nothing and reads ``False``. With ``only_expired`` (the reaper) a write also
-        needs the lease to have expired before ``now``, so a worker that renewed since the
-        reaper's read keeps its job. One durable commit (or one batch command) for the lot.
+        changes nothing and reads ``False``. With ``expired_before`` (the reaper) a write
+        also needs the lease to have expired before that time, so a worker that renewed
+        since the reaper's read keeps its job. One durable commit (or one batch command)
+        for the lot.
         """
 
-    def reap(self, *, now: datetime, retry_strategy: RetryStrategy) -> int:
+    def reap(self, *, now: datetime, retry_strategy: RetryStrategy, max_clock_skew: float = 0.0) -> int:
         """Return expired-lease jobs to ``pending`` or ``failed``, as ``retry_strategy``
-        decides for a lost worker, recording a lost attempt. How many it took."""
+        decides for a lost worker, recording a lost attempt. How many it took.
+
+        A lease counts as expired only when it expired more than ``max_clock_skew``
+        seconds before ``now``: its expiry was computed on the holder's clock, which may
+        run up to that much behind the reaper's, and a live holder must keep its job.
+        """
         now = truncate_ms(now)
+        expired_before = truncate_ms(now - timedelta(seconds=max_clock_skew))
         results = []
-        for job in self._expired_leases(now=now):
+        for job in self._expired_leases(now=expired_before):
             lost = Attempt(
                 started_at=job.lease.started_at,
                 finished_at=now,
@@ -202,7 +213,7 @@ class JobStore(abc.ABC):
             results.append(after_failure(job, lost, decision))
         if not results:
             return 0
-        applied = self.record_results(results, now=now, only_expired=True)
+        applied = self.record_results(results, now=now, expired_before=expired_before)
         for result, ok in zip(results, applied, strict=True):
             if ok:
                 job = result.job

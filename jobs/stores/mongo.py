@@ -614,7 +614,9 @@ class MongoJobStore(JobStore):
         return {str(document["_id"]) for document in self._jobs.find({"$or": pairs}, {"_id": 1})}
 
     @_serialized
-    def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
+    def record_results(
+        self, results: Sequence[JobResult], *, now: datetime, expired_before: datetime | None = None
+    ) -> list[bool]:
         """See ``JobStore.record_results``: one unordered ``bulk_write`` of updates, each
         fenced on ``_id`` and the lease token.
 
@@ -623,7 +625,7 @@ class MongoJobStore(JobStore):
         update stamps tells which ones did.
         """
         now = truncate_ms(now)
-        fence = {"lease.expiresAt": {"$lt": now}} if only_expired else {}
+        fence = {} if expired_before is None else {"lease.expiresAt": {"$lt": truncate_ms(expired_before)}}
         markers = [secrets.token_hex(8) if result.job.lease else None for result in results]
         operations = [
             UpdateOne({**_held(result.job), **fence}, _record_update(result, now, marker))
@@ -641,9 +643,9 @@ class MongoJobStore(JobStore):
         return [marker is not None and marker in stamped for marker in markers]
 
     @_serialized
-    def reap(self, *, now: datetime, retry_strategy: RetryStrategy) -> int:
+    def reap(self, *, now: datetime, retry_strategy: RetryStrategy, max_clock_skew: float = 0.0) -> int:
         """See ``JobStore.reap``: one read, then one batch of fenced updates."""
-        return super().reap(now=now, retry_strategy=retry_strategy)
+        return super().reap(now=now, retry_strategy=retry_strategy, max_clock_skew=max_clock_skew)
 
     def _expired_leases(self, *, now: datetime) -> list[Job]:
         self._count_round_trips()

@@ -428,7 +428,7 @@ class SqlJobStore(JobStore):
         )
         return {job_id for (job_id,) in rows}
 
-    def _record_statement(self, result: JobResult, now: datetime, only_expired: bool) -> tuple[str, list]:
+    def _record_statement(self, result: JobResult, now: datetime, expired_before: datetime | None) -> tuple[str, list]:
         """The one fenced UPDATE recording ``result``: only the columns its transition changes."""
         job, change = result.job, result.transition(now)
         recorded = job.with_attempt(result.attempt)
@@ -444,20 +444,22 @@ class SqlJobStore(JobStore):
             job.id,
             job.lease.token,
         ]
-        if only_expired:
-            values.append(self._dt(now))
-        return _record_sql(tuple(fields), bool(change.retry_increment), only_expired), values
+        if expired_before is not None:
+            values.append(self._dt(truncate_ms(expired_before)))
+        return _record_sql(tuple(fields), bool(change.retry_increment), expired_before is not None), values
 
     def _column_value(self, value):
         if isinstance(value, datetime):
             return self._dt(value)
         return value.value if isinstance(value, Status) else value
 
-    def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
+    def record_results(
+        self, results: Sequence[JobResult], *, now: datetime, expired_before: datetime | None = None
+    ) -> list[bool]:
         """See ``JobStore.record_results``: one fenced UPDATE per result, all in one
         transaction, so a batch pays for one durable commit."""
         now = truncate_ms(now)
-        statements = [self._record_statement(result, now, only_expired) for result in results]
+        statements = [self._record_statement(result, now, expired_before) for result in results]
         if len(statements) <= 1:
             return [self._rowcount(sql, values) == 1 for sql, values in statements]
         applied = []

@@ -92,10 +92,15 @@ class LeaseKeeper:
         """Return jobs whose lease expired (their worker was lost) to the queue. How many.
 
         Renews this pool's own leases first (and skips the reaping if that fails), so
-        this never takes a job the pool still holds.
+        this never takes a job the pool still holds; allows ``max_clock_skew`` past each
+        expiry, so it never takes a job another host holds while their clocks disagree
+        by less than that.
         """
         self.renew()
-        reaped = self.context.store().reap(now=self.context.clock(), retry_strategy=self.context.options.retry_strategy)
+        options = self.context.options
+        reaped = self.context.store().reap(
+            now=self.context.clock(), retry_strategy=options.retry_strategy, max_clock_skew=options.max_clock_skew
+        )
         if reaped:
             logger.info("reaped %d jobs whose worker was lost", reaped)
             self._new_work()

@@ -17,12 +17,15 @@ class PoolOptions:
     ``max_jobs`` (claim that many jobs, finish them, return) and ``run_until_idle``
     (return once no job is due and none is running) are for scripts and tests.
     ``renew_interval`` and ``reap_interval`` default to a third of the lease (the reaper
-    at most every 5 s). ``max_abandoned_threads`` makes a supervised process ask to be
-    replaced; ``parent_pid`` makes it stop when its supervisor is gone.
+    at most every 5 s). ``max_clock_skew`` is how far (seconds) another host's clock may
+    run behind this one's: the reaper waits that long past a lease's expiry.
+    ``max_abandoned_threads`` makes a supervised process ask to be replaced;
+    ``parent_pid`` makes it stop when its supervisor is gone.
     """
 
     concurrency: int = 4
     lease_seconds: float = 30.0
+    max_clock_skew: float = 60.0
     poll_interval: float = 0.25
     grace_period: float = 30.0
     retry_strategy: RetryStrategy = field(default_factory=RetryStrategy)
@@ -40,15 +43,18 @@ class PoolOptions:
             raise ValueError("a pool needs at least one worker thread")
         if self.lease_seconds <= 0 or self.poll_interval <= 0:
             raise ValueError("the lease and the poll interval must be positive")
+        if self.max_clock_skew < 0:
+            raise ValueError("the maximum clock skew cannot be negative")
 
     @classmethod
     def from_settings(cls, **overrides) -> "PoolOptions":
         """Options from ``JOBQUEUE_WORKERS``, ``JOBQUEUE_LEASE_SECONDS``,
-        ``JOBQUEUE_POLL_INTERVAL`` and ``JOBQUEUE_RETRY_*``; ``overrides`` win (``None``
+        ``JOBQUEUE_MAX_CLOCK_SKEW``, ``JOBQUEUE_POLL_INTERVAL`` and ``JOBQUEUE_RETRY_*``; ``overrides`` win (``None``
         values are ignored, so command-line options can be passed straight through)."""
         options = cls(
             concurrency=settings.JOBQUEUE_WORKERS,
             lease_seconds=settings.JOBQUEUE_LEASE_SECONDS,
+            max_clock_skew=settings.JOBQUEUE_MAX_CLOCK_SKEW,
             poll_interval=settings.JOBQUEUE_POLL_INTERVAL,
             retry_strategy=RetryStrategy.from_settings(),
         )
