@@ -29,6 +29,7 @@ from jobs.models import Job, NewJob, PoolInfo, Status, Throughput
 from jobs.stores import ListCursor, get_store
 from jobs.timeutil import Clock, truncate_ms, utc_now
 from jobs.validation import JobInputSerializer
+from jobs.validation_fast import quick_validated
 
 __all__ = [
     "InvalidJobId",
@@ -82,10 +83,12 @@ def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
     own field, or ``PayloadTooLarge``; nothing is stored then.
     """
     now = clock()
-    given = JobInputSerializer(data=data, context={"now": now})
-    if not given.is_valid():
-        raise JobValidationError(plain_errors(given.errors))
-    job_input = given.validated_data
+    job_input = quick_validated(data, now)
+    if job_input is None:
+        given = JobInputSerializer(data=data, context={"now": now})
+        if not given.is_valid():
+            raise JobValidationError(plain_errors(given.errors))
+        job_input = given.validated_data
     run_at = job_input["run_at"]
     new_job = NewJob(
         type=job_input["type"],
