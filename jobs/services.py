@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from jobs import wakeups
+from jobs import groupcommit, wakeups
 from jobs.errors import (
     InvalidJobId,
     InvalidTransition,
@@ -97,7 +97,7 @@ def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
         priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
     )
-    job = get_store().insert(new_job, now=now)
+    job = groupcommit.insert(new_job, now=now)
     logger.debug("enqueued %s job %s", job.type, job.id)
     wakeups.job_enqueued()
     return job
