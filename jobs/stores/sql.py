@@ -216,7 +216,9 @@ def _execute_on_sqlite(connection, sql: str, params: Sequence) -> list[tuple]:
     regex per call: the same sqlite3 connection (so the same transaction), the same error
     translation (``wrap_database_errors`` raises Django's exceptions and marks the
     connection), skipped only when queries are being logged (DEBUG, test captures)."""
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:
         cursor = connection.connection.execute(_qmark(sql), params)
