@@ -4,7 +4,9 @@ With ``--fd`` it serves on a listening socket inherited from ``manage.py serve``
 (several processes share it; the kernel spreads connections); without, it binds
 ``HOST:PORT`` itself. Settings: ``WEB_THREADS`` (Django threads, default 8),
 ``WEB_READ_TIMEOUT`` (seconds to receive a whole request, default 10),
-``WEB_KEEPALIVE_TIMEOUT`` (seconds an idle kept-alive connection stays open, default 5).
+``WEB_KEEPALIVE_TIMEOUT`` (seconds an idle kept-alive connection stays open, default 5),
+``WEB_GROUP_COMMIT`` (concurrent ``POST /jobs`` share one transaction, default on; see
+``jobs.groupcommit``).
 """
 
 import argparse
@@ -14,7 +16,7 @@ import socket
 import django
 import uvicorn
 
-from jobqueue.env import envfloat, envint
+from jobqueue.env import envbool, envfloat, envint
 from jobqueue.webserver.sockets import listening_socket
 
 
@@ -29,6 +31,7 @@ def main() -> None:
 
     from jobqueue.webserver.bridge import WSGIBridge
     from jobqueue.webserver.protocol import TimedHttpProtocol
+    from jobs import groupcommit
     from jobs.stores import get_store
     from jobs.views import max_body_bytes
 
@@ -38,6 +41,8 @@ def main() -> None:
         sock = listening_socket(os.environ.get("HOST", "127.0.0.1"), envint("PORT", 8080, minimum=1, maximum=65535))
     # Open the job store now: the log names it, and an unreachable MongoDB fails the start.
     get_store()
+    if envbool("WEB_GROUP_COMMIT", True):
+        groupcommit.enable()
     TimedHttpProtocol.read_timeout = envfloat("WEB_READ_TIMEOUT", 10.0, minimum=0.1)
     app = WSGIBridge(
         get_wsgi_application(),

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -207,6 +208,32 @@ def _job_from_row(row: Sequence) -> Job:
     )
 
 
+@functools.cache
+def _qmark(sql: str) -> str:
+    """``sql`` with Django's ``%s`` placeholders as SQLite's ``?``, converted once per text
+    (Django's SQLite cursor runs this regex on every call)."""
+    return _FORMAT_PLACEHOLDER.sub("?", sql).replace("%%", "%")
+
+
+_FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")
+
+
+def _execute_on_sqlite(connection, sql: str, params: Sequence) -> list[tuple]:
+    """What ``connection.cursor().execute()`` does on SQLite, minus a wrapper object and a
+    regex per call: the same sqlite3 connection (so the same transaction), the same error
+    translation (``wrap_database_errors`` raises Django's exceptions and marks the
+    connection), skipped only when queries are being logged (DEBUG, test captures)."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        cursor = connection.connection.execute(_qmark(sql), params)
+        if cursor.description is None:
+            return [(cursor.rowcount,)]
+        return cursor.fetchall()
+
+
 def _pool_from_record(record: WorkerPoolRecord) -> PoolInfo:
     return PoolInfo(
         id=record.id,
@@ -245,7 +272,10 @@ class SqlJobStore(JobStore):
     def _execute(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """Run one statement (one round trip); its rows, if it returns any."""
         self._count_round_trips()
-        with self._connection.cursor() as cursor:
+        connection = self._connection
+        if connection.vendor == "sqlite" and not connection.queries_logged:
+            return _execute_on_sqlite(connection, sql, params)
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             if cursor.description is None:
                 return [(cursor.rowcount,)]
@@ -301,33 +331,35 @@ class SqlJobStore(JobStore):
         self._connection.close()
 
     # -- enqueue and read -----------------------------------------------------------------
-    def _insert_params(self, job_id: str, new_job: NewJob, now: datetime) -> tuple:
+    def _insert_params(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> tuple:
+        stored_now = self._dt(now)
         return (
             job_id,
             new_job.type,
-            self._json(new_job.payload),
+            encoded_payload,
             Status.PENDING.value,
             new_job.max_retries,
             new_job.priority,
-            self._dt(new_job.run_at or now),
+            self._dt(new_job.run_at) if new_job.run_at is not None else stored_now,
             "[]",
             False,
-            self._dt(now),
-            self._dt(now),
+            stored_now,
+            stored_now,
             new_job.idempotency_key,
             new_job.request_hash,
         )
 
-    def _new_job(self, job_id: str, new_job: NewJob, now: datetime) -> Job:
+    def _new_job(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> Job:
         return Job(
             id=job_id,
             type=new_job.type,
-            payload=json.loads(self._json(new_job.payload)),
+            # A copy as stored, not the caller's dict, which they may change afterwards.
+            payload=json.loads(encoded_payload),
             status=Status.PENDING,
             retry_count=0,
             max_retries=new_job.max_retries,
             priority=new_job.priority,
-            run_at=truncate_ms(new_job.run_at or now),
+            run_at=truncate_ms(new_job.run_at) if new_job.run_at is not None else now,
             created_at=now,
             updated_at=now,
             idempotency_key=new_job.idempotency_key,
@@ -337,19 +369,21 @@ class SqlJobStore(JobStore):
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
         now = truncate_ms(now)
         job_id = new_job_id()
+        encoded_payload = self._json(new_job.payload)
+        params = self._insert_params(job_id, new_job, now, encoded_payload)
         if new_job.idempotency_key is None:
-            self._execute(_INSERT, self._insert_params(job_id, new_job, now))
-            return self._new_job(job_id, new_job, now)
+            self._execute(_INSERT, params)
+            return self._new_job(job_id, new_job, now, encoded_payload)
         try:
             # A savepoint, so that the refused insert leaves an outer transaction usable.
             with transaction.atomic(using=self.using):
-                self._execute(_INSERT, self._insert_params(job_id, new_job, now))
+                self._execute(_INSERT, params)
         except IntegrityError:
             existing = self._by_idempotency_key(new_job.idempotency_key)
             if existing is None:
                 raise
             return dataclasses.replace(existing, replayed=True)
-        return self._new_job(job_id, new_job, now)
+        return self._new_job(job_id, new_job, now, encoded_payload)
 
     def _by_idempotency_key(self, key: str) -> Job | None:
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE idempotency_key = %s", (key,))
@@ -358,13 +392,15 @@ class SqlJobStore(JobStore):
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         now = truncate_ms(now)
         ids = [new_job_id() for _ in new_jobs]
-        params = [self._insert_params(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
+        payloads = [self._json(new_job.payload) for new_job in new_jobs]
+        rows = list(zip(ids, new_jobs, payloads, strict=True))
+        params = [self._insert_params(job_id, new_job, now, payload) for job_id, new_job, payload in rows]
         if params:
             with transaction.atomic(using=self.using):
                 self._count_round_trips(len(params) + 2)  # BEGIN, the inserts, COMMIT
                 with self._connection.cursor() as cursor:
                     cursor.executemany(_INSERT, params)
-        return [self._new_job(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
+        return [self._new_job(job_id, new_job, now, payload) for job_id, new_job, payload in rows]
 
     def get(self, job_id: str) -> Job | None:
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = %s", (job_id,))

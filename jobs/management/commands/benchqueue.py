@@ -234,6 +234,7 @@ class Command(BaseCommand):
             f"user + {system_us:.0f} µs system (the rest is waiting: fsync, locks, other processes)"
         )
 
+        rss_before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
         timers = StoreTimers(store, ("claim", "record_results"))
         started = time.perf_counter()
@@ -255,6 +256,12 @@ class Command(BaseCommand):
             f"Round trips: {trips / count:8.2f} per job  (insert {(trips_after_enqueue - trips_at_start) / count:.2f}, "
             f"claim + finish + upkeep {(store.round_trips - trips_after_enqueue) / count:.2f})"
         )
+        # Peak resident size (Linux reports KiB): growth over the run is memory kept per job.
+        rss_after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        write(
+            f"Memory:      peak RSS {rss_before_kib / 1024:.1f} MiB before processing, "
+            f"{rss_after_kib / 1024:.1f} MiB after ({(rss_after_kib - rss_before_kib) / 1024:+.1f} MiB)"
+        )
         figures = {
             "store": store.describe(),
             "jobs": count,
@@ -264,6 +271,8 @@ class Command(BaseCommand):
             "enqueue_cpu_us_per_job": user_us + system_us,
             "process_per_second": done / process_seconds,
             "completed": done,
+            "peak_rss_mib_before": rss_before_kib / 1024,
+            "peak_rss_mib_after": rss_after_kib / 1024,
         }
         if options["probes"]:
             self._measure_pickup(store, options, probes)
