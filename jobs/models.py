@@ -36,6 +36,7 @@ class Outcome(models.TextChoices):
     TIMED_OUT = "timed out"
     LEASE_EXPIRED = "lease expired (worker lost)"
     RELEASED = "released"  # shutdown before the job finished; not counted as a retry
+    CANCELLED = "cancelled"  # the handler stopped because the job was cancelled; never retried
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ class Job:
     lease: Lease | None = None
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
     attempt_count: int = 0  # every attempt ever made, including those dropped from `attempts`
-    result: Any = None  # the JSON return value recorded by ``services.record_result``
+    result: Any = None  # the handler's JSON return value, written with its completion
+    #: ``{"fraction", "message", "updatedAt"}`` as last reported by the running handler.
+    progress: dict | None = None
+    #: A cancel was asked for while the job was processing; its handler is told at the next renewal.
+    cancel_requested: bool = False
 
     @property
     def is_finished(self) -> bool:
@@ -174,6 +179,8 @@ class JobRecord(models.Model):
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True)
     result = models.JSONField(null=True)
+    progress = models.JSONField(null=True)
+    cancel_requested = models.BooleanField(default=False)
 
     class Meta:
         db_table = "jobs_job"

@@ -5,10 +5,9 @@ keyword-only arguments after the first and raises a ``ServiceError`` subclass fo
 request that cannot be done, with a message fit to show a user.
 """
 
-import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +41,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 500
+#: The most jobs one ``enqueue_many`` (``POST /jobs/bulk``) takes.
+MAX_BULK_JOBS = 1000
 _JOB_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
@@ -82,22 +83,58 @@ def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
     own field, or ``PayloadTooLarge``; nothing is stored then.
     """
     now = clock()
+    new_job = _validated_new_job(data, now)
+    job = get_store().insert(new_job, now=now)
+    logger.debug("enqueued %s job %s", job.type, job.id)
+    wakeups.job_enqueued()
+    return job
+
+
+def _validated_new_job(data: Mapping, now: datetime) -> NewJob:
+    """The job one ``POST /jobs`` body describes; ``JobValidationError``/``PayloadTooLarge`` otherwise."""
     given = JobInputSerializer(data=data, context={"now": now})
     if not given.is_valid():
         raise JobValidationError(plain_errors(given.errors))
     job_input = given.validated_data
     run_at = job_input["run_at"]
-    new_job = NewJob(
+    return NewJob(
         type=job_input["type"],
         payload=job_input["payload"],
         max_retries=job_input["max_retries"],
         priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
     )
-    job = get_store().insert(new_job, now=now)
-    logger.debug("enqueued %s job %s", job.type, job.id)
+
+
+def enqueue_many(jobs: Sequence[Mapping], *, clock: Clock = utc_now) -> list[Job]:
+    """Validate every job (each a ``POST /jobs`` body, camelCase names) and store them
+    all in one transaction or batch write; the jobs as stored, in order.
+
+    ``jobs`` must be a list of at most ``MAX_BULK_JOBS``. Any invalid item raises
+    ``JobValidationError`` with ``{"jobs": {"<index>": {field: [messages]}}}`` (a
+    too-large payload counts as an invalid item) and nothing is stored.
+    """
+    if not isinstance(jobs, list | tuple):
+        raise JobValidationError({"jobs": ["Must be a list of jobs."]})
+    if not 1 <= len(jobs) <= MAX_BULK_JOBS:
+        raise JobValidationError({"jobs": [f"Give from 1 to {MAX_BULK_JOBS} jobs; got {len(jobs)}."]})
+    now = clock()
+    new_jobs, errors = [], {}
+    for index, data in enumerate(jobs):
+        try:
+            if not isinstance(data, Mapping):
+                raise JobValidationError({"non_field_errors": ["Must be a JSON object."]})
+            new_jobs.append(_validated_new_job(data, now))
+        except JobValidationError as error:
+            errors[str(index)] = error.errors
+        except PayloadTooLarge as error:
+            errors[str(index)] = {"payload": [str(error)]}
+    if errors:
+        raise JobValidationError({"jobs": errors})
+    stored = get_store().insert_many(new_jobs, now=now)
+    logger.debug("enqueued %d jobs in bulk", len(stored))
     wakeups.job_enqueued()
-    return job
+    return stored
 
 
 # --- read -------------------------------------------------------------------------------
@@ -213,6 +250,47 @@ def cancel_job(job_id: str, *, clock: Clock = utc_now) -> Job:
     return cancelled
 
 
+def cancel_job_request(job_id: str, *, clock: Clock = utc_now) -> Job:
+    """``POST /jobs/<id>/cancel``: a pending job becomes ``cancelled`` at once; a
+    processing one gets ``cancelRequested`` and its handler sees ``context.cancelled``
+    within one lease renewal. ``InvalidTransition`` (naming the status) for any other
+    state, ``JobNotFound``/``InvalidJobId`` for no such job; nothing changes then."""
+    job = get_job(job_id)
+    store = get_store()
+    changed = store.cancel(job.id, now=clock()) or store.request_cancel(job.id, now=clock())
+    if changed is None:
+        current = get_job(job_id)
+        raise InvalidTransition(
+            f"job {job.id} is {current.status}: only pending or processing jobs can be cancelled",
+            status=current.status,
+        )
+    action = "cancelled" if changed.status == Status.CANCELLED else "asked to cancel"
+    logger.info("%s %s job %s", action, job.type, job.id)
+    return changed
+
+
+def retry_job(job_id: str, *, clock: Clock = utc_now) -> Job:
+    """``POST /jobs/<id>/retry``: a failed job runs again (one more attempt allowed), a
+    cancelled one is pending again, both due now. ``InvalidTransition`` (naming the
+    status) in any other state, ``JobNotFound``/``InvalidJobId`` for no such job."""
+    job = get_job(job_id)
+    store = get_store()
+    retried = None
+    if job.status == Status.FAILED:
+        retried = store.retry_now(job.id, now=clock())
+    elif job.status == Status.CANCELLED:
+        retried = store.retry_cancelled(job.id, now=clock())
+    if retried is None or retried.status != Status.PENDING:
+        current = get_job(job_id)
+        raise InvalidTransition(
+            f"job {job.id} is {current.status}: only failed or cancelled jobs can be retried",
+            status=current.status,
+        )
+    logger.info("retry: %s job %s", retried.type, retried.id)
+    wakeups.job_enqueued()
+    return retried
+
+
 def retry_job_now(job_id: str, *, clock: Clock = utc_now) -> Job:
     """Run a failed job again now, with one more attempt allowed, or make a delayed
     pending job due now. ``InvalidTransition`` in any other state."""
@@ -304,20 +382,7 @@ def store_description() -> str:
     return get_store().describe()
 
 
-# --- results and metrics ----------------------------------------------------------------
-
-
-def record_result(job_id: str, result) -> None:
-    """Keep a handler's JSON return value as the job's ``result``.
-
-    ``JobValidationError`` if it is not JSON; ``JobNotFound`` for an unknown job.
-    """
-    try:
-        json.dumps(result, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise JobValidationError({"result": [f"Must be JSON: {error}."]}) from None
-    if not get_store().record_result(parse_job_id(job_id), result):
-        raise JobNotFound(f"no job with id {job_id}")
+# --- metrics ----------------------------------------------------------------
 
 
 def recently_finished_jobs(*, limit: int = 500) -> list[Job]:

@@ -21,7 +21,8 @@ import functools
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Throughput
@@ -33,6 +34,15 @@ logger = logging.getLogger(__name__)
 
 # (createdAt, id) of the last job of a page: the next page starts strictly after it.
 ListCursor = tuple[datetime, str]
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What one ``renew`` found: the held jobs whose lease it extended, and which of those
+    were asked to cancel (``POST /jobs/<id>/cancel`` while processing)."""
+
+    kept: set[str] = field(default_factory=set)
+    cancel_requested: set[str] = field(default_factory=set)
 
 
 class StoreUnavailable(Exception):
@@ -167,8 +177,17 @@ class JobStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
-        """Extend the leases of jobs still held (matched on id and token); their ids."""
+    def renew(
+        self,
+        held: Sequence[Job],
+        *,
+        now: datetime,
+        lease_seconds: float,
+        progress: Mapping[str, dict] | None = None,
+    ) -> Renewal:
+        """Extend the leases of jobs still held (matched on id and token), writing each
+        one's ``progress`` given (by job id) in the same statement; which were kept, and
+        which of those have ``cancelRequested``."""
 
     @abc.abstractmethod
     def record_results(self, results: Sequence[JobResult], *, now: datetime, only_expired: bool = False) -> list[bool]:
@@ -221,6 +240,16 @@ class JobStore(abc.ABC):
         """``pending`` → ``cancelled``; the updated job, or ``None`` if it was not pending."""
 
     @abc.abstractmethod
+    def request_cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        """A ``processing`` job gets ``cancelRequested`` (its worker tells the handler at
+        its next renewal); the updated job, or ``None`` if it was not processing."""
+
+    @abc.abstractmethod
+    def retry_cancelled(self, job_id: str, *, now: datetime) -> Job | None:
+        """``cancelled`` → ``pending`` due now (counts and history kept); the updated job,
+        or ``None`` if it was not cancelled."""
+
+    @abc.abstractmethod
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
         """``failed`` → ``pending`` due now with one more attempt allowed (retryCount and
         maxRetries + 1, history kept); a ``pending`` job is made due now. The updated
@@ -233,14 +262,6 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def delete_finished(self, *, finished_before: datetime) -> int:
         """Delete completed, failed and cancelled jobs finished before the time; how many."""
-
-    @abc.abstractmethod
-    def record_result(self, job_id: str, result) -> bool:
-        """Keep ``result`` (JSON) as the job's ``result``; ``False`` if no such job.
-
-        Not fenced by a lease: the handler that computed it writes it before it returns,
-        and under at-least-once delivery the last run's value is as good as any.
-        """
 
     # -- statistics -----------------------------------------------------------------
     @abc.abstractmethod

@@ -18,7 +18,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, OperationalError, connections, transaction
@@ -39,7 +39,7 @@ from jobs.models import (
     WorkerPoolRecord,
 )
 from jobs.results import JobResult
-from jobs.stores.base import JobStore, ListCursor, StoreUnavailable, translate_errors
+from jobs.stores.base import JobStore, ListCursor, Renewal, StoreUnavailable, translate_errors
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -66,19 +66,21 @@ COLUMNS = (
     "updated_at",
     "finished_at",
     "result",
+    "progress",
+    "cancel_requested",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
-    "attempts, attempt_count, has_error, created_at, updated_at) "
-    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s)"
+    "attempts, attempt_count, has_error, created_at, updated_at, cancel_requested) "
+    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, FALSE)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
 # Every result write ends the lease and fences on it; the result's transition adds the rest.
 _END_LEASE = (
     "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL, "
-    "attempts = %s, attempt_count = %s, updated_at = %s"
+    "cancel_requested = FALSE, attempts = %s, attempt_count = %s, updated_at = %s"
 )
 # The reaper's extra fence: the lease it read is still the one that expired.
 _EXPIRED = " AND lease_expires_at < %s"
@@ -171,6 +173,8 @@ def _job_from_row(row: Sequence) -> Job:
         updated_at,
         finished_at,
         result,
+        progress,
+        cancel_requested,
     ) = row
     lease = None
     if lease_token is not None:
@@ -197,6 +201,8 @@ def _job_from_row(row: Sequence) -> Job:
         attempts=tuple(Attempt.from_dict(item, _parse_datetime) for item in _parse_json(attempts) or ()),
         attempt_count=attempt_count,
         result=_parse_json(result),
+        progress=_parse_json(progress),
+        cancel_requested=bool(cancel_requested),
     )
 
 
@@ -390,17 +396,33 @@ class SqlJobStore(JobStore):
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
 
-    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
+    def renew(
+        self,
+        held: Sequence[Job],
+        *,
+        now: datetime,
+        lease_seconds: float,
+        progress: Mapping[str, dict] | None = None,
+    ) -> Renewal:
+        """See ``JobStore.renew``: one UPDATE … RETURNING, progress included (a CASE by id)."""
         if not held:
-            return set()
+            return Renewal()
         expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
+        assignments, params = ["lease_expires_at = %s"], [self._dt(expires_at)]
+        reported = [(job_id, value) for job_id, value in (progress or {}).items()]
+        if reported:
+            cast = "CAST(%s AS jsonb)" if self._connection.vendor == "postgresql" else "%s"
+            cases = " ".join([f"WHEN %s THEN {cast}"] * len(reported))
+            assignments.append(f"progress = CASE id {cases} ELSE progress END")
+            params += [item for job_id, value in reported for item in (job_id, self._json(value))]
         match = " OR ".join(["(id = %s AND lease_token = %s)"] * len(held))
-        params = [value for job in held for value in (job.id, job.lease.token)]
+        params += [value for job in held for value in (job.id, job.lease.token)]
         rows = self._execute(
-            f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match}) RETURNING id",
-            [self._dt(expires_at), *params],
+            f"UPDATE {TABLE} SET {', '.join(assignments)} WHERE status = 'processing' AND ({match}) "
+            "RETURNING id, cancel_requested",
+            params,
         )
-        return {job_id for (job_id,) in rows}
+        return Renewal(kept={job_id for job_id, _ in rows}, cancel_requested={job_id for job_id, flag in rows if flag})
 
     def _record_statement(self, result: JobResult, now: datetime, only_expired: bool) -> tuple[str, list]:
         """The one fenced UPDATE recording ``result``: only the columns its transition changes."""
@@ -408,7 +430,7 @@ class SqlJobStore(JobStore):
         recorded = job.with_attempt(result.attempt)
         history, count = recorded.attempts, recorded.attempt_count
         fields = change.changed_fields()
-        values = [self._column_value(value) for value in fields.values()]
+        values = [self._column_value(name, value) for name, value in fields.items()]
         if change.retry_increment:
             values.append(change.retry_increment)
         values += [
@@ -422,7 +444,9 @@ class SqlJobStore(JobStore):
             values.append(self._dt(now))
         return _record_sql(tuple(fields), bool(change.retry_increment), only_expired), values
 
-    def _column_value(self, value):
+    def _column_value(self, name: str, value):
+        if name == "result":
+            return self._json(value)
         if isinstance(value, datetime):
             return self._dt(value)
         return value.value if isinstance(value, Status) else value
@@ -462,6 +486,25 @@ class SqlJobStore(JobStore):
         )
         return self.get(job_id) if changed else None
 
+    def request_cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        self._count_round_trips()
+        changed = (
+            self._jobs()
+            .filter(id=job_id, status=Status.PROCESSING)
+            .update(cancel_requested=True, updated_at=truncate_ms(now))
+        )
+        return self.get(job_id) if changed else None
+
+    def retry_cancelled(self, job_id: str, *, now: datetime) -> Job | None:
+        now = truncate_ms(now)
+        self._count_round_trips()
+        changed = (
+            self._jobs()
+            .filter(id=job_id, status=Status.CANCELLED)
+            .update(status=Status.PENDING, run_at=now, finished_at=None, cancel_requested=False, updated_at=now)
+        )
+        return self.get(job_id) if changed else None
+
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
         now = truncate_ms(now)
         if self._retry_now_query(now, id=job_id):
@@ -497,9 +540,6 @@ class SqlJobStore(JobStore):
             self._jobs().filter(status__in=[s.value for s in FINISHED_STATUSES], finished_at__lt=finished_before)
         ).delete()
         return deleted
-
-    def record_result(self, job_id: str, result) -> bool:
-        return self._rowcount(f"UPDATE {TABLE} SET result = %s WHERE id = %s", (self._json(result), job_id)) == 1
 
     # -- statistics -----------------------------------------------------------------------
     def recently_finished(self, *, limit: int) -> list[Job]:
