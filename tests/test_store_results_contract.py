@@ -21,10 +21,9 @@ def test_a_completion_writes_its_result_in_the_same_update(store, clock):
     [claimed] = store.claim(owner="w", limit=1, now=clock(), lease_seconds=60)
     attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
     before = store.round_trips
+    result = {"sum": 5, "items": [1, "two", None]}
 
-    assert store.record_results(
-        [Completed(claimed, attempt, result={"sum": 5, "items": [1, "two", None]})], now=clock()
-    )
+    assert store.record_results([Completed(claimed, attempt, result=result)], now=clock()) == [True]
 
     assert store.round_trips - before == 1
     done = store.get(job.id)
