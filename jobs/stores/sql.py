@@ -300,7 +300,9 @@ class SqlJobStore(JobStore):
         self._connection.close()
 
     # -- enqueue and read -----------------------------------------------------------------
-    def _insert_params(self, job_id: str, new_job: NewJob, now: datetime) -> tuple:
+    def _insert_params(self, job_id: str, new_job: NewJob, now: datetime, now_value=None) -> tuple:
+        """The INSERT's parameters; ``now_value`` is ``now`` already adapted, if the caller has it."""
+        now_value = self._dt(now) if now_value is None else now_value
         return (
             job_id,
             new_job.type,
@@ -308,11 +310,11 @@ class SqlJobStore(JobStore):
             Status.PENDING.value,
             new_job.max_retries,
             new_job.priority,
-            self._dt(new_job.run_at or now),
+            now_value if new_job.run_at is None else self._dt(new_job.run_at),
             "[]",
             False,
-            self._dt(now),
-            self._dt(now),
+            now_value,
+            now_value,
         )
 
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime) -> Job:
@@ -336,9 +338,13 @@ class SqlJobStore(JobStore):
         return self._new_job(job_id, new_job, now)
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
+        """One ``executemany`` of the insert in one transaction: one durable commit for the lot."""
         now = truncate_ms(now)
         ids = [new_job_id() for _ in new_jobs]
-        params = [self._insert_params(job_id, new_job, now) for job_id, new_job in zip(ids, new_jobs, strict=True)]
+        now_value = self._dt(now)  # adapted once: most jobs of a batch are due now
+        params = [
+            self._insert_params(job_id, new_job, now, now_value) for job_id, new_job in zip(ids, new_jobs, strict=True)
+        ]
         if params:
             with transaction.atomic(using=self.using):
                 self._count_round_trips(len(params) + 2)  # BEGIN, the inserts, COMMIT
