@@ -2,6 +2,7 @@
 on every store. Time is a fake clock; waits are on events."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -193,3 +194,30 @@ def test_the_sleep_demo_reports_progress_and_stops_when_cancelled(store, clock, 
 
     wait_until(lambda: store.get(job.id).status == Status.CANCELLED, what="the sleep to stop")
     assert "Cancelled" in store.get(job.id).attempts[-1].error
+
+
+def test_the_reaper_ends_a_cancel_requested_job_of_a_lost_worker_cancelled(store, clock):
+    job = services.enqueue("noop", max_retries=3, clock=clock)
+    store.claim(owner="lost", limit=1, now=clock(), lease_seconds=LEASE)
+    services.cancel_job_request(job.id, clock=clock)
+    clock.advance(LEASE + 1)
+
+    assert store.reap(now=clock(), retry_strategy=RetryStrategy(base_delay=0, max_delay=0)) == 1
+
+    reaped = store.get(job.id)
+    assert reaped.status == Status.CANCELLED and reaped.retry_count == 0 and not reaped.cancel_requested
+    assert [attempt.outcome for attempt in reaped.attempts] == [Outcome.LEASE_EXPIRED]
+
+
+def test_a_cancelled_attempt_counts_as_neither_completed_nor_failed(store, clock, test_handlers, running_pool):
+    handler = test_handlers.add("test-cancellable", Running())
+    job = services.enqueue("test-cancellable", clock=clock)
+    pool = running_pool()
+    assert handler.started.wait(10)
+    services.cancel_job_request(job.id, clock=clock)
+    pool.renew_leases()
+    wait_until(lambda: store.get(job.id).status == Status.CANCELLED, what="the job to end cancelled")
+
+    buckets = store.throughput(since=clock() - timedelta(hours=1), bucket_seconds=60)
+
+    assert sum(bucket.completed + bucket.failed for bucket in buckets) == 0

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Throughput
-from jobs.results import JobResult, after_failure
+from jobs.results import Cancelled, JobResult, after_failure
 from jobs.retry import LeaseExpired, RetryStrategy
 from jobs.timeutil import truncate_ms
 
@@ -201,7 +201,8 @@ class JobStore(abc.ABC):
 
     def reap(self, *, now: datetime, retry_strategy: RetryStrategy) -> int:
         """Return expired-lease jobs to ``pending`` or ``failed``, as ``retry_strategy``
-        decides for a lost worker, recording a lost attempt. How many it took."""
+        decides for a lost worker, recording a lost attempt; a job whose cancel was
+        requested ends ``cancelled`` instead. How many it took."""
         now = truncate_ms(now)
         results = []
         for job in self._expired_leases(now=now):
@@ -212,6 +213,9 @@ class JobStore(abc.ABC):
                 outcome=Outcome.LEASE_EXPIRED.value,
                 error=Outcome.LEASE_EXPIRED.value,
             )
+            if job.cancel_requested:  # its worker is gone, and it was to stop anyway
+                results.append(Cancelled(job, lost))
+                continue
             decision = retry_strategy.decide(job, LeaseExpired(Outcome.LEASE_EXPIRED.value), now)
             results.append(after_failure(job, lost, decision))
         if not results:
@@ -286,7 +290,7 @@ class JobStore(abc.ABC):
 
         An attempt that completed counts as completed; one that failed, timed out or lost
         its lease counts as failed, even when its job was retried later; a released
-        attempt (shutdown) is not counted. Only buckets with at least one attempt are
+        attempt (shutdown) or a cancelled one is not counted. Only buckets with at least one attempt are
         returned, oldest first; bucket starts are multiples of ``bucket_seconds`` since
         the epoch. Attempts dropped from a job's bounded history are not counted. A store
         may count a completed or failed job's last attempt at the job's ``finishedAt``,

@@ -44,6 +44,8 @@ DEFAULT_DATABASE = "jobqueue"
 CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
 # List order: newest first; the id breaks ties so cursor pagination is exact.
 LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+# Attempt outcomes that count as neither completed nor failed in the throughput.
+NOT_COUNTED = [Outcome.RELEASED.value, Outcome.CANCELLED.value]
 FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
 # Naive on purpose: BSON encodes naive datetimes as UTC, and in-memory fakes of MongoDB
 # store them naive, so date arithmetic against it works on both.
@@ -787,7 +789,7 @@ class MongoJobStore(JobStore):
             },
             {"$project": {"_id": 0, "attempts": 1}},
             {"$unwind": "$attempts"},
-            {"$match": {"attempts.finishedAt": {"$gte": since}, "attempts.outcome": {"$ne": Outcome.RELEASED.value}}},
+            {"$match": {"attempts.finishedAt": {"$gte": since}, "attempts.outcome": {"$nin": NOT_COUNTED}}},
             {
                 "$group": {
                     "_id": {"$subtract": [epoch_ms, {"$mod": [epoch_ms, bucket_ms]}]},

@@ -146,10 +146,10 @@ def _attempt_to_json(attempt: Attempt) -> dict:
 
 
 def _counted_as(outcome: str) -> str | None:
-    """The throughput column an attempt's outcome counts in; a release is no result."""
+    """The throughput column an attempt's outcome counts in; a release or a cancel is no result."""
     if outcome == Outcome.COMPLETED:
         return "completed"
-    return None if outcome == Outcome.RELEASED else "failed"
+    return None if outcome in (Outcome.RELEASED, Outcome.CANCELLED) else "failed"
 
 
 def _job_from_row(row: Sequence) -> Job:
