@@ -43,7 +43,12 @@ class IdempotencyConflict(ServiceError):
 
 
 class InvalidTransition(ServiceError):
-    """The job is not in a state the action applies to (it may have changed meanwhile)."""
+    """The job is not in a state the action applies to (it may have changed meanwhile);
+    ``status`` is the state it was found in, when known."""
+
+    def __init__(self, message: str, *, status: str | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
 """The registry of job types.
 
 A job type is a function registered with ``@handler("name")``. It receives the job's
-payload and a ``JobContext``; returning means success, raising means a failed attempt
+payload and a ``JobContext``; returning means success (a JSON-serialisable return value
+of at most 64 KiB is kept as the job's ``result``), raising means a failed attempt
 (retried with backoff while retries remain), and raising ``DoNotRetry`` fails the job
 at once. A handler may declare a DRF serializer, which validates the payload at
 ``POST /jobs`` and ``enqueue()``, and a timeout in seconds.
@@ -9,9 +10,9 @@ at once. A handler may declare a DRF serializer, which validates the payload at
 Delivery is at-least-once: a job whose worker died is run again, so handlers should be
 idempotent.
 
-Built in: ``email``. With ``JOBQUEUE_DEMO_HANDLERS`` on: ``noop``, ``sleep``, ``fail``,
-``flaky`` and ``sign`` (whose ``api_key`` is a sensitive field). Projects add their own
-in a ``job_handlers`` module of any installed app.
+Built in: ``email``. With ``JOBQUEUE_DEMO_HANDLERS`` on: ``noop``, ``sleep``, ``echo``,
+``fail``, ``flaky`` and ``sign`` (whose ``api_key`` is a sensitive field). Projects add
+their own in a ``job_handlers`` module of any installed app.
 """
 
 import hashlib
@@ -20,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,14 @@ from jobs.retry import DoNotRetry  # noqa: F401 (handlers raise it from here; th
 logger = logging.getLogger(__name__)
 
 
+class Cancelled(Exception):
+    """Raised by a handler that stops because ``context.cancelled`` is set: the job ends
+    ``cancelled`` and is not retried."""
+
+
+MAX_PROGRESS_MESSAGE = 1000
+
+
 @dataclass(frozen=True)
 class JobContext:
     """What a running handler may know besides its payload."""
@@ -42,6 +51,22 @@ class JobContext:
     worker: str
     #: Set when the pool is shutting down; long handlers may check it and stop early.
     stopping: threading.Event
+    #: Set (within one lease renewal) once ``POST /jobs/<id>/cancel`` asked this job to
+    #: stop; the handler should then return or raise ``Cancelled``.
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    #: Where ``progress()`` reports go (the pool writes them with its next lease renewal).
+    on_progress: Callable[[float, str], None] | None = None
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report how far the job is: ``fraction`` from 0 to 1 and a short message.
+
+        Costs no database round trip: the latest report is written with the pool's next
+        lease renewal. ``ValueError`` for a fraction outside 0..1.
+        """
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction <= 1:
+            raise ValueError(f"progress fraction must be a number from 0 to 1, not {fraction!r}")
+        if self.on_progress is not None:
+            self.on_progress(float(fraction), str(message)[:MAX_PROGRESS_MESSAGE])
 
 
 HandlerFunc = Callable[[dict, JobContext], Any]
@@ -163,8 +188,22 @@ class SleepPayload(serializers.Serializer):
 
 @handler("sleep", serializer=SleepPayload, demo=True)
 def sleep(payload: dict, context: JobContext) -> None:
-    """Sleeps ``seconds``; a job that takes time, for demos and crash tests."""
-    time.sleep(float(payload["seconds"]))
+    """Sleeps ``seconds``, reporting progress every second; stops early (``Cancelled``)
+    when the job is cancelled. A job that takes time, for demos and crash tests."""
+    seconds = float(payload["seconds"])
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        # Waiting on the event (not sleeping) is what lets a cancel stop it at once.
+        if context.cancelled.wait(min(1.0, left)):
+            raise Cancelled(f"cancelled with {left:.1f} s of {seconds:g} s left")
+        done = min(seconds, seconds - (deadline - time.monotonic()))
+        context.progress(done / seconds, f"slept {done:.0f} of {seconds:g} s")
+
+
+@handler("echo", demo=True)
+def echo(payload: dict, context: JobContext) -> dict:
+    """Returns its payload, which becomes the job's ``result``."""
+    return payload
 
 
 @handler("fail", demo=True)

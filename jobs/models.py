@@ -38,6 +38,7 @@ class Outcome(models.TextChoices):
     TIMED_OUT = "timed out"
     LEASE_EXPIRED = "lease expired (worker lost)"
     RELEASED = "released"  # shutdown before the job finished; not counted as a retry
+    CANCELLED = "cancelled"  # the handler stopped because the job was cancelled; never retried
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,11 @@ class Job:
     request_hash: str | None = None
     # Not stored: True on the job ``JobStore.insert`` returns for a key it already held.
     replayed: bool = field(default=False, compare=False)
-    result: Any = None  # the JSON return value recorded by ``services.record_result``
+    result: Any = None  # the handler's JSON return value, written with its completion
+    #: ``{"fraction", "message", "updatedAt"}`` as last reported by the running handler.
+    progress: dict | None = None
+    #: A cancel was asked for while the job was processing; its handler is told at the next renewal.
+    cancel_requested: bool = False
 
     @property
     def is_finished(self) -> bool:
@@ -188,6 +193,8 @@ class JobRecord(models.Model):
     idempotency_key = models.CharField(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, null=True, unique=True)
     request_hash = models.CharField(max_length=64, null=True)
     result = models.JSONField(null=True)
+    progress = models.JSONField(null=True)
+    cancel_requested = models.BooleanField(default=False)
 
     class Meta:
         db_table = "jobs_job"

@@ -10,6 +10,7 @@ written whole from the holder's copy: nothing else changes a job while it is hel
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from jobs.models import Attempt, Job, Status
 from jobs.retry import Decision, RetryAt
@@ -36,6 +37,7 @@ class Transition:
     retry_increment: int = 0
     last_error: str | Keep | None = KEEP
     finished_at: datetime | Keep = KEEP
+    result: Any | Keep = KEEP
 
     def changed_fields(self) -> dict:
         """``status`` and every field not kept, by name (``has_error`` follows ``last_error``)."""
@@ -47,6 +49,8 @@ class Transition:
             fields["has_error"] = self.last_error is not None
         if self.finished_at is not KEEP:
             fields["finished_at"] = self.finished_at
+        if self.result is not KEEP:
+            fields["result"] = self.result
         return fields
 
 
@@ -63,11 +67,19 @@ class JobResult:
 
 @dataclass(frozen=True)
 class Completed(JobResult):
-    """The handler succeeded. ``lastError`` is cleared: the attempts keep the history."""
+    """The handler succeeded. ``lastError`` is cleared: the attempts keep the history.
+    ``result`` (the handler's JSON return value) is written by the same update."""
+
+    result: Any = None
 
     def transition(self, now: datetime) -> Transition:
         had_error = self.job.last_error is not None  # else nothing to clear: leave its index alone
-        return Transition(Status.COMPLETED, last_error=None if had_error else KEEP, finished_at=now)
+        return Transition(
+            Status.COMPLETED,
+            last_error=None if had_error else KEEP,
+            finished_at=now,
+            result=KEEP if self.result is None else self.result,
+        )
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,14 @@ class Released(JobResult):
 
     def transition(self, now: datetime) -> Transition:
         return Transition(Status.PENDING, run_at=now)
+
+
+@dataclass(frozen=True)
+class Cancelled(JobResult):
+    """The job was cancelled while it ran and its handler stopped: ``cancelled``, never retried."""
+
+    def transition(self, now: datetime) -> Transition:
+        return Transition(Status.CANCELLED, finished_at=now)
 
 
 def after_failure(job: Job, attempt: Attempt, decision: Decision) -> Retried | Failed:

@@ -118,6 +118,9 @@ class JobOutputSerializer(serializers.Serializer):
     attemptCount = serializers.IntegerField(source="attempt_count", read_only=True)
     attempts = AttemptOutputSerializer(many=True, read_only=True)
     lease = LeaseOutputSerializer(read_only=True, allow_null=True)
+    result = serializers.JSONField(read_only=True)
+    progress = serializers.JSONField(read_only=True)
+    cancelRequested = serializers.BooleanField(source="cancel_requested", read_only=True)
 
 
 class QueueStatsOutputSerializer(serializers.Serializer):

@@ -5,14 +5,15 @@ keyword-only arguments after the first and raises a ``ServiceError`` subclass fo
 request that cannot be done, with a message fit to show a user.
 """
 
-import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from rest_framework.exceptions import ValidationError
+from rest_framework.serializers import as_serializer_error
 
 from jobs import groupcommit, idempotency, wakeups
 from jobs.errors import (
@@ -45,6 +46,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 500
+#: The most jobs one ``enqueue_many`` (``POST /jobs/bulk``) takes.
+MAX_BULK_JOBS = 1000
 _JOB_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
@@ -98,27 +101,13 @@ def enqueue_request(
     may raise to refuse it. ``idempotency_key``: see ``enqueue``.
     """
     now = clock()
-    job_input = quick_validated(data, now)
-    if job_input is None:
-        given = JobInputSerializer(data=data, context={"now": now})
-        if not given.is_valid():
-            raise JobValidationError(plain_errors(given.errors))
-        job_input = given.validated_data
+    job_input = _validated_input(data, now)
     if authorize is not None:
         authorize(job_input)
     if idempotency_key is not None and not idempotency.is_valid_key(idempotency_key):
         raise JobValidationError({"idempotencyKey": [f"Must be 1 to {idempotency.MAX_STORED_KEY_LENGTH} characters."]})
     fingerprint = idempotency.request_hash(data) if idempotency_key is not None else None
-    run_at = job_input["run_at"]
-    new_job = NewJob(
-        type=job_input["type"],
-        payload=job_input["payload"],
-        max_retries=job_input["max_retries"],
-        priority=job_input["priority"],
-        run_at=truncate_ms(run_at) if run_at is not None else None,
-        idempotency_key=idempotency_key,
-        request_hash=fingerprint,
-    )
+    new_job = _new_job(job_input, idempotency_key=idempotency_key, request_hash=fingerprint)
     job = groupcommit.insert(new_job, now=now)
     if job.replayed:
         if job.request_hash != new_job.request_hash:
@@ -130,6 +119,83 @@ def enqueue_request(
     logger.debug("enqueued %s job %s", job.type, job.id)
     wakeups.job_enqueued()
     return job
+
+
+def enqueue_many(
+    jobs: Sequence[Mapping],
+    *,
+    authorize: Callable[[Mapping], None] | None = None,
+    clock: Clock = utc_now,
+) -> list[Job]:
+    """Validate every job (each a ``POST /jobs`` body, camelCase names) and store them
+    all in one transaction or batch write; the jobs as stored, in order.
+
+    ``jobs`` must be a list of at most ``MAX_BULK_JOBS``. Any invalid item raises
+    ``JobValidationError`` with ``{"jobs": {"<index>": {field: [messages]}}}`` (a
+    too-large payload counts as an invalid item) and nothing is stored. ``authorize``
+    sees each validated job as in ``enqueue_request``; a refusal stores none of them.
+    """
+    if not isinstance(jobs, list | tuple):
+        raise JobValidationError({"jobs": ["Must be a list of jobs."]})
+    if not 1 <= len(jobs) <= MAX_BULK_JOBS:
+        raise JobValidationError({"jobs": [f"Give from 1 to {MAX_BULK_JOBS} jobs; got {len(jobs)}."]})
+    now = clock()
+    checker = JobInputSerializer(context={"now": now})
+    inputs, errors = [], {}
+    for index, data in enumerate(jobs):
+        try:
+            if not isinstance(data, Mapping):
+                raise JobValidationError({"non_field_errors": ["Must be a JSON object."]})
+            inputs.append(_validated_input(data, now, checker))
+        except JobValidationError as error:
+            errors[str(index)] = error.errors
+        except PayloadTooLarge as error:
+            errors[str(index)] = {"payload": [str(error)]}
+    if errors:
+        raise JobValidationError({"jobs": errors})
+    if authorize is not None:
+        for job_input in inputs:
+            authorize(job_input)
+    stored = get_store().insert_many([_new_job(job_input) for job_input in inputs], now=now)
+    logger.debug("enqueued %d jobs in bulk", len(stored))
+    wakeups.job_enqueued()
+    return stored
+
+
+def _validated_input(data: Mapping, now: datetime, checker: JobInputSerializer | None = None) -> Mapping:
+    """The validated input of one ``POST /jobs`` body; ``JobValidationError`` or
+    ``PayloadTooLarge`` otherwise.
+
+    A plain job passes the fast check (``jobs.validation_fast``); anything else goes
+    through ``JobInputSerializer``, so every error is worded by the one validation.
+    ``checker`` (an unbound ``JobInputSerializer``) may be shared by many calls: DRF
+    deep-copies a serializer's fields once per instance, the bulk of a small job's cost.
+    """
+    job_input = quick_validated(data, now)
+    if job_input is not None:
+        return job_input
+    if checker is None:
+        given = JobInputSerializer(data=data, context={"now": now})
+        if not given.is_valid():
+            raise JobValidationError(plain_errors(given.errors))
+        return given.validated_data
+    try:
+        return checker.run_validation(data)
+    except ValidationError as error:
+        raise JobValidationError(plain_errors(as_serializer_error(error))) from None
+
+
+def _new_job(job_input: Mapping, **stored_with) -> NewJob:
+    """The ``NewJob`` of validated input; ``stored_with``: the idempotency fields."""
+    run_at = job_input["run_at"]
+    return NewJob(
+        type=job_input["type"],
+        payload=job_input["payload"],
+        max_retries=job_input["max_retries"],
+        priority=job_input["priority"],
+        run_at=truncate_ms(run_at) if run_at is not None else None,
+        **stored_with,
+    )
 
 
 # --- read -------------------------------------------------------------------------------
@@ -245,6 +311,47 @@ def cancel_job(job_id: str, *, clock: Clock = utc_now) -> Job:
     return cancelled
 
 
+def cancel_job_request(job_id: str, *, clock: Clock = utc_now) -> Job:
+    """``POST /jobs/<id>/cancel``: a pending job becomes ``cancelled`` at once; a
+    processing one gets ``cancelRequested`` and its handler sees ``context.cancelled``
+    within one lease renewal. ``InvalidTransition`` (naming the status) for any other
+    state, ``JobNotFound``/``InvalidJobId`` for no such job; nothing changes then."""
+    job = get_job(job_id)
+    store = get_store()
+    changed = store.cancel(job.id, now=clock()) or store.request_cancel(job.id, now=clock())
+    if changed is None:
+        current = get_job(job_id)
+        raise InvalidTransition(
+            f"job {job.id} is {current.status}: only pending or processing jobs can be cancelled",
+            status=current.status,
+        )
+    action = "cancelled" if changed.status == Status.CANCELLED else "asked to cancel"
+    logger.info("%s %s job %s", action, job.type, job.id)
+    return changed
+
+
+def retry_job(job_id: str, *, clock: Clock = utc_now) -> Job:
+    """``POST /jobs/<id>/retry``: a failed job runs again (one more attempt allowed), a
+    cancelled one is pending again, both due now. ``InvalidTransition`` (naming the
+    status) in any other state, ``JobNotFound``/``InvalidJobId`` for no such job."""
+    job = get_job(job_id)
+    store = get_store()
+    retried = None
+    if job.status == Status.FAILED:
+        retried = store.retry_now(job.id, now=clock())
+    elif job.status == Status.CANCELLED:
+        retried = store.retry_cancelled(job.id, now=clock())
+    if retried is None or retried.status != Status.PENDING:
+        current = get_job(job_id)
+        raise InvalidTransition(
+            f"job {job.id} is {current.status}: only failed or cancelled jobs can be retried",
+            status=current.status,
+        )
+    logger.info("retry: %s job %s", retried.type, retried.id)
+    wakeups.job_enqueued()
+    return retried
+
+
 def retry_job_now(job_id: str, *, clock: Clock = utc_now) -> Job:
     """Run a failed job again now, with one more attempt allowed, or make a delayed
     pending job due now. ``InvalidTransition`` in any other state."""
@@ -336,20 +443,7 @@ def store_description() -> str:
     return get_store().describe()
 
 
-# --- results and metrics ----------------------------------------------------------------
-
-
-def record_result(job_id: str, result) -> None:
-    """Keep a handler's JSON return value as the job's ``result``.
-
-    ``JobValidationError`` if it is not JSON; ``JobNotFound`` for an unknown job.
-    """
-    try:
-        json.dumps(result, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise JobValidationError({"result": [f"Must be JSON: {error}."]}) from None
-    if not get_store().record_result(parse_job_id(job_id), result):
-        raise JobNotFound(f"no job with id {job_id}")
+# --- metrics ----------------------------------------------------------------
 
 
 def recently_finished_jobs(*, limit: int = 500) -> list[Job]:

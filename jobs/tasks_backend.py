@@ -12,7 +12,7 @@ The mapping (see README, "Django tasks"):
   no queue of their own yet, so the task's queue name is kept in the payload;
 * ``priority`` = the task's priority (-100..100, higher first, as ours);
 * ``run_after`` = our ``runAt``;
-* the return value is kept as the job's ``result`` (``services.record_result``).
+* the return value is kept as the job's ``result``, written with its completion.
 
 A worker knows a task's job type once the module defining the task is imported: the
 ``jobs`` app imports every installed app's ``tasks`` module at start-up, and defining a
@@ -205,5 +205,4 @@ def _run_task(payload: dict, context: JobContext):
         value = task.call(TaskContext(task_result=running), *args, **kwargs)
     else:
         value = task.call(*args, **kwargs)
-    services.record_result(context.job.id, normalize_json(value))
-    return value
+    return normalize_json(value)

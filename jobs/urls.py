@@ -7,11 +7,20 @@ from jobs.views import JobViewSet, QueueStatsView, api_not_found
 
 job_list = JobViewSet.as_view({"get": "list", "post": "create"})
 job_detail = JobViewSet.as_view({"get": "retrieve"})
+job_bulk = JobViewSet.as_view({"post": "bulk_create"})
+job_cancel = JobViewSet.as_view({"post": "cancel"})
+job_retry = JobViewSet.as_view({"post": "retry"})
 queue_stats = QueueStatsView.as_view()
 
 urlpatterns = [
     path("jobs", job_list, name="job-list"),
     path("jobs/", job_list),
+    path("jobs/bulk", job_bulk, name="job-bulk"),
+    path("jobs/bulk/", job_bulk),
+    path("jobs/<str:job_id>/cancel", job_cancel, name="job-cancel"),
+    path("jobs/<str:job_id>/cancel/", job_cancel),
+    path("jobs/<str:job_id>/retry", job_retry, name="job-retry"),
+    path("jobs/<str:job_id>/retry/", job_retry),
     path("jobs/<str:job_id>", job_detail, name="job-detail"),
     path("jobs/<str:job_id>/", job_detail),
     path("stats", queue_stats, name="queue-stats"),

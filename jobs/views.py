@@ -24,6 +24,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from apikeys.access import ApiAccess
+from apikeys.models import Scope
 from apikeys.permissions import check_enqueue_limits, client_scope
 from jobs import idempotency, services
 from jobs.api_schema import (
@@ -82,6 +83,13 @@ def max_body_bytes() -> int:
     return 8 * settings.JOBQUEUE_MAX_PAYLOAD_BYTES + 64 * 1024
 
 
+def max_bulk_body_bytes() -> int:
+    """The largest ``POST /jobs/bulk`` body read at all: 32 MiB, or one ``POST /jobs``
+    body's limit if that is larger (room for 1000 jobs of typical size, not for 1000
+    payloads at the size limit: send those in smaller batches)."""
+    return max(32 * 1024 * 1024, max_body_bytes())
+
+
 @extend_schema_view(
     list=extend_schema(parameters=JOB_LIST_PARAMETERS, responses=LIST_RESPONSES),
     create=extend_schema(parameters=ENQUEUE_PARAMETERS, request=JobInputSerializer, responses=CREATE_RESPONSES),
@@ -91,7 +99,9 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
     """Jobs: enqueue one, read one, list the latest.
 
     * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``.
+    * ``POST /jobs/bulk`` — enqueue up to 1000 jobs at once, all or none.
     * ``GET /jobs/<id>`` or ``GET /jobs?id=<id>`` — one job.
+    * ``POST /jobs/<id>/cancel`` and ``POST /jobs/<id>/retry`` — operator actions.
     * ``GET /jobs`` — a JSON array of jobs, newest ``createdAt`` first, at most ``limit``
       (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when more
       jobs follow, ``Link: <…>; rel="next"`` gives the URL of the next page. Unknown
@@ -100,6 +110,8 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
     """
 
     parser_classes = [JobJSONParser]
+    # Bulk enqueue is enqueueing; cancel and retry change existing jobs (``manage``).
+    required_scopes = {"bulk_create": Scope.ENQUEUE}
 
     def list(self, request):
         query = JobListQuerySerializer(data=request.query_params.dict())
@@ -114,13 +126,7 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
         return response
 
     def create(self, request):
-        content_length = _content_length(request)
-        if content_length > max_body_bytes():
-            raise PayloadTooLargeError(f"Request body is {content_length} bytes; the limit is {max_body_bytes()}.")
-        if content_length and not request.content_type:
-            raise exceptions.UnsupportedMediaType("", detail="Content-Type is missing; send application/json.")
-        if not isinstance(request.data, dict):
-            raise exceptions.ParseError(f"The request body must be a JSON object, not {_json_kind(request.data)}.")
+        self._check_body(request)
         idempotency_key = _idempotency_key(request)
         if idempotency_key is not None:
             idempotency_key = idempotency.scoped_key(client_scope(request), idempotency_key)
@@ -137,6 +143,40 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
 
     def retrieve(self, request, job_id=None):
         return Response(JobOutputSerializer(services.get_job(job_id)).data)
+
+    def bulk_create(self, request):
+        """``POST /jobs/bulk`` with ``{"jobs": [...]}``: all stored or none (see ``services.enqueue_many``)."""
+        self._check_body(request, limit=max_bulk_body_bytes())
+        unknown = sorted(set(request.data) - {"jobs"})
+        if unknown:
+            raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+        if "jobs" not in request.data:
+            raise exceptions.ValidationError({"jobs": ["This field is required."]})
+        jobs = services.enqueue_many(
+            request.data["jobs"],
+            authorize=lambda job_input: check_enqueue_limits(request, job_input["type"], job_input["priority"]),
+        )
+        return Response(JobOutputSerializer(jobs, many=True).data, status=status.HTTP_201_CREATED)
+
+    def cancel(self, request, job_id=None):
+        """``POST /jobs/<id>/cancel``: see ``services.cancel_job_request``; 409 naming the status."""
+        return Response(JobOutputSerializer(services.cancel_job_request(job_id)).data)
+
+    def retry(self, request, job_id=None):
+        """``POST /jobs/<id>/retry``: see ``services.retry_job``; 409 naming the status."""
+        return Response(JobOutputSerializer(services.retry_job(job_id)).data)
+
+    @staticmethod
+    def _check_body(request, *, limit: int | None = None) -> None:
+        """Refuse a body over ``limit`` bytes, without a content type, or not a JSON object."""
+        limit = limit or max_body_bytes()
+        content_length = _content_length(request)
+        if content_length > limit:
+            raise PayloadTooLargeError(f"Request body is {content_length} bytes; the limit is {limit}.")
+        if content_length and not request.content_type:
+            raise exceptions.UnsupportedMediaType("", detail="Content-Type is missing; send application/json.")
+        if not isinstance(request.data, dict):
+            raise exceptions.ParseError(f"The request body must be a JSON object, not {_json_kind(request.data)}.")
 
     @staticmethod
     def _next_page_url(request, last_job, limit: int) -> str:
@@ -179,6 +219,8 @@ def api_exception_handler(exc, context):
         )
         if isinstance(exc, services.JobValidationError):
             return _error_response(code, _summary(exc.errors), details=exc.errors)
+        if isinstance(exc, services.InvalidTransition) and exc.status is not None:
+            return _error_response(code, str(exc), extra={"status": str(exc.status)})
         return _error_response(code, str(exc))
     if isinstance(exc, StoreUnavailable):
         logger.error("job store unavailable: %s", exc)
@@ -220,10 +262,11 @@ def _summary(errors) -> str:
     return "Invalid request: " + " ".join(f"{field}: {' '.join(messages)}" for field, messages in flat.items())
 
 
-def _error_response(code: int, message: str, *, details=None, headers=None) -> Response:
+def _error_response(code: int, message: str, *, details=None, headers=None, extra=None) -> Response:
     body = {"error": " ".join(str(message).split())}
     if details:
         body["details"] = details
+    body.update(extra or {})
     return Response(body, status=code, headers=headers)
 
 

@@ -323,3 +323,34 @@ def test_operator_retries_a_failed_job_and_cancels_a_pending_one(browser, live_s
     assert "was cancelled" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
     assert services.get_job(pending.id).status == Status.CANCELLED
     assert console_problems(browser) == []
+
+
+def test_a_running_jobs_page_shows_its_progress_live_and_a_finished_one_its_result(browser, live_server, sql_store):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
+    job = services.enqueue("echo", {"greeting": "hello"})
+    [running] = sql_store.claim(owner="web-1:3141", limit=1, now=utc_now(), lease_seconds=300)
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/jobs/jobrecord/{job.id}/change/")
+    browser.find_element(By.ID, "id_username").send_keys("operator")
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]"))
+    assert browser.find_element(By.ID, "job-status").text == "processing"
+
+    # The worker reports progress; the page, reloading itself, shows it without a click.
+    reported = {"fraction": 0.4, "message": "resized 40 of 100", "updatedAt": "2026-01-01T00:00:00.000Z"}
+    sql_store.renew([running], now=utc_now(), lease_seconds=300, progress={job.id: reported})
+    reloading = WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    reloading.until(lambda driver: "resized 40 of 100" in driver.find_element(By.ID, "job-progress").text)
+    assert browser.find_element(By.CSS_SELECTOR, "#job-progress progress").get_attribute("value") == "0.4"
+    save_full_page(browser, "job-page-progress")
+
+    # It completes with a result: the page shows it and stops reloading.
+    attempt = Attempt(started_at=utc_now(), finished_at=utc_now(), worker="web-1:3141", outcome=Outcome.COMPLETED)
+    assert sql_store.record_results([Completed(running, attempt, result={"greeting": "hello"})], now=utc_now())
+    reloading.until(lambda driver: driver.find_element(By.ID, "job-status").text == "completed")
+    assert '"greeting": "hello"' in browser.find_element(By.ID, "job-result").text
+    assert browser.find_elements(By.CSS_SELECTOR, 'meta[http-equiv="refresh"]') == []
+    assert console_problems(browser) == []

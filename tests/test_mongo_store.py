@@ -330,7 +330,7 @@ def test_claiming_from_an_empty_queue_takes_one_round_trip(mock_store):
 def test_renewing_nothing_sends_nothing(mock_store):
     before = mock_store.round_trips
 
-    assert mock_store.renew([], now=NOW, lease_seconds=30) == set()
+    assert mock_store.renew([], now=NOW, lease_seconds=30).kept == set()
     assert mock_store.round_trips == before
 
 
@@ -341,7 +341,7 @@ def test_renewing_takes_two_round_trips_whatever_the_batch(mock_store):
 
     renewed = mock_store.renew(held, now=NOW + timedelta(seconds=10), lease_seconds=30)
 
-    assert renewed == {job.id for job in held}
+    assert renewed.kept == {job.id for job in held}
     assert mock_store.round_trips - before == 2
     assert mock_store.get(held[0].id).lease.expires_at == NOW + timedelta(seconds=40)
 
@@ -358,7 +358,7 @@ def test_reaper_spares_a_job_whose_worker_renewed_after_the_reaper_read_it(mock_
     def read_then_renew(*args, **kwargs):
         expired = list(read_expired(*args, **kwargs))
         monkeypatch.setattr(mock_store._jobs, "find", read_expired)  # renew reads too
-        assert mock_store.renew([held], now=later, lease_seconds=30) == {held.id}  # same token, new expiry
+        assert mock_store.renew([held], now=later, lease_seconds=30).kept == {held.id}  # same token, new expiry
         return expired
 
     monkeypatch.setattr(mock_store._jobs, "find", read_then_renew)

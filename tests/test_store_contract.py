@@ -331,7 +331,7 @@ def test_the_reapers_write_refuses_a_lease_renewed_since_its_read(store, clock):
     store.insert(new(), now=clock())
     held = claim_one(store, clock)
     clock.advance(LEASE + 1)
-    assert store.renew([held], now=clock(), lease_seconds=LEASE) == {held.id}  # the worker came back
+    assert store.renew([held], now=clock(), lease_seconds=LEASE).kept == {held.id}  # the worker came back
     before = store.get(held.id)
 
     lost = attempt(clock, Outcome.LEASE_EXPIRED, "lease expired")
@@ -362,9 +362,9 @@ def test_renew_extends_held_leases_and_reports_lost_ones(store, clock):
     record(store, Released(lost, attempt(clock, Outcome.RELEASED)), now=clock())
     clock.advance(20)
 
-    assert store.renew([kept, lost], now=clock(), lease_seconds=LEASE) == {kept.id}
+    assert store.renew([kept, lost], now=clock(), lease_seconds=LEASE).kept == {kept.id}
     assert store.get(kept.id).lease.expires_at == clock() + timedelta(seconds=LEASE)
-    assert store.renew([], now=clock(), lease_seconds=LEASE) == set()
+    assert store.renew([], now=clock(), lease_seconds=LEASE).kept == set()
 
 
 def test_reaper_returns_expired_jobs_to_pending_with_a_lost_attempt(store, clock):

@@ -16,24 +16,24 @@ def finished_job(store, clock, *, failed=False):
     return job.id
 
 
-def test_record_result_keeps_a_json_value_that_get_returns(store):
-    job = services.enqueue("noop")
-    assert store.get(job.id).result is None
+def test_a_completion_writes_its_result_in_the_same_update(store, clock):
+    [job] = store.insert_many([NewJob(type="noop", payload={}, max_retries=0)], now=clock())
+    [claimed] = store.claim(owner="w", limit=1, now=clock(), lease_seconds=60)
+    attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
+    before = store.round_trips
+    result = {"sum": 5, "items": [1, "two", None]}
 
-    services.record_result(job.id, {"sum": 5, "items": [1, "two", None]})
+    assert store.record_results([Completed(claimed, attempt, result=result)], now=clock()) == [True]
 
-    assert store.get(job.id).result == {"sum": 5, "items": [1, "two", None]}
+    assert store.round_trips - before == 1
+    done = store.get(job.id)
+    assert done.status == "completed" and done.result == result
 
 
-def test_record_result_refuses_non_json_and_unknown_jobs_changing_nothing(store):
-    job = services.enqueue("noop")
+def test_a_completion_without_a_result_leaves_it_null(store, clock):
+    job_id = finished_job(store, clock)
 
-    with pytest.raises(services.JobValidationError):
-        services.record_result(job.id, {"when": object()})
-    with pytest.raises(services.JobNotFound):
-        services.record_result("0" * 24, 1)
-
-    assert store.get(job.id).result is None
+    assert store.get(job_id).result is None
 
 
 def test_recently_finished_returns_completed_and_failed_latest_first_up_to_the_limit(store, clock):

@@ -9,6 +9,9 @@ from jobs.models import Status
 from jobs.services import InvalidJobId, JobNotFound
 from jobs.timeutil import utc_now
 
+#: How often a processing job's page reloads itself.
+LIVE_REFRESH_SECONDS = 2
+
 
 class JobPageView(JobAdminPage):
     """The job page. The lease shows its owner and times, never its token: the token
@@ -39,10 +42,18 @@ class JobPageView(JobAdminPage):
             payload_json=json.dumps(
                 redaction.masked_payload(job.type, job.payload), indent=2, ensure_ascii=False, sort_keys=True
             ),
+            result_json=None
+            if job.result is None
+            else json.dumps(job.result, indent=2, ensure_ascii=False, sort_keys=True),
+            progress=job.progress,
+            # A running job's page reloads itself (no script: the CSP allows none inline)
+            # so its progress and end show live.
+            refresh_seconds=LIVE_REFRESH_SECONDS if job.status == Status.PROCESSING else None,
             is_delayed=is_delayed,
             due_in_seconds=(job.run_at - now).total_seconds() if is_delayed else None,
             can_retry=job.status == Status.FAILED or is_delayed,
             can_cancel=job.status == Status.PENDING,
+            cancel_requested=job.cancel_requested and job.status == Status.PROCESSING,
             retry_url=self.model_admin.url("retry", job.id),
             cancel_url=self.model_admin.url("cancel", job.id),
             status_list_url=f"{list_url}?{urlencode({'status': job.status})}",

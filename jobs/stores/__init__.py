@@ -14,11 +14,12 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from jobs.stores.base import JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
+from jobs.stores.base import JobStore, ListCursor, Renewal, StoreRejectedValue, StoreUnavailable
 
 __all__ = [
     "JobStore",
     "ListCursor",
+    "Renewal",
     "StoreRejectedValue",
     "StoreUnavailable",
     "build_store",

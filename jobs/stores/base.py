@@ -23,11 +23,12 @@ import functools
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Throughput
-from jobs.results import JobResult, after_failure
+from jobs.results import Cancelled, JobResult, after_failure
 from jobs.retry import LeaseExpired, RetryStrategy
 from jobs.timeutil import truncate_ms
 
@@ -35,6 +36,15 @@ logger = logging.getLogger(__name__)
 
 # (createdAt, id) of the last job of a page: the next page starts strictly after it.
 ListCursor = tuple[datetime, str]
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What one ``renew`` found: the held jobs whose lease it extended, and which of those
+    were asked to cancel (``POST /jobs/<id>/cancel`` while processing)."""
+
+    kept: set[str] = field(default_factory=set)
+    cancel_requested: set[str] = field(default_factory=set)
 
 
 class StoreUnavailable(Exception):
@@ -174,8 +184,17 @@ class JobStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
-        """Extend the leases of jobs still held (matched on id and token); their ids."""
+    def renew(
+        self,
+        held: Sequence[Job],
+        *,
+        now: datetime,
+        lease_seconds: float,
+        progress: Mapping[str, dict] | None = None,
+    ) -> Renewal:
+        """Extend the leases of jobs still held (matched on id and token), writing each
+        one's ``progress`` given (by job id) in the same statement; which were kept, and
+        which of those have ``cancelRequested``."""
 
     @abc.abstractmethod
     def record_results(
@@ -192,7 +211,8 @@ class JobStore(abc.ABC):
 
     def reap(self, *, now: datetime, retry_strategy: RetryStrategy, max_clock_skew: float = 0.0) -> int:
         """Return expired-lease jobs to ``pending`` or ``failed``, as ``retry_strategy``
-        decides for a lost worker, recording a lost attempt. How many it took.
+        decides for a lost worker, recording a lost attempt; a job whose cancel was
+        requested ends ``cancelled`` instead. How many it took.
 
         A lease counts as expired only when it expired more than ``max_clock_skew``
         seconds before ``now``: its expiry was computed on the holder's clock, which may
@@ -209,6 +229,9 @@ class JobStore(abc.ABC):
                 outcome=Outcome.LEASE_EXPIRED.value,
                 error=Outcome.LEASE_EXPIRED.value,
             )
+            if job.cancel_requested:  # its worker is gone, and it was to stop anyway
+                results.append(Cancelled(job, lost))
+                continue
             decision = retry_strategy.decide(job, LeaseExpired(Outcome.LEASE_EXPIRED.value), now)
             results.append(after_failure(job, lost, decision))
         if not results:
@@ -237,6 +260,16 @@ class JobStore(abc.ABC):
         """``pending`` → ``cancelled``; the updated job, or ``None`` if it was not pending."""
 
     @abc.abstractmethod
+    def request_cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        """A ``processing`` job gets ``cancelRequested`` (its worker tells the handler at
+        its next renewal); the updated job, or ``None`` if it was not processing."""
+
+    @abc.abstractmethod
+    def retry_cancelled(self, job_id: str, *, now: datetime) -> Job | None:
+        """``cancelled`` → ``pending`` due now (counts and history kept); the updated job,
+        or ``None`` if it was not cancelled."""
+
+    @abc.abstractmethod
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
         """``failed`` → ``pending`` due now with one more attempt allowed (retryCount and
         maxRetries + 1, history kept); a ``pending`` job is made due now. The updated
@@ -249,14 +282,6 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def delete_finished(self, *, finished_before: datetime) -> int:
         """Delete completed, failed and cancelled jobs finished before the time; how many."""
-
-    @abc.abstractmethod
-    def record_result(self, job_id: str, result) -> bool:
-        """Keep ``result`` (JSON) as the job's ``result``; ``False`` if no such job.
-
-        Not fenced by a lease: the handler that computed it writes it before it returns,
-        and under at-least-once delivery the last run's value is as good as any.
-        """
 
     # -- statistics -----------------------------------------------------------------
     @abc.abstractmethod
@@ -281,7 +306,7 @@ class JobStore(abc.ABC):
 
         An attempt that completed counts as completed; one that failed, timed out or lost
         its lease counts as failed, even when its job was retried later; a released
-        attempt (shutdown) is not counted. Only buckets with at least one attempt are
+        attempt (shutdown) or a cancelled one is not counted. Only buckets with at least one attempt are
         returned, oldest first; bucket starts are multiples of ``bucket_seconds`` since
         the epoch. Attempts dropped from a job's bounded history are not counted. A store
         may count a completed or failed job's last attempt at the job's ``finishedAt``,

@@ -20,19 +20,19 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pymongo
 from bson import ObjectId
-from pymongo import ReturnDocument, UpdateOne, WriteConcern
+from pymongo import ReturnDocument, UpdateMany, UpdateOne, WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from jobs.models import Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
 from jobs.results import JobResult
 from jobs.retry import RetryStrategy
-from jobs.stores.base import JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
+from jobs.stores.base import JobStore, ListCursor, Renewal, StoreRejectedValue, StoreUnavailable
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ DEFAULT_DATABASE = "jobqueue"
 CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
 # List order: newest first; the id breaks ties so cursor pagination is exact.
 LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+# Attempt outcomes that count as neither completed nor failed in the throughput.
+NOT_COUNTED = [Outcome.RELEASED.value, Outcome.CANCELLED.value]
 FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
 # Naive on purpose: BSON encodes naive datetimes as UTC, and in-memory fakes of MongoDB
 # store them naive, so date arithmetic against it works on both.
@@ -179,6 +181,8 @@ def _job(document: dict) -> Job:
         idempotency_key=document.get("idempotencyKey"),
         request_hash=document.get("requestHash"),
         result=document.get("result"),
+        progress=document.get("progress"),
+        cancel_requested=bool(document.get("cancelRequested", False)),
     )
 
 
@@ -249,6 +253,7 @@ _FIELD_NAMES = {
     "last_error": "lastError",
     "has_error": "hasError",
     "finished_at": "finishedAt",
+    "result": "result",
 }
 
 
@@ -265,6 +270,7 @@ def _record_update(result: JobResult, now: datetime, marker: str) -> dict:
             **fields,
             "status": change.status.value,
             "lease": None,
+            "cancelRequested": False,
             "attempts": [_attempt_document(item) for item in history],
             "attemptCount": attempt_count,
             "updatedAt": now,
@@ -602,16 +608,37 @@ class MongoJobStore(JobStore):
         return [_job(document) for document in documents]
 
     @_serialized
-    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
-        """See ``JobStore.renew``: one update and one read; nothing sent for no jobs."""
-        pairs = [_held(job) for job in held if job.lease]
-        if not pairs:
-            return set()
+    def renew(
+        self,
+        held: Sequence[Job],
+        *,
+        now: datetime,
+        lease_seconds: float,
+        progress: Mapping[str, dict] | None = None,
+    ) -> Renewal:
+        """See ``JobStore.renew``: one batch of updates (one per job with progress to
+        write, one for the rest) and one read; nothing sent for no jobs."""
+        progress = progress or {}
+        held = [job for job in held if job.lease]
+        if not held:
+            return Renewal()
         expires_at = truncate_ms(truncate_ms(now) + timedelta(seconds=lease_seconds))
+        plain = [_held(job) for job in held if job.id not in progress]
+        operations = [
+            UpdateOne(_held(job), {"$set": {"lease.expiresAt": expires_at, "progress": progress[job.id]}})
+            for job in held
+            if job.id in progress
+        ]
+        if plain:
+            operations.append(UpdateMany({"$or": plain}, {"$set": {"lease.expiresAt": expires_at}}))
         self._count_round_trips()
-        self._jobs.update_many({"$or": pairs}, {"$set": {"lease.expiresAt": expires_at}})
+        self._jobs.bulk_write(operations, ordered=False)
         self._count_round_trips()
-        return {str(document["_id"]) for document in self._jobs.find({"$or": pairs}, {"_id": 1})}
+        found = list(self._jobs.find({"$or": [_held(job) for job in held]}, {"_id": 1, "cancelRequested": 1}))
+        return Renewal(
+            kept={str(document["_id"]) for document in found},
+            cancel_requested={str(document["_id"]) for document in found if document.get("cancelRequested")},
+        )
 
     @_serialized
     def record_results(
@@ -660,6 +687,25 @@ class MongoJobStore(JobStore):
         return self._update_job(job_id, {"status": Status.PENDING.value}, update)
 
     @_serialized
+    def request_cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        update = {"$set": {"cancelRequested": True, "updatedAt": truncate_ms(now)}}
+        return self._update_job(job_id, {"status": Status.PROCESSING.value}, update)
+
+    @_serialized
+    def retry_cancelled(self, job_id: str, *, now: datetime) -> Job | None:
+        now = truncate_ms(now)
+        update = {
+            "$set": {
+                "status": Status.PENDING.value,
+                "runAt": now,
+                "finishedAt": None,
+                "cancelRequested": False,
+                "updatedAt": now,
+            }
+        }
+        return self._update_job(job_id, {"status": Status.CANCELLED.value}, update)
+
+    @_serialized
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
         """See ``JobStore.retry_now``. A pending job's runAt only moves earlier ($min), so
         a job already due keeps its place in the queue."""
@@ -704,14 +750,6 @@ class MongoJobStore(JobStore):
             {"status": {"$in": FINISHED}, "finishedAt": {"$lt": truncate_ms(finished_before)}}
         )
         return result.deleted_count
-
-    @_serialized
-    def record_result(self, job_id: str, result) -> bool:
-        object_id = _object_id(job_id)
-        if object_id is None:
-            return False
-        self._count_round_trips()
-        return self._jobs.update_one({"_id": object_id}, {"$set": {"result": result}}).matched_count == 1
 
     # -- statistics -----------------------------------------------------------------
     @_serialized
@@ -770,7 +808,7 @@ class MongoJobStore(JobStore):
             },
             {"$project": {"_id": 0, "attempts": 1}},
             {"$unwind": "$attempts"},
-            {"$match": {"attempts.finishedAt": {"$gte": since}, "attempts.outcome": {"$ne": Outcome.RELEASED.value}}},
+            {"$match": {"attempts.finishedAt": {"$gte": since}, "attempts.outcome": {"$nin": NOT_COUNTED}}},
             {
                 "$group": {
                     "_id": {"$subtract": [epoch_ms, {"$mod": [epoch_ms, bucket_ms]}]},

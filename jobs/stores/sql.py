@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
@@ -41,7 +41,7 @@ from jobs.models import (
     WorkerPoolRecord,
 )
 from jobs.results import JobResult
-from jobs.stores.base import JobStore, ListCursor, StoreUnavailable, translate_errors
+from jobs.stores.base import JobStore, ListCursor, Renewal, StoreUnavailable, translate_errors
 from jobs.timeutil import truncate_ms
 
 logger = logging.getLogger(__name__)
@@ -70,19 +70,21 @@ COLUMNS = (
     "idempotency_key",
     "request_hash",
     "result",
+    "progress",
+    "cancel_requested",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
-    "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash) "
-    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s)"
+    "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, "
+    "cancel_requested) VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, FALSE)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
 # Every result write ends the lease and fences on it; the result's transition adds the rest.
 _END_LEASE = (
     "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL, "
-    "attempts = %s, attempt_count = %s, updated_at = %s"
+    "cancel_requested = FALSE, attempts = %s, attempt_count = %s, updated_at = %s"
 )
 # The reaper's extra fence: the lease it read is still the one that expired.
 _EXPIRED = " AND lease_expires_at < %s"
@@ -148,10 +150,10 @@ def _attempt_to_json(attempt: Attempt) -> dict:
 
 
 def _counted_as(outcome: str) -> str | None:
-    """The throughput column an attempt's outcome counts in; a release is no result."""
+    """The throughput column an attempt's outcome counts in; a release or a cancel is no result."""
     if outcome == Outcome.COMPLETED:
         return "completed"
-    return None if outcome == Outcome.RELEASED else "failed"
+    return None if outcome in (Outcome.RELEASED, Outcome.CANCELLED) else "failed"
 
 
 def _job_from_row(row: Sequence) -> Job:
@@ -177,6 +179,8 @@ def _job_from_row(row: Sequence) -> Job:
         idempotency_key,
         request_hash,
         result,
+        progress,
+        cancel_requested,
     ) = row
     lease = None
     if lease_token is not None:
@@ -205,6 +209,8 @@ def _job_from_row(row: Sequence) -> Job:
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         result=_parse_json(result),
+        progress=_parse_json(progress),
+        cancel_requested=bool(cancel_requested),
     )
 
 
@@ -331,8 +337,11 @@ class SqlJobStore(JobStore):
         self._connection.close()
 
     # -- enqueue and read -----------------------------------------------------------------
-    def _insert_params(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> tuple:
-        stored_now = self._dt(now)
+    def _insert_params(
+        self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str, now_value=None
+    ) -> tuple:
+        """The INSERT's parameters; ``now_value`` is ``now`` already adapted, if the caller has it."""
+        now_value = self._dt(now) if now_value is None else now_value
         return (
             job_id,
             new_job.type,
@@ -340,11 +349,11 @@ class SqlJobStore(JobStore):
             Status.PENDING.value,
             new_job.max_retries,
             new_job.priority,
-            self._dt(new_job.run_at) if new_job.run_at is not None else stored_now,
+            now_value if new_job.run_at is None else self._dt(new_job.run_at),
             "[]",
             False,
-            stored_now,
-            stored_now,
+            now_value,
+            now_value,
             new_job.idempotency_key,
             new_job.request_hash,
         )
@@ -390,11 +399,13 @@ class SqlJobStore(JobStore):
         return _job_from_row(rows[0]) if rows else None
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
+        """One ``executemany`` of the insert in one transaction: one durable commit for the lot."""
         now = truncate_ms(now)
         ids = [new_job_id() for _ in new_jobs]
         payloads = [self._json(new_job.payload) for new_job in new_jobs]
         rows = list(zip(ids, new_jobs, payloads, strict=True))
-        params = [self._insert_params(job_id, new_job, now, payload) for job_id, new_job, payload in rows]
+        now_value = self._dt(now)  # adapted once: most jobs of a batch are due now
+        params = [self._insert_params(job_id, new_job, now, payload, now_value) for job_id, new_job, payload in rows]
         if params:
             with transaction.atomic(using=self.using):
                 self._count_round_trips(len(params) + 2)  # BEGIN, the inserts, COMMIT
@@ -452,17 +463,33 @@ class SqlJobStore(JobStore):
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
 
-    def renew(self, held: Sequence[Job], *, now: datetime, lease_seconds: float) -> set[str]:
+    def renew(
+        self,
+        held: Sequence[Job],
+        *,
+        now: datetime,
+        lease_seconds: float,
+        progress: Mapping[str, dict] | None = None,
+    ) -> Renewal:
+        """See ``JobStore.renew``: one UPDATE … RETURNING, progress included (a CASE by id)."""
         if not held:
-            return set()
+            return Renewal()
         expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
+        assignments, params = ["lease_expires_at = %s"], [self._dt(expires_at)]
+        reported = [(job_id, value) for job_id, value in (progress or {}).items()]
+        if reported:
+            cast = "CAST(%s AS jsonb)" if self._connection.vendor == "postgresql" else "%s"
+            cases = " ".join([f"WHEN %s THEN {cast}"] * len(reported))
+            assignments.append(f"progress = CASE id {cases} ELSE progress END")
+            params += [item for job_id, value in reported for item in (job_id, self._json(value))]
         match = " OR ".join(["(id = %s AND lease_token = %s)"] * len(held))
-        params = [value for job in held for value in (job.id, job.lease.token)]
+        params += [value for job in held for value in (job.id, job.lease.token)]
         rows = self._execute(
-            f"UPDATE {TABLE} SET lease_expires_at = %s WHERE status = 'processing' AND ({match}) RETURNING id",
-            [self._dt(expires_at), *params],
+            f"UPDATE {TABLE} SET {', '.join(assignments)} WHERE status = 'processing' AND ({match}) "
+            "RETURNING id, cancel_requested",
+            params,
         )
-        return {job_id for (job_id,) in rows}
+        return Renewal(kept={job_id for job_id, _ in rows}, cancel_requested={job_id for job_id, flag in rows if flag})
 
     def _record_statement(self, result: JobResult, now: datetime, expired_before: datetime | None) -> tuple[str, list]:
         """The one fenced UPDATE recording ``result``: only the columns its transition changes."""
@@ -470,7 +497,7 @@ class SqlJobStore(JobStore):
         recorded = job.with_attempt(result.attempt)
         history, count = recorded.attempts, recorded.attempt_count
         fields = change.changed_fields()
-        values = [self._column_value(value) for value in fields.values()]
+        values = [self._column_value(name, value) for name, value in fields.items()]
         if change.retry_increment:
             values.append(change.retry_increment)
         values += [
@@ -484,7 +511,9 @@ class SqlJobStore(JobStore):
             values.append(self._dt(truncate_ms(expired_before)))
         return _record_sql(tuple(fields), bool(change.retry_increment), expired_before is not None), values
 
-    def _column_value(self, value):
+    def _column_value(self, name: str, value):
+        if name == "result":
+            return self._json(value)
         if isinstance(value, datetime):
             return self._dt(value)
         return value.value if isinstance(value, Status) else value
@@ -526,6 +555,25 @@ class SqlJobStore(JobStore):
         )
         return self.get(job_id) if changed else None
 
+    def request_cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        self._count_round_trips()
+        changed = (
+            self._jobs()
+            .filter(id=job_id, status=Status.PROCESSING)
+            .update(cancel_requested=True, updated_at=truncate_ms(now))
+        )
+        return self.get(job_id) if changed else None
+
+    def retry_cancelled(self, job_id: str, *, now: datetime) -> Job | None:
+        now = truncate_ms(now)
+        self._count_round_trips()
+        changed = (
+            self._jobs()
+            .filter(id=job_id, status=Status.CANCELLED)
+            .update(status=Status.PENDING, run_at=now, finished_at=None, cancel_requested=False, updated_at=now)
+        )
+        return self.get(job_id) if changed else None
+
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
         now = truncate_ms(now)
         if self._retry_now_query(now, id=job_id):
@@ -561,9 +609,6 @@ class SqlJobStore(JobStore):
             self._jobs().filter(status__in=[s.value for s in FINISHED_STATUSES], finished_at__lt=finished_before)
         ).delete()
         return deleted
-
-    def record_result(self, job_id: str, result) -> bool:
-        return self._rowcount(f"UPDATE {TABLE} SET result = %s WHERE id = %s", (self._json(result), job_id)) == 1
 
     # -- statistics -----------------------------------------------------------------------
     def recently_finished(self, *, limit: int) -> list[Job]:

@@ -7,17 +7,21 @@ late result is never written.
 """
 
 import contextvars
+import json
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.db import connections
 
+from jobs.handlers import Cancelled as CancelledByHandler
 from jobs.handlers import Handler, JobContext, get_handler
 from jobs.logcontext import job_log_context
 from jobs.models import Attempt, Job, Outcome
-from jobs.results import Completed, JobResult, after_failure
+from jobs.results import Cancelled, Completed, JobResult, after_failure
 from jobs.retry import RetryAt, RetryStrategy
 from jobs.timeutil import Clock
 
@@ -27,6 +31,8 @@ logger = logging.getLogger(__name__)
 ERROR_TRACEBACK_LINES = 20
 ERROR_MAX_CHARS = 4096
 _MESSAGE_MAX_CHARS = 1024
+#: The largest result kept, as compact UTF-8 JSON.
+MAX_RESULT_BYTES = 64 * 1024
 
 
 class JobTimedOut(Exception):
@@ -35,6 +41,24 @@ class JobTimedOut(Exception):
 
 class UnknownJobType(Exception):
     """No handler is registered in this worker for the job's type."""
+
+
+class InvalidResult(Exception):
+    """A handler returned a value the job cannot keep as its ``result``."""
+
+
+def checked_result(value: Any) -> Any:
+    """``value`` as a storable result (JSON, at most ``MAX_RESULT_BYTES``); ``InvalidResult`` otherwise."""
+    if value is None:
+        return None
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidResult(f"the handler's return value is not JSON: {error}") from None
+    size = len(encoded.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_RESULT_BYTES:
+        raise InvalidResult(f"the handler's return value is {size} bytes of JSON; the limit is {MAX_RESULT_BYTES}")
+    return json.loads(encoded)
 
 
 def describe_error(error: BaseException) -> str:
@@ -71,38 +95,74 @@ class Executor:
             self._abandoned = [thread for thread in self._abandoned if thread.is_alive()]
             return len(self._abandoned)
 
-    def execute(self, job: Job, started_at: datetime) -> JobResult:
-        """Run ``job``'s handler, started at ``started_at``, and say what became of it."""
-        with job_log_context(job, worker=self.worker_id):
-            return self._execute(job, started_at)
+    def execute(
+        self,
+        job: Job,
+        started_at: datetime,
+        *,
+        cancelled: threading.Event | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> JobResult:
+        """Run ``job``'s handler, started at ``started_at``, and say what became of it.
 
-    def _execute(self, job: Job, started_at: datetime) -> JobResult:
+        ``cancelled`` is the event the handler sees as ``context.cancelled``; a handler
+        that raises ``Cancelled``, or ends in any way once it is set, makes the job
+        ``Cancelled``. ``on_progress`` receives ``context.progress()`` reports.
+        """
+        context = JobContext(
+            job=job,
+            worker=self.worker_id,
+            stopping=self.stopping,
+            cancelled=cancelled or threading.Event(),
+            on_progress=on_progress,
+        )
+        with job_log_context(job, worker=self.worker_id):
+            return self._execute(job, started_at, context)
+
+    def _execute(self, job: Job, started_at: datetime, context: JobContext) -> JobResult:
         handler = get_handler(job.type)
-        context = JobContext(job=job, worker=self.worker_id, stopping=self.stopping)
         try:
             if handler is None:
                 raise UnknownJobType(f"no handler for job type {job.type!r} in this worker")
             if handler.timeout is None:
-                handler.func(job.payload, context)
+                value = handler.func(job.payload, context)
             else:
-                self._call_with_timeout(handler, job, context)
+                value = self._call_with_timeout(handler, job, context)
+            if not context.cancelled.is_set():
+                value = checked_result(value)
         except JobTimedOut as error:
             return self._failure(job, started_at, Outcome.TIMED_OUT, error)
         except BaseException as error:  # a handler's failure of any kind is the job's, not the pool's
+            if isinstance(error, CancelledByHandler) or context.cancelled.is_set():
+                return self._cancelled(job, started_at, error)
             return self._failure(job, started_at, Outcome.FAILED, error)
+        if context.cancelled.is_set():
+            return self._cancelled(job, started_at, None)
         attempt = Attempt(
             started_at=started_at, finished_at=self.clock(), worker=self.worker_id, outcome=Outcome.COMPLETED
         )
-        return Completed(job, attempt)
+        return Completed(job, attempt, result=value)
 
-    def _call_with_timeout(self, handler: Handler, job: Job, context: JobContext) -> None:
-        """Run the handler on a thread of its own and stop waiting after its timeout."""
+    def _cancelled(self, job: Job, started_at: datetime, error: BaseException | None) -> Cancelled:
+        logger.info("job %s (%s) stopped: it was cancelled", job.id, job.type)
+        attempt = Attempt(
+            started_at=started_at,
+            finished_at=self.clock(),
+            worker=self.worker_id,
+            outcome=Outcome.CANCELLED,
+            error=describe_error(error) if error is not None else "cancelled while running",
+        )
+        return Cancelled(job, attempt)
+
+    def _call_with_timeout(self, handler: Handler, job: Job, context: JobContext) -> Any:
+        """Run the handler on a thread of its own and stop waiting after its timeout; its return value."""
         raised: list[BaseException] = []
+        returned: list[Any] = []
         done = threading.Event()
 
         def run_handler():
             try:
-                handler.func(job.payload, context)
+                returned.append(handler.func(job.payload, context))
             except BaseException as error:
                 raised.append(error)
             finally:
@@ -125,6 +185,7 @@ class Executor:
             raise JobTimedOut(f"ran longer than the handler's {handler.timeout:g} s timeout")
         if raised:
             raise raised[0]
+        return returned[0]
 
     def _failure(self, job: Job, started_at: datetime, outcome: str, error: BaseException) -> JobResult:
         finished_at = self.clock()

@@ -6,7 +6,7 @@ renewed, and ``lease_until`` says until when the pool knows it is held.
 """
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from jobs.models import Attempt, Job, Outcome
@@ -20,6 +20,10 @@ class Execution:
     job: Job
     started_at: datetime | None = None
     thread: threading.Thread | None = None
+    #: What the handler sees as ``context.cancelled``; set when a renewal reads a cancel request.
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    #: The latest progress report not yet written (by the next renewal).
+    unwritten_progress: dict | None = None
 
 
 class Holdings:
@@ -90,6 +94,36 @@ class Holdings:
                 for execution in executions
             )
         return executions
+
+    def cancel_event(self, job_id: str) -> threading.Event:
+        """The event a claimed job's handler sees as ``context.cancelled``."""
+        with self._lock:
+            execution = self._executing.get(job_id)
+            return execution.cancelled if execution is not None else threading.Event()
+
+    def report_progress(self, job_id: str, progress: dict) -> None:
+        """Keep the handler's latest report until the next renewal writes it."""
+        with self._lock:
+            execution = self._executing.get(job_id)
+            if execution is not None:
+                execution.unwritten_progress = progress
+
+    def take_progress(self) -> dict[str, dict]:
+        """Progress reports not yet written, by job id (each is taken once)."""
+        with self._lock:
+            taken = {}
+            for job_id, execution in self._executing.items():
+                if execution.unwritten_progress is not None:
+                    taken[job_id], execution.unwritten_progress = execution.unwritten_progress, None
+            return taken
+
+    def cancel_requested(self, job_ids: set[str]) -> None:
+        """Tell these running jobs' handlers that they were cancelled."""
+        with self._lock:
+            for job_id in job_ids:
+                execution = self._executing.get(job_id)
+                if execution is not None:
+                    execution.cancelled.set()
 
     def take_results(self) -> list[JobResult]:
         with self._lock:

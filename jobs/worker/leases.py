@@ -65,7 +65,9 @@ class LeaseKeeper:
             logger.warning("worker %s: %s failed: %s", self.context.worker_id, what, error)
 
     def renew(self) -> int:
-        """Extend the leases of every job this pool holds, in one store call. How many it kept.
+        """Extend the leases of every job this pool holds, in one store call, writing the
+        progress its handlers reported since and telling handlers whose job was cancelled
+        (``context.cancelled``). How many it kept.
 
         Logs each job whose lease was lost: its handler's result will be discarded.
         """
@@ -73,7 +75,12 @@ class LeaseKeeper:
         if not held:
             return 0
         now = self.context.clock()
-        kept = self.context.store().renew(held, now=now, lease_seconds=self.context.options.lease_seconds)
+        progress = self.context.holdings.take_progress()
+        renewal = self.context.store().renew(
+            held, now=now, lease_seconds=self.context.options.lease_seconds, progress=progress
+        )
+        kept = renewal.kept
+        self.context.holdings.cancel_requested(renewal.cancel_requested)
         self.context.holdings.renewed(kept, truncate_ms(now + timedelta(seconds=self.context.options.lease_seconds)))
         for job in held:
             if job.id in kept or job.id in self._lost or not self.context.holdings.is_held(job.id):

@@ -17,6 +17,7 @@ to ``grace_period`` for running jobs and releases those still running (back to p
 retryCount unchanged). Results not yet written are still written while their leases hold.
 """
 
+import functools
 import logging
 import os
 import socket
@@ -31,7 +32,7 @@ from jobs import wakeups
 from jobs.models import Job
 from jobs.results import Completed, Failed, Released, Retried
 from jobs.stores import JobStore, get_store
-from jobs.timeutil import Clock, utc_now
+from jobs.timeutil import Clock, isoformat_z, truncate_ms, utc_now
 from jobs.worker.context import PoolContext
 from jobs.worker.dispatcher import Dispatcher
 from jobs.worker.execution import Executor
@@ -164,7 +165,12 @@ class WorkerPool:
                 started_at = self.clock()
                 self.holdings.started(job.id, started_at)
                 try:
-                    result = self.executor.execute(job, started_at)
+                    result = self.executor.execute(
+                        job,
+                        started_at,
+                        cancelled=self.holdings.cancel_event(job.id),
+                        on_progress=functools.partial(self._report_progress, job.id),
+                    )
                 except Exception:  # a bug here must not lose the worker thread
                     logger.exception("worker %s could not run job %s", self.id, job.id)
                     result = None
@@ -173,6 +179,10 @@ class WorkerPool:
                 self._wake.set()
         finally:
             connections.close_all()
+
+    def _report_progress(self, job_id: str, fraction: float, message: str) -> None:
+        progress = {"fraction": fraction, "message": message, "updatedAt": isoformat_z(truncate_ms(self.clock()))}
+        self.holdings.report_progress(job_id, progress)
 
     def _start_thread(self, target, name: str) -> None:
         thread = threading.Thread(target=target, name=f"{name}-{self.id}", daemon=True)

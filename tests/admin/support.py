@@ -64,7 +64,7 @@ class JobFactory:
     def processing(self, type: str = "noop"):
         return self._claimed(type)
 
-    def completed(self, type: str = "noop", *, finished_at=None):
+    def completed(self, type: str = "noop", *, finished_at=None, result=None):
         finished_at = truncate_ms(finished_at or utc_now())
         job = self._claimed(type, now=finished_at - timedelta(seconds=2))
         attempt = Attempt(
@@ -73,7 +73,7 @@ class JobFactory:
             worker="worker-host:42",
             outcome=Outcome.COMPLETED.value,
         )
-        assert record(self.store, Completed(job, attempt), now=finished_at)
+        assert record(self.store, Completed(job, attempt, result=result), now=finished_at)
         return services.get_job(job.id)
 
     def failed(self, type: str = "noop", *, error: str = TRACEBACK, finished_at=None, payload=None):

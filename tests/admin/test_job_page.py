@@ -3,6 +3,7 @@
 import html
 import re
 
+from jobs import services
 from tests.admin.support import (
     JOB_LIST,
     follow,
@@ -82,3 +83,28 @@ def test_job_page_offers_only_the_actions_its_state_allows(admin_client, jobs):
     assert buttons(jobs.completed("noop")) == set()
     assert buttons(jobs.processing("noop")) == set()
     assert buttons(jobs.cancelled("noop")) == set()
+
+
+def test_job_page_shows_a_completed_jobs_result_as_json_and_does_not_reload(admin_client, jobs):
+    job = jobs.completed(result={"rows": 3, "note": "<b>done</b>"})
+
+    response = admin_client.get(job_url(job.id))
+
+    result = re.search(r'<pre class="jobs-pre jobs-json" id="job-result">(.*?)</pre>', response.content.decode(), re.S)
+    assert html.unescape(result.group(1)) == '{\n  "note": "<b>done</b>",\n  "rows": 3\n}'
+    assert 'http-equiv="refresh"' not in response.content.decode()
+
+
+def test_job_page_of_a_running_job_shows_its_progress_and_reloads_itself(admin_client, jobs, store):
+    job = jobs.processing()
+    reported = {"fraction": 0.4, "message": "resized 40 of 100", "updatedAt": "2026-01-01T00:00:00.000Z"}
+    store.renew([job], now=job.lease.started_at, lease_seconds=30, progress={job.id: reported})
+    services.cancel_job_request(job.id)
+
+    response = admin_client.get(job_url(job.id))
+
+    page = response.content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert '<progress max="1" value="0.400000">' in page
+    assert "40%: resized 40 of 100" in text(response)
+    assert "cancel requested" in text(response)

@@ -128,6 +128,13 @@ class Command(BaseCommand):
             "probes x poll interval; 0 skips the pickup measurements).",
         )
         parser.add_argument(
+            "--bulk",
+            type=int,
+            default=0,
+            help="Enqueue in batches of this many jobs through enqueue_many (POST /jobs/bulk), "
+            f"1 to {services.MAX_BULK_JOBS}; default 0: one by one.",
+        )
+        parser.add_argument(
             "--json",
             action="store_true",
             help="Also print the figures as one JSON object on the last line (for bench/peers.py).",
@@ -138,6 +145,8 @@ class Command(BaseCommand):
             raise CommandError("--jobs and --concurrency must be 1 or more")
         if options["probes"] < 0:
             raise CommandError("--probes must be 0 or more")
+        if not 0 <= options["bulk"] <= services.MAX_BULK_JOBS:
+            raise CommandError(f"--bulk must be from 0 to {services.MAX_BULK_JOBS}")
         kind = options["store"]
         if kind == "configured":
             kind = store_backend().kind
@@ -183,6 +192,7 @@ class Command(BaseCommand):
             return
         arguments = ["benchqueue", "--store=sql", f"--jobs={options['jobs']}"]
         arguments += [f"--concurrency={options['concurrency']}", f"--probes={options['probes']}"]
+        arguments += [f"--bulk={options['bulk']}"]
         arguments += ["--json"] if options["json"] else []
         if not options["tmpfs"]:
             run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
@@ -219,8 +229,7 @@ class Command(BaseCommand):
         trips_at_start = store.round_trips
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
-        for _ in range(count):
-            services.enqueue(NOOP_TYPE, {})
+        self._enqueue(count, options["bulk"])
         enqueue_seconds = time.perf_counter() - started
         cpu = resource.getrusage(resource.RUSAGE_SELF)
         # Only this thread runs during the loop, so the process's CPU time is the enqueues'.
@@ -228,7 +237,8 @@ class Command(BaseCommand):
         system_us = (cpu.ru_stime - cpu_at_start.ru_stime) / count * 1e6
         trips_after_enqueue = store.round_trips
         rate = count / enqueue_seconds
-        write(f"Enqueue:     {rate:8.0f} jobs/s  ({count} enqueued one by one in {enqueue_seconds:.2f} s)")
+        how = f"in batches of {options['bulk']} (enqueue_many)" if options["bulk"] else "one by one"
+        write(f"Enqueue:     {rate:8.0f} jobs/s  ({count} enqueued {how} in {enqueue_seconds:.2f} s)")
         write(
             f"             {enqueue_seconds / count * 1e6:.0f} µs per enqueue, of which CPU {user_us:.0f} µs "
             f"user + {system_us:.0f} µs system (the rest is waiting: fsync, locks, other processes)"
@@ -267,6 +277,7 @@ class Command(BaseCommand):
             "jobs": count,
             "concurrency": concurrency,
             "enqueue_per_second": rate,
+            "enqueue_batch": options["bulk"] or 1,
             "enqueue_us_per_job": enqueue_seconds / count * 1e6,
             "enqueue_cpu_us_per_job": user_us + system_us,
             "process_per_second": done / process_seconds,
@@ -278,6 +289,16 @@ class Command(BaseCommand):
             self._measure_pickup(store, options, probes)
         if options["json"]:
             write(json.dumps(figures))
+
+    @staticmethod
+    def _enqueue(count: int, batch: int) -> None:
+        """Enqueue ``count`` no-op jobs one by one, or ``batch`` at a time through ``enqueue_many``."""
+        if not batch:
+            for _ in range(count):
+                services.enqueue(NOOP_TYPE, {})
+            return
+        for start in range(0, count, batch):
+            services.enqueue_many([{"type": NOOP_TYPE, "payload": {}}] * min(batch, count - start))
 
     def _measure_pickup(self, store: JobStore, options, probes: Probes):
         write = self.stdout.write
