@@ -202,8 +202,18 @@ def test_ensure_ready_creates_every_index_and_is_idempotent(mock_store):
         "due",
         "finished",
         "error_list",
+        "queue_claim",
+        "queue_list",
     }
     assert list(jobs_indexes["claim"].items()) == [("status", 1), ("priority", -1), ("runAt", 1), ("_id", 1)]
+    assert list(jobs_indexes["queue_claim"].items()) == [
+        ("status", 1),
+        ("queue", 1),
+        ("priority", -1),
+        ("runAt", 1),
+        ("_id", 1),
+    ]
+    assert {index["name"] for index in mock_store._database["paused_queues"].list_indexes()} == {"_id_", "name"}
     assert list(jobs_indexes["list"].items()) == [("createdAt", -1), ("_id", -1)]
     assert list(jobs_indexes["reaper"].items()) == [("status", 1), ("lease.expiresAt", 1)]
     assert set(pools_indexes) == {"_id_", "live", "pool_id"}
@@ -237,6 +247,7 @@ def test_job_document_uses_the_design_field_names(mock_store):
         "createdAt",
         "updatedAt",
         "finishedAt",
+        "queue",
     }
     assert document["status"] == "pending" and document["hasError"] is False and document["lease"] is None
 

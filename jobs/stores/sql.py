@@ -18,7 +18,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, OperationalError, connections, transaction
@@ -33,6 +33,7 @@ from jobs.models import (
     Lease,
     NewJob,
     Outcome,
+    PausedQueueRecord,
     PoolInfo,
     Status,
     Throughput,
@@ -66,12 +67,13 @@ COLUMNS = (
     "updated_at",
     "finished_at",
     "result",
+    "queue",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
-    "attempts, attempt_count, has_error, created_at, updated_at) "
-    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s)"
+    "attempts, attempt_count, has_error, created_at, updated_at, queue) "
+    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
@@ -98,23 +100,40 @@ _CLAIM_SET = (
     "SET status = 'processing', lease_owner = %s, lease_token = %s, lease_expires_at = %s, "
     "lease_started_at = %s, updated_at = %s"
 )
-_CLAIM_PICK = "WHERE status = 'pending' AND run_at <= %s ORDER BY priority DESC, run_at, id LIMIT %s"
-# SQLite runs the whole statement under its write lock, so no job is handed out twice.
-# The unary + keeps the status check but stops SQLite choosing the status index for the
-# outer UPDATE, which would scan every pending row instead of looking each one up by id.
-_CLAIM_SQLITE = (
-    f"UPDATE {TABLE} {_CLAIM_SET} WHERE +status = 'pending' "
-    f"AND id IN (SELECT id FROM {TABLE} {_CLAIM_PICK}) RETURNING {_SELECT_COLUMNS}"
-)
-# PostgreSQL skips rows another claimer has locked. The pick is a MATERIALIZED CTE so it
-# runs exactly once: as an IN subquery, the planner may run it once per row of a
-# nested-loop semi join on a small or unanalysed table, each run locking the next
-# unlocked rows, and the claim then took every due job instead of its limit.
-_CLAIM_POSTGRESQL = (
-    f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {_CLAIM_PICK} FOR UPDATE SKIP LOCKED) "
-    f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
-    "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
-)
+_CLAIM_ORDER = "ORDER BY priority DESC, run_at, id LIMIT %s"
+
+
+@functools.cache
+def _claim_sql(vendor: str, one_queue: bool, excluded: int) -> str:
+    """The claim statement: from one queue (served by ``job_queue_claim_idx``) or from
+    every queue but ``excluded`` paused ones (``job_claim_idx``; the few paused names
+    are filtered while walking it). Parameters: the lease, then ``now``, the queue or
+    the excluded names, and the limit."""
+    where = "WHERE status = 'pending' AND run_at <= %s"
+    if one_queue:
+        where += " AND queue = %s"
+    elif excluded:
+        where += f" AND queue NOT IN ({', '.join(['%s'] * excluded)})"
+    pick = f"{where} {_CLAIM_ORDER}"
+    if vendor == "postgresql":
+        # PostgreSQL skips rows another claimer has locked. The pick is a MATERIALIZED CTE so
+        # it runs exactly once: as an IN subquery, the planner may run it once per row of a
+        # nested-loop semi join on a small or unanalysed table, each run locking the next
+        # unlocked rows, and the claim then took every due job instead of its limit.
+        return (
+            f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {pick} FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
+            "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
+        )
+    # SQLite runs the whole statement under its write lock, so no job is handed out twice.
+    # The unary + keeps the status check but stops SQLite choosing the status index for the
+    # outer UPDATE, which would scan every pending row instead of looking each one up by id.
+    return (
+        f"UPDATE {TABLE} {_CLAIM_SET} WHERE +status = 'pending' "
+        f"AND id IN (SELECT id FROM {TABLE} {pick}) RETURNING {_SELECT_COLUMNS}"
+    )
+
+
 # What the store needs: UPDATE … RETURNING (SQLite 3.35) and the claim above.
 SUPPORTED_VENDORS = ("sqlite", "postgresql")
 MINIMUM_SQLITE = (3, 35)
@@ -171,6 +190,7 @@ def _job_from_row(row: Sequence) -> Job:
         updated_at,
         finished_at,
         result,
+        queue,
     ) = row
     lease = None
     if lease_token is not None:
@@ -197,6 +217,7 @@ def _job_from_row(row: Sequence) -> Job:
         attempts=tuple(Attempt.from_dict(item, _parse_datetime) for item in _parse_json(attempts) or ()),
         attempt_count=attempt_count,
         result=_parse_json(result),
+        queue=queue,
     )
 
 
@@ -307,6 +328,7 @@ class SqlJobStore(JobStore):
             False,
             self._dt(now),
             self._dt(now),
+            new_job.queue,
         )
 
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime) -> Job:
@@ -321,6 +343,7 @@ class SqlJobStore(JobStore):
             run_at=truncate_ms(new_job.run_at or now),
             created_at=now,
             updated_at=now,
+            queue=new_job.queue,
         )
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
@@ -350,11 +373,14 @@ class SqlJobStore(JobStore):
         status: str | None = None,
         type: str | None = None,
         has_error: bool | None = None,
+        queue: str | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
         query = self._jobs().order_by("-created_at", "-id")
+        if queue is not None:
+            query = query.filter(queue=queue)
         if status is not None:
             query = query.filter(status=status)
         if type is not None:
@@ -374,18 +400,27 @@ class SqlJobStore(JobStore):
         return jobs[::-1] if before is not None else jobs
 
     # -- the worker's side ----------------------------------------------------------------
-    def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
+    def claim(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease_seconds: float,
+        queue: str | None = None,
+        exclude_queues: Collection[str] = (),
+    ) -> list[Job]:
         if limit < 1:
             return []
         now = truncate_ms(now)
         token = uuid.uuid4().hex
         expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
         lease = (owner, token, self._dt(expires_at), self._dt(now), self._dt(now))
-        pick = (self._dt(now), limit)
-        if self._connection.vendor == "postgresql":
-            rows = self._execute(_CLAIM_POSTGRESQL, (*pick, *lease))
-        else:
-            rows = self._execute(_CLAIM_SQLITE, (*lease, *pick))
+        excluded = () if queue is not None else tuple(sorted(exclude_queues))
+        pick = (self._dt(now), *((queue,) if queue is not None else excluded), limit)
+        vendor = self._connection.vendor
+        sql = _claim_sql(vendor, queue is not None, len(excluded))
+        rows = self._execute(sql, (*pick, *lease) if vendor == "postgresql" else (*lease, *pick))
         jobs = [_job_from_row(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
@@ -497,6 +532,44 @@ class SqlJobStore(JobStore):
             self._jobs().filter(status__in=[s.value for s in FINISHED_STATUSES], finished_at__lt=finished_before)
         ).delete()
         return deleted
+
+    def purge_finished(self, *, status: str, finished_before: datetime, limit: int) -> int:
+        # Bounded: one DELETE of at most ``limit`` rows found by job_finished_idx, so a
+        # purge never holds the write lock for long and two pools purging at once only
+        # race for the same rows (each row is deleted once; the other finds fewer).
+        return self._rowcount(
+            f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE status = %s AND finished_at < %s "
+            "ORDER BY finished_at LIMIT %s)",
+            (status, self._dt(truncate_ms(finished_before)), limit),
+        )
+
+    # -- named queues -------------------------------------------------------------------
+    def _paused(self):
+        return PausedQueueRecord.objects.using(self.using)
+
+    def pause_queue(self, name: str, *, now: datetime) -> None:
+        self._count_round_trips()
+        self._paused().get_or_create(name=name, defaults={"paused_at": truncate_ms(now)})
+
+    def resume_queue(self, name: str) -> None:
+        self._count_round_trips()
+        self._paused().filter(name=name).delete()
+
+    def paused_queues(self) -> set[str]:
+        self._count_round_trips()
+        return set(self._paused().values_list("name", flat=True))
+
+    def count_by_queue_and_status(self) -> dict[tuple[str, str], int]:
+        self._count_round_trips()
+        rows = self._jobs().values_list("queue", "status").annotate(n=Count("*")).order_by()
+        return {(queue, status): n for queue, status, n in rows}
+
+    def oldest_due_by_queue(self, *, now: datetime) -> dict[str, datetime]:
+        rows = self._execute(
+            f"SELECT queue, MIN(run_at) FROM {TABLE} WHERE status = 'pending' AND run_at <= %s GROUP BY queue",
+            (self._dt(truncate_ms(now)),),
+        )
+        return {queue: _parse_datetime(oldest) for queue, oldest in rows}
 
     def record_result(self, job_id: str, result) -> bool:
         return self._rowcount(f"UPDATE {TABLE} SET result = %s WHERE id = %s", (self._json(result), job_id)) == 1
