@@ -56,6 +56,7 @@ def enqueue(
     priority: int = 0,
     run_at: datetime | None = None,
     delay_seconds: float | None = None,
+    queue: str | None = None,
     clock: Clock = utc_now,
 ) -> Job:
     """Validate and store a new pending job; return it as stored.
@@ -64,12 +65,13 @@ def enqueue(
     registered ``type``, a JSON-object ``payload`` (``None`` means ``{}``) within the size
     and depth limits, with no key that starts with ``$`` or holds ``.`` or NUL, valid for
     the type's own serializer. ``run_at`` (aware) or ``delay_seconds`` (not both) delay
-    the first run. Raises ``JobValidationError`` (errors named as in the API:
+    the first run; ``queue`` (``[a-z0-9_-]{1,64}``) defaults to ``default``. Raises ``JobValidationError`` (errors named as in the API:
     ``maxRetries``, ``runAt``, ``payload.to``...) or ``PayloadTooLarge``; nothing is
     stored then.
     """
     data = {"type": type, "payload": {} if payload is None else payload, "priority": priority}
-    for name, value in (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds)):
+    options = (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds), ("queue", queue))
+    for name, value in options:
         if value is not None:
             data[name] = value
     return enqueue_request(data, clock=clock)
@@ -93,6 +95,7 @@ def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
         max_retries=job_input["max_retries"],
         priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
+        queue=job_input["queue"],
     )
     job = get_store().insert(new_job, now=now)
     logger.debug("enqueued %s job %s", job.type, job.id)
@@ -146,6 +149,7 @@ def list_jobs(
     status: str | None = None,
     type: str | None = None,
     has_error: bool | None = None,
+    queue: str | None = None,
     limit: int = 50,
     after: ListCursor | None = None,
     before: ListCursor | None = None,
@@ -153,7 +157,9 @@ def list_jobs(
     """Jobs newest first, filtered; ``after`` continues from a page's last (createdAt, id),
     ``before`` goes back from a page's first."""
     _check_list_query(status=status, limit=limit, after=after, before=before)
-    return get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit, after=after, before=before)
+    return get_store().list_jobs(
+        status=status, type=type, has_error=has_error, queue=queue, limit=limit, after=after, before=before
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,7 @@ def list_jobs_page(
     status: str | None = None,
     type: str | None = None,
     has_error: bool | None = None,
+    queue: str | None = None,
     limit: int = 50,
     after: ListCursor | None = None,
 ) -> JobPage:
@@ -180,7 +187,9 @@ def list_jobs_page(
     that no stored job has either (jobs of a type whose handler was removed still list).
     """
     _check_list_query(status=status, limit=limit, after=after, before=None)
-    jobs = get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit + 1, after=after)
+    jobs = get_store().list_jobs(
+        status=status, type=type, has_error=has_error, queue=queue, limit=limit + 1, after=after
+    )
     if not jobs and after is None and type is not None and get_handler(type) is None:
         known = ", ".join(known_types()) or "none"
         raise JobValidationError({"type": [f"Unknown job type {type!r}. Known types: {known}."]})
