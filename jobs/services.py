@@ -66,8 +66,8 @@ def enqueue(
     and depth limits, with no key that starts with ``$`` or holds ``.`` or NUL, valid for
     the type's own serializer. ``run_at`` (aware) or ``delay_seconds`` (not both) delay
     the first run; ``queue`` (``[a-z0-9_-]{1,64}``) defaults to ``default``. Raises
-    ``JobValidationError`` (errors named as in the API: ``maxRetries``, ``runAt``, ``payload.to``...) or ``PayloadTooLarge``; nothing is
-    stored then.
+    ``JobValidationError`` (errors named as in the API: ``maxRetries``, ``runAt``,
+    ``payload.to``...) or ``PayloadTooLarge``; nothing is stored then.
     """
     data = {"type": type, "payload": {} if payload is None else payload, "priority": priority}
     options = (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds), ("queue", queue))
