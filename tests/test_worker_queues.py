@@ -2,7 +2,10 @@
 alone. The pool is driven one dispatcher turn at a time (no worker threads), so what it
 claims is exact."""
 
+import io
+
 import pytest
+from django.core.management import CommandError, call_command
 
 from jobs import queues, services
 from jobs.models import Attempt, Outcome, Status
@@ -86,3 +89,28 @@ def test_a_paused_named_queue_is_not_claimed_and_its_running_jobs_finish(store, 
 def test_bad_named_queue_options_are_refused(queues):
     with pytest.raises(ValueError):
         PoolOptions(queues=queues)
+
+
+def test_runworkers_runs_only_the_named_queues(store):
+    emails = [services.enqueue("noop", queue="emails") for _ in range(3)]
+    other = services.enqueue("noop", queue="reports")
+    out = io.StringIO()
+
+    call_command("runworkers", "--burst", "--queue", "emails=2", "--grace-period", "5", stdout=out)
+
+    assert "2 threads (emails=2)" in out.getvalue()
+    assert {store.get(job.id).status for job in emails} == {Status.COMPLETED}
+    assert store.get(other.id).status == Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--queue", "emails"], ["--queue", "Emails=2"], ["--queue", "emails=0"], ["--queue", "a=1", "--queue", "a=2"]],
+)
+def test_runworkers_refuses_a_bad_queue_option(store, arguments):
+    services.enqueue("noop", queue="emails")
+
+    with pytest.raises(CommandError):
+        call_command("runworkers", "--burst", *arguments, stdout=io.StringIO())
+
+    assert [job.status for job in store.list_jobs()] == [Status.PENDING]
