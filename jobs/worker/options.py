@@ -23,7 +23,8 @@ class PoolOptions:
     ``queues`` (``runworkers --queue emails=4``) gives named queues their own threads:
     ``(("emails", 4), ("reports", 1))`` runs only those queues, each with at most that
     many jobs at once, and ``concurrency`` becomes their sum. ``None``: every queue, on
-    ``concurrency`` threads.
+    ``concurrency`` threads. ``retention_interval``: seconds between two purges of
+    finished jobs past their retention (``jobs.retention``).
     """
 
     concurrency: int = 4
