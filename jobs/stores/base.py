@@ -252,6 +252,11 @@ class JobStore(abc.ABC):
         oldest first, through the (status, finishedAt) index; how many. Bounded and
         idempotent, so retention may run it from several pools at once."""
 
+    def fill_finished(self, count: int, *, finished_at: datetime, type: str) -> None:
+        """Benchmarks only: insert ``count`` completed jobs of ``type`` finished at the time,
+        as fast as the database can (no per-job round trip)."""
+        raise NotImplementedError(f"{self.kind} store cannot pre-fill finished jobs")
+
     # -- named queues -----------------------------------------------------------------
     @abc.abstractmethod
     def pause_queue(self, name: str, *, now: datetime) -> None:

@@ -543,6 +543,29 @@ class SqlJobStore(JobStore):
             (status, self._dt(truncate_ms(finished_before)), limit),
         )
 
+    def fill_finished(self, count: int, *, finished_at: datetime, type: str) -> None:
+        """See ``JobStore.fill_finished``: one INSERT … SELECT over a generated series,
+        ids ``ff`` + 22 hex digits (new job ids never start so: they begin with a timestamp)."""
+        at = self._dt(truncate_ms(finished_at))
+        columns = (
+            "id, type, payload, status, retry_count, max_retries, priority, run_at, attempts, attempt_count, "
+            "has_error, created_at, updated_at, finished_at, queue"
+        )
+        values = "%s, '{}', 'completed', 0, 0, 0, %s, '[]', 1, %s, %s, %s, %s, 'default'"
+        if self._connection.vendor == "postgresql":
+            sql = (
+                f"INSERT INTO {TABLE} ({columns}) SELECT 'ff' || lpad(to_hex(i), 22, '0'), {values} "
+                "FROM generate_series(1, %s) AS i"
+            )
+        else:
+            sql = (
+                f"INSERT INTO {TABLE} ({columns}) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                f"WHERE i < %s) SELECT printf('ff%%022x', i), {values} FROM n"
+            )
+        params = (type, at, False, at, at, at)
+        with transaction.atomic(using=self.using):
+            self._execute(sql, (*params, count) if self._connection.vendor == "postgresql" else (count, *params))
+
     # -- named queues -------------------------------------------------------------------
     def _paused(self):
         return PausedQueueRecord.objects.using(self.using)
