@@ -6,11 +6,45 @@ naming the variable, instead of being silently replaced by the default.
 """
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# A hundred years: beyond it a duration is surely a typo (and near datetime's limits).
+_MAX_DURATION_SECONDS = 100 * 366 * 86400
+
+
+def parse_duration(value) -> float:
+    """Seconds in a duration: a number of seconds (``3600``, ``0.5``) or a number with a
+    unit, ``s``, ``m``, ``h`` or ``d`` (``30m``, ``12h``, ``7d``). ``ValueError`` otherwise,
+    and for a negative or absurdly long one."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.fullmatch(str(value).strip().lower())
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration such as 7d, 12h, 30m or a number of seconds")
+        seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
+    if not 0 <= seconds <= _MAX_DURATION_SECONDS:
+        raise ValueError(f"{value!r} is not a duration from 0 to 100 years")
+    return seconds
+
+
+def envduration(name: str, default: str) -> float:
+    """A duration (``parse_duration``) in seconds; anything else is an error."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        raw = default
+    try:
+        return parse_duration(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}={raw!r}: {error}") from None
 
 
 def envstr(name: str, default: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from jobqueue.env import envbool, envfloat, envint, envlist, envstr
+from jobqueue.env import envbool, envduration, envfloat, envint, envlist, envstr
 from jobqueue.logconfig import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -282,6 +282,11 @@ JOBQUEUE_MAX_CLOCK_SKEW = envfloat("JOBQUEUE_MAX_CLOCK_SKEW", 60.0, minimum=0, m
 JOBQUEUE_POLL_INTERVAL = envfloat("JOBQUEUE_POLL_INTERVAL", 0.25, minimum=0.001, maximum=60)
 JOBQUEUE_MAX_PAYLOAD_BYTES = envint("JOBQUEUE_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 JOBQUEUE_DEMO_HANDLERS = envbool("JOBQUEUE_DEMO_HANDLERS", False)
+# How long finished jobs are kept, in seconds (the environment takes 7d, 12h, 30m too);
+# 0 keeps them forever. Worker pools delete older ones in bounded batches.
+JOBQUEUE_RETENTION_COMPLETED = envduration("JOBQUEUE_RETENTION_COMPLETED", "7d")
+JOBQUEUE_RETENTION_FAILED = envduration("JOBQUEUE_RETENTION_FAILED", "30d")
+JOBQUEUE_RETENTION_CANCELLED = envduration("JOBQUEUE_RETENTION_CANCELLED", "7d")
 
 # `@task` functions (django.tasks on Django 6, the django-tasks package on 5.2) run on our workers.
 TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobQueueBackend"}}

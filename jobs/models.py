@@ -16,6 +16,11 @@ ATTEMPT_HISTORY_LIMIT = 20
 # A stored idempotency key: the client's (255 characters at most) behind its owner's scope.
 MAX_IDEMPOTENCY_KEY_LENGTH = 320
 
+#: The queue of a job enqueued without one.
+DEFAULT_QUEUE = "default"
+#: What a queue name may be: lowercase letters, digits, "_" and "-", 1 to 64 of them.
+QUEUE_NAME_PATTERN = r"^[a-z0-9_-]{1,64}$"
+
 
 class Status(models.TextChoices):
     """Where a job is in its life; the SQL table refuses any other value."""
@@ -111,6 +116,7 @@ class Job:
     progress: dict | None = None
     #: A cancel was asked for while the job was processing; its handler is told at the next renewal.
     cancel_requested: bool = False
+    queue: str = DEFAULT_QUEUE
 
     @property
     def is_finished(self) -> bool:
@@ -139,6 +145,7 @@ class NewJob:
     # With a key, ``JobStore.insert`` returns the job already stored under it, if any.
     idempotency_key: str | None = None
     request_hash: str | None = None
+    queue: str = DEFAULT_QUEUE
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,17 @@ class PoolInfo:
     running: int
     started_at: datetime
     heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """One named queue: jobs per status, when its oldest due pending job became due
+    (``None``: none due) and whether it is paused."""
+
+    name: str
+    counts: dict[str, int]
+    oldest_due_at: datetime | None
+    paused: bool
 
 
 @dataclass(frozen=True)
@@ -195,6 +213,7 @@ class JobRecord(models.Model):
     result = models.JSONField(null=True)
     progress = models.JSONField(null=True)
     cancel_requested = models.BooleanField(default=False)
+    queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
 
     class Meta:
         db_table = "jobs_job"
@@ -204,8 +223,14 @@ class JobRecord(models.Model):
             models.CheckConstraint(condition=models.Q(status__in=Status.values), name="job_status_valid"),
         ]
         indexes = [
-            # claim: WHERE status='pending' AND run_at <= now ORDER BY priority DESC, run_at, id
-            models.Index(fields=["status", "-priority", "run_at", "id"], name="job_claim_idx"),
+            # claim: WHERE status='pending' AND run_at <= now [AND queue NOT IN (paused)]
+            # ORDER BY priority DESC, run_at, id. Covering, so paused queues are skipped in
+            # the index without reading rows.
+            models.Index(fields=["status", "-priority", "run_at", "id", "queue"], name="job_claim_idx"),
+            # claim from one queue (runworkers --queue): the same, within a queue
+            models.Index(fields=["status", "queue", "-priority", "run_at", "id"], name="job_queue_claim_idx"),
+            # list filtered by queue; counts per queue x status
+            models.Index(fields=["queue", "-created_at", "-id"], name="job_queue_list_idx"),
             # list: ORDER BY created_at DESC, id DESC (cursor pagination)
             models.Index(fields=["-created_at", "-id"], name="job_list_idx"),
             # list filtered by status; counts per status; oldest due pending (status, run_at)
@@ -246,3 +271,18 @@ class WorkerPoolRecord(models.Model):
 
     def __str__(self):
         return f"worker pool {self.id}"
+
+
+class PausedQueueRecord(models.Model):
+    """A paused queue of the embedded SQL store: its pending jobs are not claimed.
+    Only ``jobs.stores.sql`` queries it."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    paused_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "jobs_pausedqueue"
+        verbose_name = "paused queue"
+
+    def __str__(self):
+        return f"paused queue {self.name}"

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from jobs import redaction, services
 from jobs.stores import ListCursor
 from jobs.timeutil import isoformat_z
-from jobs.validation import MAX_TYPE_LENGTH, StrictSerializer
+from jobs.validation import MAX_TYPE_LENGTH, QueueNameField, StrictSerializer
 
 DEFAULT_LIST_LIMIT = 50
 
@@ -47,7 +47,7 @@ class CursorField(serializers.Field):
 class JobListQuerySerializer(StrictSerializer):
     """The query string of ``GET /jobs``. ``validated_data`` holds ``id`` (one job) or
     the keyword arguments of ``services.list_jobs_page`` (``status``, ``type``, ``has_error``,
-    ``limit``, ``after``). Pass a plain dict, not a ``QueryDict``.
+    ``queue``, ``limit``, ``after``). Pass a plain dict, not a ``QueryDict``.
     """
 
     # DRF's own query parameter choosing the renderer (?format=json).
@@ -57,6 +57,7 @@ class JobListQuerySerializer(StrictSerializer):
     status = serializers.CharField(required=False)
     type = serializers.CharField(required=False, max_length=MAX_TYPE_LENGTH, trim_whitespace=False)
     hasError = serializers.BooleanField(required=False, source="has_error")
+    queue = QueueNameField(required=False)
     limit = serializers.IntegerField(required=False, default=DEFAULT_LIST_LIMIT)
     cursor = CursorField(required=False, source="after")
 
@@ -105,6 +106,7 @@ class JobOutputSerializer(serializers.Serializer):
 
     id = serializers.CharField(read_only=True)
     type = serializers.CharField(read_only=True)
+    queue = serializers.CharField(read_only=True)
     payload = MaskedPayloadField(source="*", read_only=True)
     status = serializers.CharField(read_only=True)
     retryCount = serializers.IntegerField(source="retry_count", read_only=True)

@@ -63,6 +63,7 @@ def enqueue(
     run_at: datetime | None = None,
     delay_seconds: float | None = None,
     idempotency_key: str | None = None,
+    queue: str | None = None,
     clock: Clock = utc_now,
 ) -> Job:
     """Validate and store a new pending job; return it as stored.
@@ -71,16 +72,17 @@ def enqueue(
     registered ``type``, a JSON-object ``payload`` (``None`` means ``{}``) within the size
     and depth limits, with no key that starts with ``$`` or holds ``.`` or NUL, valid for
     the type's own serializer. ``run_at`` (aware) or ``delay_seconds`` (not both) delay
-    the first run. Raises ``JobValidationError`` (errors named as in the API:
-    ``maxRetries``, ``runAt``, ``payload.to``...) or ``PayloadTooLarge``; nothing is
-    stored then.
+    the first run; ``queue`` (``[a-z0-9_-]{1,64}``) defaults to ``default``. Raises
+    ``JobValidationError`` (errors named as in the API: ``maxRetries``, ``runAt``,
+    ``payload.to``...) or ``PayloadTooLarge``; nothing is stored then.
 
     With ``idempotency_key``, a request repeated with that key stores nothing and returns
     the job the first one stored, with ``replayed`` set; the same key with different
     arguments raises ``IdempotencyConflict``. The stores' unique index decides races.
     """
     data = {"type": type, "payload": {} if payload is None else payload, "priority": priority}
-    for name, value in (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds)):
+    options = (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds), ("queue", queue))
+    for name, value in options:
         if value is not None:
             data[name] = value
     return enqueue_request(data, idempotency_key=idempotency_key, clock=clock)
@@ -194,6 +196,7 @@ def _new_job(job_input: Mapping, **stored_with) -> NewJob:
         max_retries=job_input["max_retries"],
         priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
+        queue=job_input["queue"],
         **stored_with,
     )
 
@@ -244,6 +247,7 @@ def list_jobs(
     status: str | None = None,
     type: str | None = None,
     has_error: bool | None = None,
+    queue: str | None = None,
     limit: int = 50,
     after: ListCursor | None = None,
     before: ListCursor | None = None,
@@ -251,7 +255,9 @@ def list_jobs(
     """Jobs newest first, filtered; ``after`` continues from a page's last (createdAt, id),
     ``before`` goes back from a page's first."""
     _check_list_query(status=status, limit=limit, after=after, before=before)
-    return get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit, after=after, before=before)
+    return get_store().list_jobs(
+        status=status, type=type, has_error=has_error, queue=queue, limit=limit, after=after, before=before
+    )
 
 
 @dataclass(frozen=True)
@@ -267,6 +273,7 @@ def list_jobs_page(
     status: str | None = None,
     type: str | None = None,
     has_error: bool | None = None,
+    queue: str | None = None,
     limit: int = 50,
     after: ListCursor | None = None,
 ) -> JobPage:
@@ -278,7 +285,9 @@ def list_jobs_page(
     that no stored job has either (jobs of a type whose handler was removed still list).
     """
     _check_list_query(status=status, limit=limit, after=after, before=None)
-    jobs = get_store().list_jobs(status=status, type=type, has_error=has_error, limit=limit + 1, after=after)
+    jobs = get_store().list_jobs(
+        status=status, type=type, has_error=has_error, queue=queue, limit=limit + 1, after=after
+    )
     if not jobs and after is None and type is not None and get_handler(type) is None:
         known = ", ".join(known_types()) or "none"
         raise JobValidationError({"type": [f"Unknown job type {type!r}. Known types: {known}."]})

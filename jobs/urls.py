@@ -3,6 +3,7 @@ every method (``APPEND_SLASH`` is off: a redirect would lose a POST body)."""
 
 from django.urls import path, re_path
 
+from jobs.queue_views import QueueListView, QueuePauseView, QueueResumeView
 from jobs.views import JobViewSet, QueueStatsView, api_not_found
 
 job_list = JobViewSet.as_view({"get": "list", "post": "create"})
@@ -11,6 +12,9 @@ job_bulk = JobViewSet.as_view({"post": "bulk_create"})
 job_cancel = JobViewSet.as_view({"post": "cancel"})
 job_retry = JobViewSet.as_view({"post": "retry"})
 queue_stats = QueueStatsView.as_view()
+queue_list = QueueListView.as_view()
+queue_pause = QueuePauseView.as_view()
+queue_resume = QueueResumeView.as_view()
 
 urlpatterns = [
     path("jobs", job_list, name="job-list"),
@@ -25,6 +29,12 @@ urlpatterns = [
     path("jobs/<str:job_id>/", job_detail),
     path("stats", queue_stats, name="queue-stats"),
     path("stats/", queue_stats),
+    path("queues", queue_list, name="queue-list"),
+    path("queues/", queue_list),
+    path("queues/<str:name>/pause", queue_pause, name="queue-pause"),
+    path("queues/<str:name>/pause/", queue_pause),
+    path("queues/<str:name>/resume", queue_resume, name="queue-resume"),
+    path("queues/<str:name>/resume/", queue_resume),
     # Anything else under the API is a JSON 404, not Django's HTML page.
-    re_path(r"^(?:jobs|stats)/", api_not_found),
+    re_path(r"^(?:jobs|stats|queues)/", api_not_found),
 ]

@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from jobs.errors import PayloadTooLarge
 from jobs.handlers import get_handler, known_types
+from jobs.models import DEFAULT_QUEUE, QUEUE_NAME_PATTERN
 
 MAX_TYPE_LENGTH = 100
 MAX_PAYLOAD_DEPTH = 32
@@ -208,10 +209,25 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+class QueueNameField(StrictCharField):
+    """A queue name: ``[a-z0-9_-]{1,64}``."""
+
+    default_error_messages = {"invalid_name": "Must be 1 to 64 of a-z, 0-9, '_' and '-'."}
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not re.fullmatch(QUEUE_NAME_PATTERN, value):
+            self.fail("invalid_name")
+        return value
+
+
 class JobInputSerializer(StrictSerializer):
     """A new job: the body of ``POST /jobs``, or ``enqueue()``'s arguments under the same
-    names. ``validated_data`` holds ``type``, ``payload``, ``max_retries`` (the setting's
-    default when not given), ``priority`` and ``run_at`` (``None``: due now), computed
+    names. ``validated_data`` holds ``type``, ``payload``, ``queue``, ``max_retries`` (the
+    setting's default when not given), ``priority`` and ``run_at`` (``None``: due now), computed
     from ``runAt`` or ``delaySeconds`` against ``context["now"]``.
     """
 
@@ -233,6 +249,7 @@ class JobInputSerializer(StrictSerializer):
 
     type = StrictCharField(max_length=MAX_TYPE_LENGTH, trim_whitespace=False)
     payload = PayloadField(required=False, default=dict)
+    queue = QueueNameField(required=False, default=DEFAULT_QUEUE)
     maxRetries = StrictIntegerField(required=False, min_value=0, max_value=MAX_RETRIES_LIMIT, source="max_retries")
     priority = StrictIntegerField(required=False, default=0, min_value=-PRIORITY_LIMIT, max_value=PRIORITY_LIMIT)
     runAt = RFC3339DateTimeField(required=False, source="run_at")

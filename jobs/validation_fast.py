@@ -10,12 +10,14 @@ message still comes from the one validation in ``jobs.validation``.
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
 from jobs.handlers import get_handler
+from jobs.models import DEFAULT_QUEUE, QUEUE_NAME_PATTERN
 from jobs.validation import (
     MAX_DELAY_SECONDS,
     MAX_RETRIES_LIMIT,
@@ -25,9 +27,11 @@ from jobs.validation import (
     has_lone_surrogate,
 )
 
+_QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
+
 # The names the fast path understands; any other key (an unknown or server-managed
 # field, or runAt) sends the input to the serializer.
-_FAST_FIELDS = frozenset({"type", "payload", "maxRetries", "priority", "delaySeconds"})
+_FAST_FIELDS = frozenset({"type", "payload", "queue", "maxRetries", "priority", "delaySeconds"})
 
 
 def quick_validated(data: Mapping, now: datetime) -> dict | None:
@@ -55,13 +59,23 @@ def quick_validated(data: Mapping, now: datetime) -> dict | None:
     priority = data.get("priority", 0)
     if not _int_within(max_retries, 0, MAX_RETRIES_LIMIT) or not _int_within(priority, -PRIORITY_LIMIT, PRIORITY_LIMIT):
         return None
+    queue = data.get("queue", DEFAULT_QUEUE)
+    if type(queue) is not str or not _QUEUE_NAME.fullmatch(queue):
+        return None
     run_at = None
     if "delaySeconds" in data:
         delay = data["delaySeconds"]
         if type(delay) not in (int, float) or not (0 <= delay <= MAX_DELAY_SECONDS) or not math.isfinite(delay):
             return None
         run_at = now + timedelta(seconds=float(delay))
-    return {"type": job_type, "payload": payload, "max_retries": max_retries, "priority": priority, "run_at": run_at}
+    return {
+        "type": job_type,
+        "payload": payload,
+        "queue": queue,
+        "max_retries": max_retries,
+        "priority": priority,
+        "run_at": run_at,
+    }
 
 
 def _int_within(value, low: int, high: int) -> bool:

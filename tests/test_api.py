@@ -37,6 +37,7 @@ JOB_FIELDS = {
     "result",
     "progress",
     "cancelRequested",
+    "queue",
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 EMAIL = {"to": "user@example.com", "subject": "Welcome", "body": "Hello!"}

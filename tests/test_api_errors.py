@@ -127,7 +127,7 @@ BAD_JOBS = [
     ({"type": "noop", "lease": None}, 400, "lease", ["lease"]),
     # fields the API does not take, typos included
     ({"type": "email", "paylod": EMAIL}, 400, "paylod", ["paylod", "Unknown field"]),
-    ({"type": "noop", "queue": "high"}, 400, "queue", ["queue"]),
+    ({"type": "noop", "queue": "High"}, 400, "queue", ["queue"]),
     ({"type": "noop", "max_retries": 3}, 400, "max_retries", ["max_retries"]),
     # the handler's own validation, per field
     ({"type": "email", "payload": {"subject": "Hi"}}, 400, "payload", ["to", "required"]),

@@ -203,10 +203,20 @@ def test_ensure_ready_creates_every_index_and_is_idempotent(mock_store):
         "finished",
         "error_list",
         "idempotency",
+        "queue_claim",
+        "queue_list",
     }
     idempotency = next(index for index in mock_store._jobs.list_indexes() if index["name"] == "idempotency")
     assert idempotency.get("unique") and idempotency.get("sparse")
     assert list(jobs_indexes["claim"].items()) == [("status", 1), ("priority", -1), ("runAt", 1), ("_id", 1)]
+    assert list(jobs_indexes["queue_claim"].items()) == [
+        ("status", 1),
+        ("queue", 1),
+        ("priority", -1),
+        ("runAt", 1),
+        ("_id", 1),
+    ]
+    assert {index["name"] for index in mock_store._database["paused_queues"].list_indexes()} == {"_id_", "name"}
     assert list(jobs_indexes["list"].items()) == [("createdAt", -1), ("_id", -1)]
     assert list(jobs_indexes["reaper"].items()) == [("status", 1), ("lease.expiresAt", 1)]
     assert set(pools_indexes) == {"_id_", "live", "pool_id"}
@@ -240,6 +250,7 @@ def test_job_document_uses_the_design_field_names(mock_store):
         "createdAt",
         "updatedAt",
         "finishedAt",
+        "queue",
     }
     assert document["status"] == "pending" and document["hasError"] is False and document["lease"] is None
 

@@ -149,3 +149,42 @@ def test_the_reaper_spares_a_job_renewed_after_it_read_the_expired_lease(sql_sto
     assert sql_store.reap(now=clock(), retry_strategy=RetryStrategy(base_delay=0, max_delay=0)) == 0
     job = sql_store.get(held.id)
     assert job.status == Status.PROCESSING and job.lease.token == held.lease.token and job.attempt_count == 0
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("where", "index"),
+    [
+        ({"queue": "emails"}, "job_queue_claim_idx (status=? AND queue=?)"),
+        ({"exclude_queues": {"a", "b"}}, "job_claim_idx (status=?)"),
+    ],
+)
+def test_a_claim_by_queue_or_around_paused_queues_is_one_indexed_query(sql_store, clock, where, index):
+    sql_store.insert_many([new(queue=name) for name in ("emails", "a", "b", "default") for _ in range(10)], now=clock())
+    claimed = []
+
+    def explain(sql, params=()):
+        with connection.cursor() as cursor:
+            claimed.append(" ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)))
+        return []
+
+    sql_store._execute = explain
+    sql_store.claim(owner="w", limit=8, now=clock(), lease_seconds=LEASE, **where)
+
+    [plan] = claimed
+    assert f"USING COVERING INDEX {index}" in plan
+    assert "SEARCH jobs_job USING INDEX sqlite_autoindex_jobs_job_1 (id=?)" in plan
+    assert "SCAN" not in plan and "TEMP B-TREE" not in plan
+
+
+@pytest.mark.sqlite_only
+def test_the_retention_purge_walks_the_finished_index(sql_store, clock):
+    with connection.cursor() as cursor:
+        plan = " ".join(
+            str(row)
+            for row in cursor.execute(
+                f"EXPLAIN QUERY PLAN DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} "
+                "WHERE status = 'completed' AND finished_at < '2026-01-01' ORDER BY finished_at LIMIT 1000)"
+            )
+        )
+    assert "job_finished_idx (status=? AND finished_at<?)" in plan and "TEMP B-TREE" not in plan

@@ -81,3 +81,19 @@ def test_benchqueue_refuses_tmpfs_with_a_database_file_of_its_own(tmp_path):
     with pytest.raises(CommandError, match="--tmpfs"):
         call_command("benchqueue", "--store=sql", "--tmpfs", f"--database={database}", stdout=io.StringIO())
     assert not database.exists()
+
+
+@pytest.mark.parametrize("store", ["sql", "mongomock"])
+def test_benchqueue_finished_compares_claims_on_an_empty_table_and_beside_finished_jobs(tmp_path, store):
+    database = ["--database", str(tmp_path / "bench.sqlite3")] if store == "sql" else []
+    out = io.StringIO()
+    call_command(
+        "benchqueue", f"--store={store}", *database, "--jobs=30", "--finished=500", "--probes=0", "--json", stdout=out
+    )
+
+    text = out.getvalue()
+    assert re.search(r"Claim, empty table: +\d+ jobs/s processed, \d+ µs in store.claim per job", text)
+    assert "Pre-filled 500 finished jobs" in text
+    assert re.search(r"Claim, 500 finished jobs: +\d+ jobs/s processed", text)
+    assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", text)
+    assert json.loads(text.splitlines()[-1])["completed"] == 30

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from jobs import services
+from jobs import queues, retention, services
 from jobs.admin.base import JobAdminPage
 from jobs.models import Status
 from jobs.timeutil import utc_now
@@ -18,7 +18,8 @@ STATUS_ORDER = [status.value for status in Status]
 
 class DashboardView(JobAdminPage):
     """Counts per status and per type and status (each a link to the filtered list), queue
-    latency, finished attempts per minute and per hour, live worker pools, recent actions."""
+    latency, named queues (pause and resume), finished attempts per minute and per hour,
+    live worker pools, the retention in force, recent actions."""
 
     template_name = "admin/jobs/dashboard.html"
     title = "Job queue"
@@ -75,6 +76,17 @@ class DashboardView(JobAdminPage):
             retry_failed_url=self.model_admin.url("retry_failed"),
             delete_finished_url=self.model_admin.url("delete_finished"),
             default_purge_days=DEFAULT_PURGE_DAYS,
+            queue_rows=[
+                {
+                    "queue": queue,
+                    "url": filtered(queue=queue.name),
+                    "counts": [queue.counts.get(status, 0) for status in STATUS_ORDER],
+                }
+                for queue in queues.list_queues(clock=lambda: now)
+            ],
+            pause_queue_url=self.model_admin.url("pause_queue"),
+            resume_queue_url=self.model_admin.url("resume_queue"),
+            retention=retention.retention_in_force(),
             **kwargs,
         )
 

@@ -6,7 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.http import HttpRequest
 from django.urls import path, reverse
 
-from jobs.admin import actions
+from jobs.admin import actions, queue_actions
 from jobs.admin.job_list import JobListView
 from jobs.admin.job_page import JobPageView
 from jobs.models import JobRecord
@@ -40,6 +40,8 @@ class JobRecordAdmin(admin.ModelAdmin):
             path("", view(JobListView), name=f"{prefix}_changelist"),
             path("bulk/retry-failed/", view(actions.RetryFailedView), name=f"{prefix}_retry_failed"),
             path("bulk/delete-finished/", view(actions.DeleteFinishedView), name=f"{prefix}_delete_finished"),
+            path("queues/pause/", view(queue_actions.PauseQueueView), name=f"{prefix}_pause_queue"),
+            path("queues/resume/", view(queue_actions.ResumeQueueView), name=f"{prefix}_resume_queue"),
             path("<str:object_id>/change/", view(JobPageView), name=f"{prefix}_change"),
             path("<str:object_id>/retry/", view(actions.RetryJobView), name=f"{prefix}_retry"),
             path("<str:object_id>/cancel/", view(actions.CancelJobView), name=f"{prefix}_cancel"),

@@ -1,6 +1,7 @@
 """The job list: newest first, filters for status, type and "has error", search by id,
 and cursor pages that stay one indexed query however deep they go."""
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -10,7 +11,7 @@ from jobs import services
 from jobs.admin.base import JobAdminPage
 from jobs.admin.dashboard import STATUS_ORDER
 from jobs.handlers import known_types
-from jobs.models import Job
+from jobs.models import QUEUE_NAME_PATTERN, Job
 from jobs.services import InvalidJobId, JobNotFound
 from jobs.stores import ListCursor
 from jobs.timeutil import utc_now
@@ -26,14 +27,15 @@ class ListFilters:
     status: str | None = None
     type: str | None = None
     has_error: bool | None = None
+    queue: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.status is not None or self.type is not None or self.has_error is not None
+        return any(value is not None for value in (self.status, self.type, self.has_error, self.queue))
 
     def params(self, **changes) -> dict[str, str]:
         """Query parameters for these filters with ``changes`` applied (``None`` removes one)."""
-        values = {"status": self.status, "type": self.type, "has_error": self.has_error, **changes}
+        values = {"status": self.status, "type": self.type, "has_error": self.has_error, "queue": self.queue, **changes}
         params = {}
         for name, value in values.items():
             if value is None:
@@ -76,6 +78,7 @@ class JobListView(JobAdminPage):
                 status=filters.status,
                 type=filters.type,
                 has_error=filters.has_error,
+                queue=filters.queue,
                 limit=PAGE_SIZE + 1,
                 after=after,
                 before=before,
@@ -119,7 +122,11 @@ class JobListView(JobAdminPage):
         has_error = {"yes": True, "no": False}.get(has_error_text or "")
         if has_error_text and has_error is None:
             self.message("“Has error” takes yes or no: that filter was ignored.", messages.WARNING)
-        return ListFilters(status=status, type=self.request.GET.get("type") or None, has_error=has_error)
+        queue = self.request.GET.get("queue") or None
+        if queue is not None and not re.fullmatch(QUEUE_NAME_PATTERN, queue):
+            self.message(f"“{queue}” is not a queue name: that filter was ignored.", messages.WARNING)
+            queue = None
+        return ListFilters(status=status, type=self.request.GET.get("type") or None, has_error=has_error, queue=queue)
 
     def _read_cursors(self) -> tuple[ListCursor | None, ListCursor | None]:
         """The page's ``after`` and ``before`` cursors; none (the first page) for a bad one."""
@@ -179,7 +186,7 @@ def filter_groups(filters: ListFilters, stats: services.QueueStats) -> list[dict
 
 def matching_count(filters: ListFilters, stats: services.QueueStats) -> int | None:
     """How many jobs the filters match, when the per type and status counts tell."""
-    if filters.has_error is not None:
+    if filters.has_error is not None or filters.queue is not None:
         return None
     if filters.type is not None:
         counts = stats.by_type.get(filters.type, {})

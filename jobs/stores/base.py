@@ -23,7 +23,7 @@ import functools
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -162,6 +162,7 @@ class JobStore(abc.ABC):
         status: str | None = None,
         type: str | None = None,
         has_error: bool | None = None,
+        queue: str | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
         before: ListCursor | None = None,
@@ -176,11 +177,22 @@ class JobStore(abc.ABC):
 
     # -- the worker's side ----------------------------------------------------------
     @abc.abstractmethod
-    def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
-        """Atomically take up to ``limit`` due pending jobs for ``owner``.
+    def claim(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease_seconds: float,
+        queue: str | None = None,
+        exclude_queues: Collection[str] = (),
+    ) -> list[Job]:
+        """Atomically take up to ``limit`` due pending jobs for ``owner``, in one indexed query.
 
-        Order: highest priority, then oldest ``runAt``, then oldest id. Each returned job
-        is ``processing`` with a fresh lease expiring ``lease_seconds`` after ``now``.
+        From ``queue`` only when given, else from every queue not in ``exclude_queues``
+        (the paused ones). Order: highest priority, then oldest ``runAt``, then oldest id.
+        Each returned job is ``processing`` with a fresh lease expiring ``lease_seconds``
+        after ``now``.
         """
 
     @abc.abstractmethod
@@ -282,6 +294,38 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def delete_finished(self, *, finished_before: datetime) -> int:
         """Delete completed, failed and cancelled jobs finished before the time; how many."""
+
+    @abc.abstractmethod
+    def purge_finished(self, *, status: str, finished_before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` jobs of the finished ``status`` finished before the time,
+        oldest first, through the (status, finishedAt) index; how many. Bounded and
+        idempotent, so retention may run it from several pools at once."""
+
+    def fill_finished(self, count: int, *, finished_at: datetime, type: str) -> None:
+        """Benchmarks only: insert ``count`` completed jobs of ``type`` finished at the time,
+        as fast as the database can (no per-job round trip)."""
+        raise NotImplementedError(f"{self.kind} store cannot pre-fill finished jobs")
+
+    # -- named queues -----------------------------------------------------------------
+    @abc.abstractmethod
+    def pause_queue(self, name: str, *, now: datetime) -> None:
+        """Stop claims from queue ``name`` (idempotent; the queue need not have jobs yet)."""
+
+    @abc.abstractmethod
+    def resume_queue(self, name: str) -> None:
+        """Let claims take queue ``name``'s jobs again (idempotent)."""
+
+    @abc.abstractmethod
+    def paused_queues(self) -> set[str]:
+        """Names of the paused queues (one small read)."""
+
+    @abc.abstractmethod
+    def count_by_queue_and_status(self) -> dict[tuple[str, str], int]:
+        """Number of jobs per (queue, status)."""
+
+    @abc.abstractmethod
+    def oldest_due_by_queue(self, *, now: datetime) -> dict[str, datetime]:
+        """Per queue with due pending jobs, the ``runAt`` of its oldest one."""
 
     # -- statistics -----------------------------------------------------------------
     @abc.abstractmethod

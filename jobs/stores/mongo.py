@@ -20,7 +20,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +29,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument, UpdateMany, UpdateOne, WriteConcern
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from jobs.models import Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
+from jobs.models import DEFAULT_QUEUE, Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
 from jobs.results import JobResult
 from jobs.retry import RetryStrategy
 from jobs.stores.base import JobStore, ListCursor, Renewal, StoreRejectedValue, StoreUnavailable
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 JOBS_COLLECTION = "jobs"
 POOLS_COLLECTION = "worker_pools"
+PAUSED_QUEUES_COLLECTION = "paused_queues"
 DEFAULT_DATABASE = "jobqueue"
 
 # Claim order: highest priority first, then oldest runAt, then oldest id.
@@ -183,6 +184,7 @@ def _job(document: dict) -> Job:
         result=document.get("result"),
         progress=document.get("progress"),
         cancel_requested=bool(document.get("cancelRequested", False)),
+        queue=document.get("queue", DEFAULT_QUEUE),
     )
 
 
@@ -207,6 +209,7 @@ def _new_document(new_job: NewJob, now: datetime) -> dict:
         # Absent, not null, without a key: the unique index is sparse.
         **({"idempotencyKey": new_job.idempotency_key} if new_job.idempotency_key is not None else {}),
         **({"requestHash": new_job.request_hash} if new_job.request_hash is not None else {}),
+        "queue": new_job.queue,
     }
 
 
@@ -236,9 +239,14 @@ def _pool(document: dict) -> PoolInfo:
     )
 
 
-def _due(now: datetime) -> dict:
-    """Pending jobs whose time has come: the claim filter."""
-    return {"status": Status.PENDING.value, "runAt": {"$lte": now}}
+def _due(now: datetime, queue: str | None = None, exclude_queues: Collection[str] = ()) -> dict:
+    """Pending jobs whose time has come, of ``queue`` or of any queue but the excluded: the claim filter."""
+    due = {"status": Status.PENDING.value, "runAt": {"$lte": now}}
+    if queue is not None:
+        due["queue"] = queue
+    elif exclude_queues:
+        due["queue"] = {"$nin": sorted(exclude_queues)}
+    return due
 
 
 def _held(job: Job) -> dict:
@@ -335,6 +343,7 @@ class MongoJobStore(JobStore):
         )
         self._jobs = self._database[JOBS_COLLECTION]
         self._pools = self._database[POOLS_COLLECTION]
+        self._paused = self._database[PAUSED_QUEUES_COLLECTION]
         self._timeout_seconds = timeout_seconds
         self._safe_uri = redact_uri(uri) if uri else None
 
@@ -434,6 +443,13 @@ class MongoJobStore(JobStore):
             [
                 # claim: status = pending, runAt <= now, sort priority desc, runAt, _id
                 pymongo.IndexModel([("status", asc), ("priority", desc), ("runAt", asc), ("_id", asc)], name="claim"),
+                # claim from one queue (runworkers --queue)
+                pymongo.IndexModel(
+                    [("status", asc), ("queue", asc), ("priority", desc), ("runAt", asc), ("_id", asc)],
+                    name="queue_claim",
+                ),
+                # list filtered by queue
+                pymongo.IndexModel([("queue", asc), ("createdAt", desc), ("_id", desc)], name="queue_list"),
                 # list: newest first, sort createdAt desc, _id desc (cursor pagination)
                 pymongo.IndexModel([("createdAt", desc), ("_id", desc)], name="list"),
                 # list filtered by status
@@ -470,6 +486,9 @@ class MongoJobStore(JobStore):
                 ),
             ]
         )
+        self._count_round_trips()
+        # By name, not _id: servers speaking MongoDB's protocol may refuse a string _id.
+        self._paused.create_indexes([pymongo.IndexModel([("name", asc)], name="name", unique=True)])
 
     def close(self) -> None:
         """Close the client's connections; the store is unusable afterwards."""
@@ -524,6 +543,7 @@ class MongoJobStore(JobStore):
         status: str | None = None,
         type: str | None = None,
         has_error: bool | None = None,
+        queue: str | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
         before: ListCursor | None = None,
@@ -538,6 +558,8 @@ class MongoJobStore(JobStore):
             query["type"] = type
         if has_error is not None:
             query["hasError"] = has_error
+        if queue is not None:
+            query["queue"] = queue
         order = LIST_ORDER
         if after is not None:
             query["$or"] = self._beyond(after, "$lt")
@@ -561,7 +583,16 @@ class MongoJobStore(JobStore):
 
     # -- the worker's side ----------------------------------------------------------
     @_serialized
-    def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
+    def claim(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease_seconds: float,
+        queue: str | None = None,
+        exclude_queues: Collection[str] = (),
+    ) -> list[Job]:
         """See ``JobStore.claim``. One round trip for one job; at most three for a batch."""
         if limit < 1:
             return []
@@ -573,18 +604,17 @@ class MongoJobStore(JobStore):
             "startedAt": now,
         }
         update = {"$set": {"status": Status.PROCESSING.value, "lease": lease, "updatedAt": now}}
+        due = _due(now, queue, exclude_queues)
         if limit == 1:
-            return self._claim_one(update, now)
-        return self._claim_batch(update, now, limit)
+            return self._claim_one(update, due)
+        return self._claim_batch(update, due, limit)
 
-    def _claim_one(self, update: dict, now: datetime) -> list[Job]:
+    def _claim_one(self, update: dict, due: dict) -> list[Job]:
         self._count_round_trips()
-        document = self._jobs.find_one_and_update(
-            _due(now), update, sort=CLAIM_ORDER, return_document=ReturnDocument.AFTER
-        )
+        document = self._jobs.find_one_and_update(due, update, sort=CLAIM_ORDER, return_document=ReturnDocument.AFTER)
         return [_job(document)] if document else []
 
-    def _claim_batch(self, update: dict, now: datetime, limit: int) -> list[Job]:
+    def _claim_batch(self, update: dict, due: dict, limit: int) -> list[Job]:
         """Pick candidates, take those still pending under one token, read back what we got.
 
         Each job is taken by a single-document update matched on ``status: pending``, so
@@ -592,11 +622,11 @@ class MongoJobStore(JobStore):
         loser just gets fewer jobs this time.
         """
         self._count_round_trips()
-        candidates = [doc["_id"] for doc in self._jobs.find(_due(now), {"_id": 1}, sort=CLAIM_ORDER, limit=limit)]
+        candidates = [doc["_id"] for doc in self._jobs.find(due, {"_id": 1}, sort=CLAIM_ORDER, limit=limit)]
         if not candidates:
             return []
         self._count_round_trips()
-        taken = self._jobs.update_many({"_id": {"$in": candidates}, **_due(now)}, update)
+        taken = self._jobs.update_many({"_id": {"$in": candidates}, **due}, update)
         if not taken.modified_count:
             return []
         # _id $in (not the token alone) so the read uses the _id index.
@@ -750,6 +780,73 @@ class MongoJobStore(JobStore):
             {"status": {"$in": FINISHED}, "finishedAt": {"$lt": truncate_ms(finished_before)}}
         )
         return result.deleted_count
+
+    @_serialized
+    def purge_finished(self, *, status: str, finished_before: datetime, limit: int) -> int:
+        """See ``JobStore.purge_finished``: ids read from the ``finished`` index, then one
+        ``delete_many`` re-checking the condition, so concurrent purges are harmless."""
+        match = {"status": status, "finishedAt": {"$lt": truncate_ms(finished_before)}}
+        self._count_round_trips()
+        ids = [doc["_id"] for doc in self._jobs.find(match, {"_id": 1}, sort=[("finishedAt", 1)], limit=limit)]
+        if not ids:
+            return 0
+        self._count_round_trips()
+        return self._jobs.delete_many({"_id": {"$in": ids}, **match}).deleted_count
+
+    @_serialized
+    def fill_finished(self, count: int, *, finished_at: datetime, type: str) -> None:
+        """See ``JobStore.fill_finished``: unordered ``insert_many`` of 10,000 documents a time."""
+        at = truncate_ms(finished_at)
+        for start in range(0, count, 10_000):
+            documents = []
+            for _ in range(min(10_000, count - start)):
+                document = _new_document(NewJob(type=type, payload={}, max_retries=0), at)
+                document.update(status=Status.COMPLETED.value, attemptCount=1, finishedAt=at)
+                documents.append(document)
+            self._count_round_trips()
+            self._jobs.insert_many(documents, ordered=False)
+
+    # -- named queues ---------------------------------------------------------------
+    @_serialized
+    def pause_queue(self, name: str, *, now: datetime) -> None:
+        self._count_round_trips()
+        self._paused.update_one({"name": name}, {"$setOnInsert": {"pausedAt": truncate_ms(now)}}, upsert=True)
+
+    @_serialized
+    def resume_queue(self, name: str) -> None:
+        self._count_round_trips()
+        self._paused.delete_many({"name": name})
+
+    @_serialized
+    def paused_queues(self) -> set[str]:
+        self._count_round_trips()
+        return {document["name"] for document in self._paused.find({}, {"_id": 0, "name": 1})}
+
+    @_serialized
+    def count_by_queue_and_status(self) -> dict[tuple[str, str], int]:
+        self._count_round_trips()
+        groups = self._jobs.aggregate(
+            [
+                {
+                    "$group": {
+                        "_id": {"queue": {"$ifNull": ["$queue", DEFAULT_QUEUE]}, "status": "$status"},
+                        "n": {"$sum": 1},
+                    }
+                },
+            ]
+        )
+        return {(group["_id"]["queue"], group["_id"]["status"]): group["n"] for group in groups}
+
+    @_serialized
+    def oldest_due_by_queue(self, *, now: datetime) -> dict[str, datetime]:
+        self._count_round_trips()
+        groups = self._jobs.aggregate(
+            [
+                {"$match": _due(truncate_ms(now))},
+                {"$group": {"_id": {"$ifNull": ["$queue", DEFAULT_QUEUE]}, "oldest": {"$min": "$runAt"}}},
+            ]
+        )
+        return {group["_id"]: _utc(group["oldest"]) for group in groups}
 
     # -- statistics -----------------------------------------------------------------
     @_serialized

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
@@ -35,6 +35,7 @@ from jobs.models import (
     Lease,
     NewJob,
     Outcome,
+    PausedQueueRecord,
     PoolInfo,
     Status,
     Throughput,
@@ -72,12 +73,13 @@ COLUMNS = (
     "result",
     "progress",
     "cancel_requested",
+    "queue",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
-    "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, "
-    "cancel_requested) VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, FALSE)"
+    "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
+    "cancel_requested) VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, FALSE)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
@@ -104,23 +106,40 @@ _CLAIM_SET = (
     "SET status = 'processing', lease_owner = %s, lease_token = %s, lease_expires_at = %s, "
     "lease_started_at = %s, updated_at = %s"
 )
-_CLAIM_PICK = "WHERE status = 'pending' AND run_at <= %s ORDER BY priority DESC, run_at, id LIMIT %s"
-# SQLite runs the whole statement under its write lock, so no job is handed out twice.
-# The unary + keeps the status check but stops SQLite choosing the status index for the
-# outer UPDATE, which would scan every pending row instead of looking each one up by id.
-_CLAIM_SQLITE = (
-    f"UPDATE {TABLE} {_CLAIM_SET} WHERE +status = 'pending' "
-    f"AND id IN (SELECT id FROM {TABLE} {_CLAIM_PICK}) RETURNING {_SELECT_COLUMNS}"
-)
-# PostgreSQL skips rows another claimer has locked. The pick is a MATERIALIZED CTE so it
-# runs exactly once: as an IN subquery, the planner may run it once per row of a
-# nested-loop semi join on a small or unanalysed table, each run locking the next
-# unlocked rows, and the claim then took every due job instead of its limit.
-_CLAIM_POSTGRESQL = (
-    f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {_CLAIM_PICK} FOR UPDATE SKIP LOCKED) "
-    f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
-    "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
-)
+_CLAIM_ORDER = "ORDER BY priority DESC, run_at, id LIMIT %s"
+
+
+@functools.cache
+def _claim_sql(vendor: str, one_queue: bool, excluded: int) -> str:
+    """The claim statement: from one queue (served by ``job_queue_claim_idx``) or from
+    every queue but ``excluded`` paused ones (``job_claim_idx``; the few paused names
+    are filtered while walking it). Parameters: the lease, then ``now``, the queue or
+    the excluded names, and the limit."""
+    where = "WHERE status = 'pending' AND run_at <= %s"
+    if one_queue:
+        where += " AND queue = %s"
+    elif excluded:
+        where += f" AND queue NOT IN ({', '.join(['%s'] * excluded)})"
+    pick = f"{where} {_CLAIM_ORDER}"
+    if vendor == "postgresql":
+        # PostgreSQL skips rows another claimer has locked. The pick is a MATERIALIZED CTE so
+        # it runs exactly once: as an IN subquery, the planner may run it once per row of a
+        # nested-loop semi join on a small or unanalysed table, each run locking the next
+        # unlocked rows, and the claim then took every due job instead of its limit.
+        return (
+            f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {pick} FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
+            "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
+        )
+    # SQLite runs the whole statement under its write lock, so no job is handed out twice.
+    # The unary + keeps the status check but stops SQLite choosing the status index for the
+    # outer UPDATE, which would scan every pending row instead of looking each one up by id.
+    return (
+        f"UPDATE {TABLE} {_CLAIM_SET} WHERE +status = 'pending' "
+        f"AND id IN (SELECT id FROM {TABLE} {pick}) RETURNING {_SELECT_COLUMNS}"
+    )
+
+
 # What the store needs: UPDATE … RETURNING (SQLite 3.35) and the claim above.
 SUPPORTED_VENDORS = ("sqlite", "postgresql")
 MINIMUM_SQLITE = (3, 35)
@@ -181,6 +200,7 @@ def _job_from_row(row: Sequence) -> Job:
         result,
         progress,
         cancel_requested,
+        queue,
     ) = row
     lease = None
     if lease_token is not None:
@@ -211,6 +231,7 @@ def _job_from_row(row: Sequence) -> Job:
         result=_parse_json(result),
         progress=_parse_json(progress),
         cancel_requested=bool(cancel_requested),
+        queue=queue,
     )
 
 
@@ -356,6 +377,7 @@ class SqlJobStore(JobStore):
             now_value,
             new_job.idempotency_key,
             new_job.request_hash,
+            new_job.queue,
         )
 
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> Job:
@@ -373,6 +395,7 @@ class SqlJobStore(JobStore):
             updated_at=now,
             idempotency_key=new_job.idempotency_key,
             request_hash=new_job.request_hash,
+            queue=new_job.queue,
         )
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
@@ -423,11 +446,14 @@ class SqlJobStore(JobStore):
         status: str | None = None,
         type: str | None = None,
         has_error: bool | None = None,
+        queue: str | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
         query = self._jobs().order_by("-created_at", "-id")
+        if queue is not None:
+            query = query.filter(queue=queue)
         if status is not None:
             query = query.filter(status=status)
         if type is not None:
@@ -447,18 +473,27 @@ class SqlJobStore(JobStore):
         return jobs[::-1] if before is not None else jobs
 
     # -- the worker's side ----------------------------------------------------------------
-    def claim(self, *, owner: str, limit: int, now: datetime, lease_seconds: float) -> list[Job]:
+    def claim(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease_seconds: float,
+        queue: str | None = None,
+        exclude_queues: Collection[str] = (),
+    ) -> list[Job]:
         if limit < 1:
             return []
         now = truncate_ms(now)
         token = uuid.uuid4().hex
         expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
         lease = (owner, token, self._dt(expires_at), self._dt(now), self._dt(now))
-        pick = (self._dt(now), limit)
-        if self._connection.vendor == "postgresql":
-            rows = self._execute(_CLAIM_POSTGRESQL, (*pick, *lease))
-        else:
-            rows = self._execute(_CLAIM_SQLITE, (*lease, *pick))
+        excluded = () if queue is not None else tuple(sorted(exclude_queues))
+        pick = (self._dt(now), *((queue,) if queue is not None else excluded), limit)
+        vendor = self._connection.vendor
+        sql = _claim_sql(vendor, queue is not None, len(excluded))
+        rows = self._execute(sql, (*pick, *lease) if vendor == "postgresql" else (*lease, *pick))
         jobs = [_job_from_row(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
@@ -609,6 +644,67 @@ class SqlJobStore(JobStore):
             self._jobs().filter(status__in=[s.value for s in FINISHED_STATUSES], finished_at__lt=finished_before)
         ).delete()
         return deleted
+
+    def purge_finished(self, *, status: str, finished_before: datetime, limit: int) -> int:
+        # Bounded: one DELETE of at most ``limit`` rows found by job_finished_idx, so a
+        # purge never holds the write lock for long and two pools purging at once only
+        # race for the same rows (each row is deleted once; the other finds fewer).
+        return self._rowcount(
+            f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE status = %s AND finished_at < %s "
+            "ORDER BY finished_at LIMIT %s)",
+            (status, self._dt(truncate_ms(finished_before)), limit),
+        )
+
+    def fill_finished(self, count: int, *, finished_at: datetime, type: str) -> None:
+        """See ``JobStore.fill_finished``: one INSERT … SELECT over a generated series,
+        ids ``ff`` + 22 hex digits (new job ids never start so: they begin with a timestamp)."""
+        at = self._dt(truncate_ms(finished_at))
+        columns = (
+            "id, type, payload, status, retry_count, max_retries, priority, run_at, attempts, attempt_count, "
+            "has_error, created_at, updated_at, finished_at, queue, cancel_requested"
+        )
+        values = "%s, '{}', 'completed', 0, 0, 0, %s, '[]', 1, %s, %s, %s, %s, 'default', FALSE"
+        if self._connection.vendor == "postgresql":
+            sql = (
+                f"INSERT INTO {TABLE} ({columns}) SELECT 'ff' || lpad(to_hex(i), 22, '0'), {values} "
+                "FROM generate_series(1, %s) AS i"
+            )
+        else:
+            sql = (
+                f"INSERT INTO {TABLE} ({columns}) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                f"WHERE i < %s) SELECT printf('ff%%022x', i), {values} FROM n"
+            )
+        params = (type, at, False, at, at, at)
+        with transaction.atomic(using=self.using):
+            self._execute(sql, (*params, count) if self._connection.vendor == "postgresql" else (count, *params))
+
+    # -- named queues -------------------------------------------------------------------
+    def _paused(self):
+        return PausedQueueRecord.objects.using(self.using)
+
+    def pause_queue(self, name: str, *, now: datetime) -> None:
+        self._count_round_trips()
+        self._paused().get_or_create(name=name, defaults={"paused_at": truncate_ms(now)})
+
+    def resume_queue(self, name: str) -> None:
+        self._count_round_trips()
+        self._paused().filter(name=name).delete()
+
+    def paused_queues(self) -> set[str]:
+        self._count_round_trips()
+        return set(self._paused().values_list("name", flat=True))
+
+    def count_by_queue_and_status(self) -> dict[tuple[str, str], int]:
+        self._count_round_trips()
+        rows = self._jobs().values_list("queue", "status").annotate(n=Count("*")).order_by()
+        return {(queue, status): n for queue, status, n in rows}
+
+    def oldest_due_by_queue(self, *, now: datetime) -> dict[str, datetime]:
+        rows = self._execute(
+            f"SELECT queue, MIN(run_at) FROM {TABLE} WHERE status = 'pending' AND run_at <= %s GROUP BY queue",
+            (self._dt(truncate_ms(now)),),
+        )
+        return {queue: _parse_datetime(oldest) for queue, oldest in rows}
 
     # -- statistics -----------------------------------------------------------------------
     def recently_finished(self, *, limit: int) -> list[Job]:

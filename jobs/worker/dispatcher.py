@@ -2,9 +2,14 @@
 
 Each turn records the results the workers handed back (one ``record_results``: one
 durable commit for a batch of jobs), then claims at most as many due jobs as there are
-idle workers (one ``claim``). It claims again at once while the queue has work, and
+idle workers (one ``claim``, skipping paused queues). With named queues
+(``PoolOptions.queues``) each queue is a lane with its own threads and gets its own claim
+of at most its idle threads. A lane is claimed again at once while it has work, and
 otherwise only after a wake-up (``new_work``) or the poll interval; a store error backs
 off, doubling up to ``_MAX_ERROR_BACKOFF``.
+
+Paused queues are read from the store at most once per poll interval, so pausing costs
+the hot path one small read per interval, not one per claim.
 """
 
 import logging
@@ -30,11 +35,22 @@ class Dispatcher:
         self._hand_out = hand_out
         #: A job may have become due since the last claim (set from any thread).
         self.new_work = False
-        self._queue_empty = False  # the last claim found fewer jobs than it asked for
+        # Lanes (a queue name, or None: every queue) whose last claim found fewer jobs than asked.
+        self._empty_lanes: set[str | None] = set()
+        self._lanes: tuple[tuple[str | None, int], ...] = context.options.queues or (
+            (None, context.options.concurrency),
+        )
+        self._paused: frozenset[str] = frozenset()
+        self._paused_read_at: float | None = None  # monotonic time of the last read
         self._next_poll = 0.0  # monotonic time of the next claim when the queue looked empty
         self.error_backoff = 0.0
         self._retry_writes_at = 0.0  # monotonic time before which failed writes wait
         self._claimed_total = 0
+
+    @property
+    def _queue_empty(self) -> bool:
+        """Every lane's last claim found fewer jobs than it asked for."""
+        return len(self._empty_lanes) == len(self._lanes)
 
     @property
     def idle(self) -> bool:
@@ -48,19 +64,22 @@ class Dispatcher:
         if not claiming:
             return 0
         free = self.free_slots()
-        wanted = self.new_work or not self._queue_empty or time.monotonic() >= self._next_poll
-        if free == 0 or not wanted:
+        if free == 0:
+            return 0
+        polling = self.new_work or time.monotonic() >= self._next_poll
+        if not polling and self._queue_empty:
             return 0
         self.new_work = False
+        if polling:
+            self._empty_lanes.clear()
         try:
             claimed = self.claim_jobs(free)
         except Exception as error:
             self._store_failed("claiming jobs", error)
             return 0
         self.error_backoff = 0.0
-        # Fewer jobs than idle workers: the queue is empty; wait for a wake-up or the poll.
-        self._queue_empty = claimed < free
-        self._next_poll = time.monotonic() + self.context.options.poll_interval
+        if polling or self._queue_empty:
+            self._next_poll = time.monotonic() + self.context.options.poll_interval
         return claimed
 
     def free_slots(self) -> int:
@@ -71,22 +90,47 @@ class Dispatcher:
         return max(free, 0)
 
     def claim_jobs(self, limit: int | None = None) -> int:
-        """Claim up to ``limit`` (default: free workers) due jobs in one store call and
-        hand them out. How many it claimed."""
+        """Claim up to ``limit`` (default: free workers) due jobs, one store call per lane
+        that is not paused, has idle threads and may have work, and hand them out. A lane
+        that got fewer jobs than it asked for is marked empty until the next poll or
+        wake-up. How many it claimed."""
         limit = self.free_slots() if limit is None else limit
-        if limit < 1:
-            return 0
-        jobs = self.context.store().claim(
-            owner=self.context.worker_id,
-            limit=limit,
-            now=self.context.clock(),
-            lease_seconds=self.context.options.lease_seconds,
-        )
-        self.context.holdings.claimed(jobs)
-        self._claimed_total += len(jobs)
-        for job in jobs:
-            self._hand_out(job)
-        return len(jobs)
+        paused = self.paused_queues()
+        running = self.context.holdings.running_by_queue() if self.context.options.queues else {}
+        claimed = 0
+        for queue, threads in self._lanes:
+            if queue in self._empty_lanes:
+                continue
+            wanted = min(limit - claimed, threads - running.get(queue, 0) if queue is not None else limit - claimed)
+            if wanted < 1:
+                continue
+            if queue in paused:
+                self._empty_lanes.add(queue)
+                continue
+            jobs = self.context.store().claim(
+                owner=self.context.worker_id,
+                limit=wanted,
+                now=self.context.clock(),
+                lease_seconds=self.context.options.lease_seconds,
+                queue=queue,
+                exclude_queues=paused if queue is None else (),
+            )
+            if len(jobs) < wanted:
+                self._empty_lanes.add(queue)
+            self.context.holdings.claimed(jobs)
+            self._claimed_total += len(jobs)
+            claimed += len(jobs)
+            for job in jobs:
+                self._hand_out(job)
+        return claimed
+
+    def paused_queues(self) -> frozenset[str]:
+        """The paused queues, read from the store at most once per poll interval."""
+        now = time.monotonic()
+        if self._paused_read_at is None or now - self._paused_read_at >= self.context.options.poll_interval:
+            self._paused = frozenset(self.context.store().paused_queues())
+            self._paused_read_at = now
+        return self._paused
 
     def write_results(self) -> int:
         """Record every result handed back, in one store call. How many were applied.

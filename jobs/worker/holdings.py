@@ -41,6 +41,14 @@ class Holdings:
         """Jobs handed to workers whose results are not back yet."""
         return len(self._executing)
 
+    def running_by_queue(self) -> dict[str, int]:
+        """Jobs handed to workers whose results are not back yet, per queue."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for execution in self._executing.values():
+                counts[execution.job.queue] = counts.get(execution.job.queue, 0) + 1
+            return counts
+
     @property
     def awaiting_write(self) -> int:
         return len(self._results)

@@ -1,6 +1,6 @@
 """Lease keeping: the pool's second thread renews the leases of every held job, keeps the
-pool's entry in the registry (heartbeats), checks the process's health, and reaps jobs
-of lost workers.
+pool's entry in the registry (heartbeats), checks the process's health, reaps jobs
+of lost workers, and deletes finished jobs past their retention (``jobs.retention``).
 
 It renews right before each reaping, so the pool's own reaper never takes a job this
 pool still holds, however long a store outage delayed the renewals.
@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.db import connections
 
+from jobs import retention
 from jobs.models import PoolInfo
 from jobs.timeutil import truncate_ms
 from jobs.worker.context import PoolContext
@@ -39,13 +40,16 @@ class LeaseKeeper:
         self._stop_pool = stop_pool
         self._new_work = new_work
         self._lost: set[str] = set()  # already logged
+        # Read now, so a bad retention setting stops the pool at start, not an hour later.
+        self._retention = retention.RetentionPolicy.from_settings()
 
     def run(self, closed: threading.Event) -> None:
         """The keeper thread's loop, until ``closed`` is set."""
         now = time.monotonic()
         next_renew, next_reap = now + self.context.options.renew_every, now + self.context.options.reap_every
+        next_purge = now + self.context.options.retention_interval
         try:
-            while not closed.wait(max(0.0, min(next_renew, next_reap) - time.monotonic())):
+            while not closed.wait(max(0.0, min(next_renew, next_reap, next_purge) - time.monotonic())):
                 now = time.monotonic()
                 if now >= next_renew:
                     next_renew = now + self.context.options.renew_every
@@ -55,6 +59,9 @@ class LeaseKeeper:
                 if now >= next_reap:
                     next_reap = now + self.context.options.reap_every
                     self._guarded("reaping jobs of lost workers", self.reap)
+                if now >= next_purge:
+                    next_purge = now + self.context.options.retention_interval
+                    self._guarded("deleting finished jobs past their retention", self.purge)
         finally:
             connections.close_all()
 
@@ -112,6 +119,10 @@ class LeaseKeeper:
             logger.info("reaped %d jobs whose worker was lost", reaped)
             self._new_work()
         return reaped
+
+    def purge(self) -> int:
+        """Delete finished jobs past their retention, in bounded batches. How many."""
+        return retention.purge_expired(store=self.context.store(), clock=self.context.clock, policy=self._retention)
 
     def register(self) -> None:
         """Enter the pool registry (the dashboard's list of live pools)."""

@@ -21,6 +21,12 @@ class PoolOptions:
     run behind this one's: the reaper waits that long past a lease's expiry.
     ``max_abandoned_threads`` makes a supervised process ask to be replaced;
     ``parent_pid`` makes it stop when its supervisor is gone.
+
+    ``queues`` (``runworkers --queue emails=4``) gives named queues their own threads:
+    ``(("emails", 4), ("reports", 1))`` runs only those queues, each with at most that
+    many jobs at once, and ``concurrency`` becomes their sum. ``None``: every queue, on
+    ``concurrency`` threads. ``retention_interval``: seconds between two purges of
+    finished jobs past their retention (``jobs.retention``).
     """
 
     concurrency: int = 4
@@ -37,8 +43,17 @@ class PoolOptions:
     max_abandoned_threads: int | None = None
     parent_pid: int | None = None
     pool_id: str | None = None
+    queues: tuple[tuple[str, int], ...] | None = None
+    retention_interval: float = 60.0
 
     def __post_init__(self):
+        if self.queues is not None:
+            if not self.queues or any(threads < 1 for _, threads in self.queues):
+                raise ValueError("every named queue needs at least one worker thread")
+            if len({name for name, _ in self.queues}) != len(self.queues):
+                raise ValueError("a queue is named twice")
+            # Frozen: the one place concurrency is derived rather than given.
+            object.__setattr__(self, "concurrency", sum(threads for _, threads in self.queues))
         if self.concurrency < 1:
             raise ValueError("a pool needs at least one worker thread")
         if self.lease_seconds <= 0 or self.poll_interval <= 0:

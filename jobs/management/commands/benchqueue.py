@@ -7,7 +7,9 @@ polling), and the store round trips per job, the insert included.
 
 ``--tmpfs`` puts the SQLite file in /dev/shm, where fsync costs nothing, so the enqueue
 time left is the Python (and SQLite) cost per job; every run also prints the CPU time per
-enqueue. ``--json`` adds one machine-readable line of the figures at the end, which
+enqueue. ``--finished N`` first pre-fills N finished jobs (one bulk insert) and prints
+the claim and processing speed on the empty table and then beside those N jobs, which
+the claim's index should not notice. ``--json`` adds one machine-readable line of the figures at the end, which
 ``bench/peers.py`` (``make bench-peers``) parses; ``--probes 0`` skips the pickup latencies.
 
 It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
@@ -26,6 +28,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -135,6 +138,13 @@ class Command(BaseCommand):
             f"1 to {services.MAX_BULK_JOBS}; default 0: one by one.",
         )
         parser.add_argument(
+            "--finished",
+            type=int,
+            default=0,
+            help="Pre-fill this many finished jobs and print claim and processing speed on the empty "
+            "table and beside them (default: 0, skip).",
+        )
+        parser.add_argument(
             "--json",
             action="store_true",
             help="Also print the figures as one JSON object on the last line (for bench/peers.py).",
@@ -143,8 +153,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["jobs"] < 1 or options["concurrency"] < 1:
             raise CommandError("--jobs and --concurrency must be 1 or more")
-        if options["probes"] < 0:
-            raise CommandError("--probes must be 0 or more")
+        if options["probes"] < 0 or options["finished"] < 0:
+            raise CommandError("--probes and --finished must be 0 or more")
         if not 0 <= options["bulk"] <= services.MAX_BULK_JOBS:
             raise CommandError(f"--bulk must be from 0 to {services.MAX_BULK_JOBS}")
         kind = options["store"]
@@ -193,6 +203,7 @@ class Command(BaseCommand):
         arguments = ["benchqueue", "--store=sql", f"--jobs={options['jobs']}"]
         arguments += [f"--concurrency={options['concurrency']}", f"--probes={options['probes']}"]
         arguments += [f"--bulk={options['bulk']}"]
+        arguments += [f"--finished={options['finished']}"]
         arguments += ["--json"] if options["json"] else []
         if not options["tmpfs"]:
             run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
@@ -225,6 +236,8 @@ class Command(BaseCommand):
         write = self.stdout.write
         write(f"Store: {store.describe()}")
         write(f"{count} no-op jobs, {concurrency} worker threads, poll interval {poll:g} s")
+        if options["finished"]:
+            self._compare_with_finished(store, options)
 
         trips_at_start = store.round_trips
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
@@ -245,13 +258,14 @@ class Command(BaseCommand):
         )
 
         rss_before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        completed_before = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0)
         pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
         timers = StoreTimers(store, ("claim", "record_results"))
         started = time.perf_counter()
         with timers:
             pool.run()
         process_seconds = time.perf_counter() - started
-        done = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0)
+        done = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0) - completed_before
         trips = store.round_trips - trips_at_start
         write(
             f"Processing:  {done / process_seconds:8.0f} jobs/s  ({done} of {count} completed in "
@@ -299,6 +313,39 @@ class Command(BaseCommand):
             return
         for start in range(0, count, batch):
             services.enqueue_many([{"type": NOOP_TYPE, "payload": {}}] * min(batch, count - start))
+
+    def _compare_with_finished(self, store: JobStore, options):
+        """Claim and processing speed on the empty table, then beside ``--finished`` finished jobs."""
+        finished = options["finished"]
+        empty = self._claim_speed(store, options)
+        self.stdout.write(self._claim_line("empty table", empty))
+        started = time.perf_counter()
+        store.fill_finished(finished, finished_at=utc_now() - timedelta(hours=1), type=NOOP_TYPE)
+        self.stdout.write(f"Pre-filled {finished} finished jobs in {time.perf_counter() - started:.1f} s")
+        full = self._claim_speed(store, options)
+        self.stdout.write(self._claim_line(f"{finished} finished jobs", full))
+        self.stdout.write(
+            f"             beside {finished} finished jobs: claim time per job x{full[1] / empty[1]:.2f}, "
+            f"processing rate x{full[0] / empty[0]:.2f} (1.00 = unchanged; timings are noisy)"
+        )
+
+    def _claim_speed(self, store: JobStore, options) -> tuple[float, float]:
+        """(jobs/s processed, µs in ``store.claim`` per job) for ``--jobs`` no-op jobs."""
+        count = options["jobs"]
+        store.insert_many([NewJob(type=NOOP_TYPE, payload={}, max_retries=0) for _ in range(count)], now=utc_now())
+        pool = WorkerPool(
+            PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True), store=store
+        )
+        timers = StoreTimers(store, ("claim",))
+        started = time.perf_counter()
+        with timers:
+            pool.run()
+        seconds = time.perf_counter() - started
+        return count / seconds, timers.seconds["claim"] / count * 1e6
+
+    @staticmethod
+    def _claim_line(what: str, figures: tuple[float, float]) -> str:
+        return f"Claim, {what}: {figures[0]:8.0f} jobs/s processed, {figures[1]:.0f} µs in store.claim per job"
 
     def _measure_pickup(self, store: JobStore, options, probes: Probes):
         write = self.stdout.write

@@ -4,12 +4,14 @@ Only parses options and starts ``jobs.worker``; the loop lives there.
 """
 
 import argparse
+import re
 from dataclasses import replace
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from jobs.models import QUEUE_NAME_PATTERN
 from jobs.results import Completed, Failed, Released, Retried
 from jobs.stores import StoreUnavailable, get_store, use_store
 from jobs.worker import PoolOptions, ProcessSupervisor, WorkerPool, run_until_signalled
@@ -23,6 +25,16 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
     return number
+
+
+def _queue_threads(value: str) -> tuple[str, int]:
+    """``NAME=THREADS`` of ``--queue``."""
+    name, separator, threads = value.partition("=")
+    if not separator or not re.fullmatch(QUEUE_NAME_PATTERN, name):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not NAME=THREADS with a queue name of 1 to 64 of a-z, 0-9, _ and -"
+        )
+    return name, _positive_int(threads)
 
 
 def _non_negative_float(value: str) -> float:
@@ -48,6 +60,16 @@ class Command(BaseCommand):
             type=_positive_int,
             default=None,
             help=f"Worker threads per process (default: JOBQUEUE_WORKERS, {settings.JOBQUEUE_WORKERS}).",
+        )
+        parser.add_argument(
+            "--queue",
+            dest="queues",
+            type=_queue_threads,
+            action="append",
+            metavar="NAME=THREADS",
+            help="Run only these queues, each with its own threads in one pool, e.g. "
+            "--queue emails=4 --queue reports=1 (repeatable; replaces --concurrency). "
+            "Default: every queue, on --concurrency threads.",
         )
         parser.add_argument(
             "--processes",
@@ -78,21 +100,31 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        concurrency = options["concurrency"] or settings.JOBQUEUE_WORKERS
+        named = tuple(options["queues"]) if options["queues"] else None
+        if named and options["concurrency"]:
+            raise CommandError("give --queue NAME=THREADS or --concurrency, not both")
+        if named and len({name for name, _ in named}) != len(named):
+            raise CommandError("each --queue may be named once")
+        concurrency = (
+            sum(threads for _, threads in named) if named else options["concurrency"] or settings.JOBQUEUE_WORKERS
+        )
         processes = options["processes"]
         try:
             store = get_store()
         except StoreUnavailable as error:
             raise CommandError(f"cannot start workers: {error}") from error
 
+        queues = ", ".join(f"{name}={threads}" for name, threads in named) if named else "every queue"
         banner = (
             f"Starting {processes} worker process{'es' if processes > 1 else ''} of {concurrency} threads "
+            f"({queues}) "
             f"on {store.describe()} (lease {settings.JOBQUEUE_LEASE_SECONDS:g} s, "
             f"poll every {settings.JOBQUEUE_POLL_INTERVAL:g} s)"
         )
         self.stdout.write(banner)
         pool_options = PoolOptions.from_settings(
             concurrency=concurrency,
+            queues=named,
             grace_period=options["grace_period"],
             max_jobs=options["max_jobs"],
             run_until_idle=options["burst"],
