@@ -5,6 +5,7 @@
 from rest_framework import serializers, views
 from rest_framework.response import Response
 
+from apikeys.access import ApiAccess
 from jobs import queues
 
 
@@ -17,7 +18,7 @@ class QueueOutputSerializer(serializers.Serializer):
     paused = serializers.BooleanField(read_only=True)
 
 
-class QueueListView(views.APIView):
+class QueueListView(ApiAccess, views.APIView):
     """``GET /queues`` — every queue by name: ``counts`` per status, the age in seconds of
     its oldest due pending job (``oldestPendingAgeSeconds``, null when none) and ``paused``."""
 
@@ -25,7 +26,7 @@ class QueueListView(views.APIView):
         return Response(QueueOutputSerializer(queues.list_queues(), many=True).data)
 
 
-class QueuePauseView(views.APIView):
+class QueuePauseView(ApiAccess, views.APIView):
     """``POST /queues/<name>/pause`` — no pool claims the queue's pending jobs any more
     (running ones finish); the queue as JSON. Idempotent; a queue with no jobs yet may be
     paused ahead of time. A bad name is a 400 naming ``name``."""
@@ -34,7 +35,7 @@ class QueuePauseView(views.APIView):
         return Response(QueueOutputSerializer(queues.pause_queue(name)).data)
 
 
-class QueueResumeView(views.APIView):
+class QueueResumeView(ApiAccess, views.APIView):
     """``POST /queues/<name>/resume`` — pools claim the queue's jobs again; the queue as JSON."""
 
     def post(self, request, name):
