@@ -97,6 +97,8 @@ class JobOutputSerializer(serializers.Serializer):
     attemptCount = serializers.IntegerField(source="attempt_count", read_only=True)
     attempts = AttemptOutputSerializer(many=True, read_only=True)
     lease = LeaseOutputSerializer(read_only=True, allow_null=True)
+    uniqueKey = serializers.CharField(source="unique_key", read_only=True, allow_null=True)
+    schedule = serializers.CharField(read_only=True, allow_null=True)
 
 
 class QueueStatsOutputSerializer(serializers.Serializer):

@@ -56,6 +56,7 @@ def enqueue(
     priority: int = 0,
     run_at: datetime | None = None,
     delay_seconds: float | None = None,
+    unique_key: str | None = None,
     clock: Clock = utc_now,
 ) -> Job:
     """Validate and store a new pending job; return it as stored.
@@ -66,10 +67,12 @@ def enqueue(
     the type's own serializer. ``run_at`` (aware) or ``delay_seconds`` (not both) delay
     the first run. Raises ``JobValidationError`` (errors named as in the API:
     ``maxRetries``, ``runAt``, ``payload.to``...) or ``PayloadTooLarge``; nothing is
-    stored then.
+    stored then. With ``unique_key``, while a pending or processing job of the same type
+    holds that key, that job is returned and nothing is stored.
     """
     data = {"type": type, "payload": {} if payload is None else payload, "priority": priority}
-    for name, value in (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds)):
+    named = (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds), ("uniqueKey", unique_key))
+    for name, value in named:
         if value is not None:
             data[name] = value
     return enqueue_request(data, clock=clock)
@@ -80,6 +83,23 @@ def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
 
     Raises ``JobValidationError`` with the errors per field, a payload's nested per its
     own field, or ``PayloadTooLarge``; nothing is stored then.
+    """
+    return submit_job(data, clock=clock).job
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The job a request stands for, and whether the request created it (``False``: a
+    live job of the same type already held its ``uniqueKey``)."""
+
+    job: Job
+    created: bool
+
+
+def submit_job(data: Mapping, *, clock: Clock = utc_now, schedule: str | None = None) -> Submitted:
+    """``enqueue_request``, telling a new job from the live one holding its ``uniqueKey``.
+
+    ``schedule`` names the schedule enqueuing the job (not a client's field).
     """
     now = clock()
     given = JobInputSerializer(data=data, context={"now": now})
@@ -93,11 +113,19 @@ def enqueue_request(data: Mapping, *, clock: Clock = utc_now) -> Job:
         max_retries=job_input["max_retries"],
         priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
+        unique_key=job_input["unique_key"],
+        schedule=schedule,
     )
-    job = get_store().insert(new_job, now=now)
+    if new_job.unique_key is None:
+        job, created = get_store().insert(new_job, now=now), True
+    else:
+        job, created = get_store().insert_unique(new_job, now=now)
+    if not created:
+        logger.debug("%s job %s already holds unique key %r", job.type, job.id, new_job.unique_key)
+        return Submitted(job=job, created=False)
     logger.debug("enqueued %s job %s", job.type, job.id)
     wakeups.job_enqueued()
-    return job
+    return Submitted(job=job, created=True)
 
 
 # --- read -------------------------------------------------------------------------------

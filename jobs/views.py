@@ -70,7 +70,8 @@ def max_body_bytes() -> int:
 class JobViewSet(viewsets.ViewSet):
     """Jobs: enqueue one, read one, list the latest.
 
-    * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``.
+    * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``, or
+      ``200`` with the pending or processing job of that type already holding ``uniqueKey``.
     * ``GET /jobs/<id>`` or ``GET /jobs?id=<id>`` — one job.
     * ``GET /jobs`` — a JSON array of jobs, newest ``createdAt`` first, at most ``limit``
       (default 50, 1 to 500), filtered by ``status``, ``type``, ``hasError``; when more
@@ -101,11 +102,13 @@ class JobViewSet(viewsets.ViewSet):
             raise exceptions.UnsupportedMediaType("", detail="Content-Type is missing; send application/json.")
         if not isinstance(request.data, dict):
             raise exceptions.ParseError(f"The request body must be a JSON object, not {_json_kind(request.data)}.")
-        job = services.enqueue_request(request.data)
-        logger.debug("POST /jobs: enqueued %s job %s", job.type, job.id)
+        submitted = services.submit_job(request.data)
+        job = submitted.job
+        logger.debug("POST /jobs: %s %s job %s", "enqueued" if submitted.created else "found", job.type, job.id)
         return Response(
             JobOutputSerializer(job).data,
-            status=status.HTTP_201_CREATED,
+            # 200: a live job already held the uniqueKey; it is that job, nothing was created.
+            status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
             headers={"Location": reverse("job-detail", kwargs={"job_id": job.id})},
         )
 

@@ -34,6 +34,8 @@ JOB_FIELDS = {
     "attemptCount",
     "attempts",
     "lease",
+    "uniqueKey",
+    "schedule",
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 EMAIL = {"to": "user@example.com", "subject": "Welcome", "body": "Hello!"}

@@ -202,6 +202,7 @@ def test_ensure_ready_creates_every_index_and_is_idempotent(mock_store):
         "due",
         "finished",
         "error_list",
+        "unique_key_live",
     }
     assert list(jobs_indexes["claim"].items()) == [("status", 1), ("priority", -1), ("runAt", 1), ("_id", 1)]
     assert list(jobs_indexes["list"].items()) == [("createdAt", -1), ("_id", -1)]

@@ -131,6 +131,15 @@ class JobStore(abc.ABC):
         """Store a new pending job (one write) and return it as stored."""
 
     @abc.abstractmethod
+    def insert_unique(self, new_job: NewJob, *, now: datetime) -> tuple[Job, bool]:
+        """Store a new pending job that has a ``unique_key``, unless a pending or
+        processing job of its type holds that key: then that job. ``(job, created)``.
+
+        The database's unique partial index decides, so concurrent callers get one job.
+        ``insert`` of a job with a ``unique_key`` does the same and returns the job.
+        """
+
+    @abc.abstractmethod
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         """Store many new pending jobs at once (all or none) and return them, in order."""
 

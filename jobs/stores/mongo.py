@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 import pymongo
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne, WriteConcern
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from jobs.models import Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
+from jobs.models import UNIQUE_KEY_STATUSES, Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
 from jobs.results import JobResult
 from jobs.retry import RetryStrategy
 from jobs.stores.base import JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
@@ -44,6 +44,9 @@ DEFAULT_DATABASE = "jobqueue"
 CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
 # List order: newest first; the id breaks ties so cursor pagination is exact.
 LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+UNIQUE_KEY_LIVE = [status.value for status in UNIQUE_KEY_STATUSES]
+# How often an insert refused for its unique key looks for the holder before giving up.
+UNIQUE_INSERT_TRIES = 5
 FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
 # Naive on purpose: BSON encodes naive datetimes as UTC, and in-memory fakes of MongoDB
 # store them naive, so date arithmetic against it works on both.
@@ -176,6 +179,8 @@ def _job(document: dict) -> Job:
         attempts=tuple(Attempt.from_dict(item, parse=_utc) for item in document.get("attempts") or ()),
         attempt_count=document.get("attemptCount", 0),
         result=document.get("result"),
+        unique_key=document.get("uniqueKey"),
+        schedule=document.get("schedule"),
     )
 
 
@@ -197,6 +202,8 @@ def _new_document(new_job: NewJob, now: datetime) -> dict:
         "createdAt": now,
         "updatedAt": now,
         "finishedAt": None,
+        **({"uniqueKey": new_job.unique_key} if new_job.unique_key is not None else {}),
+        **({"schedule": new_job.schedule} if new_job.schedule is not None else {}),
     }
 
 
@@ -438,6 +445,13 @@ class MongoJobStore(JobStore):
                 pymongo.IndexModel([("status", asc), ("finishedAt", asc)], name="finished"),
                 # list filtered by "has error"
                 pymongo.IndexModel([("hasError", asc), ("createdAt", desc), ("_id", desc)], name="error_list"),
+                # unique jobs: one live (pending or processing) job per (type, uniqueKey)
+                pymongo.IndexModel(
+                    [("type", asc), ("uniqueKey", asc)],
+                    name="unique_key_live",
+                    unique=True,
+                    partialFilterExpression={"uniqueKey": {"$type": "string"}, "status": {"$in": UNIQUE_KEY_LIVE}},
+                ),
             ]
         )
         self._count_round_trips()
@@ -469,10 +483,29 @@ class MongoJobStore(JobStore):
     # -- enqueue and read -----------------------------------------------------------
     @_serialized
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
+        if new_job.unique_key is not None:
+            return self.insert_unique(new_job, now=now)[0]
         document = _new_document(new_job, truncate_ms(now))
         self._count_round_trips()
         self._jobs.insert_one(document)
         return _job(document)
+
+    @_serialized
+    def insert_unique(self, new_job: NewJob, *, now: datetime) -> tuple[Job, bool]:
+        live = {"type": new_job.type, "uniqueKey": new_job.unique_key, "status": {"$in": UNIQUE_KEY_LIVE}}
+        for _ in range(UNIQUE_INSERT_TRIES):
+            document = _new_document(new_job, truncate_ms(now))
+            self._count_round_trips()
+            try:
+                self._jobs.insert_one(document)
+                return _job(document), True
+            except DuplicateKeyError:
+                self._count_round_trips()
+                holder = self._jobs.find_one(live)
+                if holder is not None:
+                    return _job(holder), False
+                # The holder of the key finished between the refusal and the read: try again.
+        raise StoreUnavailable(f"unique key {new_job.unique_key!r} kept changing hands; try again")
 
     @_serialized
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from django.db import DatabaseError, OperationalError, connections, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
 from django.db.models import Count, F
 
 from jobs.ids import new_job_id
@@ -66,12 +66,14 @@ COLUMNS = (
     "updated_at",
     "finished_at",
     "result",
+    "unique_key",
+    "schedule",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
-    "attempts, attempt_count, has_error, created_at, updated_at) "
-    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s)"
+    "attempts, attempt_count, has_error, created_at, updated_at, unique_key, schedule) "
+    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
@@ -115,6 +117,12 @@ _CLAIM_POSTGRESQL = (
     f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
     "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
 )
+_LIVE_WITH_KEY = (
+    f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE type = %s AND unique_key = %s "
+    "AND status IN ('pending', 'processing')"
+)
+# How often an insert refused for its unique key looks for the holder before giving up.
+UNIQUE_INSERT_TRIES = 5
 # What the store needs: UPDATE … RETURNING (SQLite 3.35) and the claim above.
 SUPPORTED_VENDORS = ("sqlite", "postgresql")
 MINIMUM_SQLITE = (3, 35)
@@ -171,6 +179,8 @@ def _job_from_row(row: Sequence) -> Job:
         updated_at,
         finished_at,
         result,
+        unique_key,
+        schedule,
     ) = row
     lease = None
     if lease_token is not None:
@@ -197,6 +207,8 @@ def _job_from_row(row: Sequence) -> Job:
         attempts=tuple(Attempt.from_dict(item, _parse_datetime) for item in _parse_json(attempts) or ()),
         attempt_count=attempt_count,
         result=_parse_json(result),
+        unique_key=unique_key,
+        schedule=schedule,
     )
 
 
@@ -307,6 +319,8 @@ class SqlJobStore(JobStore):
             False,
             self._dt(now),
             self._dt(now),
+            new_job.unique_key,
+            new_job.schedule,
         )
 
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime) -> Job:
@@ -321,13 +335,33 @@ class SqlJobStore(JobStore):
             run_at=truncate_ms(new_job.run_at or now),
             created_at=now,
             updated_at=now,
+            unique_key=new_job.unique_key,
+            schedule=new_job.schedule,
         )
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
+        if new_job.unique_key is not None:
+            return self.insert_unique(new_job, now=now)[0]
         now = truncate_ms(now)
         job_id = new_job_id()
         self._execute(_INSERT, self._insert_params(job_id, new_job, now))
         return self._new_job(job_id, new_job, now)
+
+    def insert_unique(self, new_job: NewJob, *, now: datetime) -> tuple[Job, bool]:
+        now = truncate_ms(now)
+        for _ in range(UNIQUE_INSERT_TRIES):
+            job_id = new_job_id()
+            try:
+                # A savepoint inside a caller's transaction, so PostgreSQL can go on after the refusal.
+                with transaction.atomic(using=self.using):
+                    self._execute(_INSERT, self._insert_params(job_id, new_job, now))
+                return self._new_job(job_id, new_job, now), True
+            except IntegrityError:
+                rows = self._execute(_LIVE_WITH_KEY, (new_job.type, new_job.unique_key))
+                if rows:
+                    return _job_from_row(rows[0]), False
+                # The holder of the key finished between the refusal and the read: try again.
+        raise StoreUnavailable(f"unique key {new_job.unique_key!r} kept changing hands; try again")
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         now = truncate_ms(now)
