@@ -118,8 +118,7 @@ _CLAIM_POSTGRESQL = (
     "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
 )
 _LIVE_WITH_KEY = (
-    f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE type = %s AND unique_key = %s "
-    "AND status IN ('pending', 'processing')"
+    f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE type = %s AND unique_key = %s AND status IN ('pending', 'processing')"
 )
 # How often an insert refused for its unique key looks for the holder before giving up.
 UNIQUE_INSERT_TRIES = 5
