@@ -203,6 +203,9 @@ JOBQUEUE_LEASE_SECONDS = envfloat("JOBQUEUE_LEASE_SECONDS", 30.0, minimum=1)
 JOBQUEUE_POLL_INTERVAL = envfloat("JOBQUEUE_POLL_INTERVAL", 0.25, minimum=0.001, maximum=60)
 JOBQUEUE_MAX_PAYLOAD_BYTES = envint("JOBQUEUE_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 JOBQUEUE_DEMO_HANDLERS = envbool("JOBQUEUE_DEMO_HANDLERS", False)
+# Periodic schedules every worker pool creates or updates by name at start, as
+# POST /schedules takes them: {"name", "type", "payload", "cron", "timezone", ...}.
+JOBQUEUE_SCHEDULES: list[dict] = []
 
 # `@task` functions (django.tasks on Django 6, the django-tasks package on 5.2) run on our workers.
 TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobQueueBackend"}}

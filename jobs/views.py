@@ -22,7 +22,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from jobs import services
-from jobs.errors import flatten_errors
+from jobs.errors import ScheduleExists, ScheduleNotFound, flatten_errors
 from jobs.serializers import (
     JobListQuerySerializer,
     JobOutputSerializer,
@@ -38,6 +38,8 @@ _SERVICE_ERROR_STATUS = {
     services.InvalidJobId: status.HTTP_400_BAD_REQUEST,
     services.JobNotFound: status.HTTP_404_NOT_FOUND,
     services.InvalidTransition: status.HTTP_409_CONFLICT,
+    ScheduleNotFound: status.HTTP_404_NOT_FOUND,
+    ScheduleExists: status.HTTP_409_CONFLICT,
 }
 
 

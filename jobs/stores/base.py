@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Throughput
+from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Schedule, Throughput
 from jobs.results import JobResult, after_failure
 from jobs.retry import LeaseExpired, RetryStrategy
 from jobs.timeutil import truncate_ms
@@ -297,3 +297,32 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
         """Pools that heartbeated at or after the time, oldest first."""
+
+    # -- periodic schedules ---------------------------------------------------------
+    @abc.abstractmethod
+    def insert_schedule(self, schedule: Schedule) -> bool:
+        """Store a new schedule; ``False`` (nothing written) if its name is taken."""
+
+    @abc.abstractmethod
+    def replace_schedule(self, schedule: Schedule) -> bool:
+        """Overwrite the schedule of that name, run times included; ``False`` if none."""
+
+    @abc.abstractmethod
+    def get_schedule(self, name: str) -> Schedule | None:
+        """The schedule of that name, or ``None``."""
+
+    @abc.abstractmethod
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, name: str) -> bool:
+        """Forget a schedule; ``False`` if there was none."""
+
+    @abc.abstractmethod
+    def advance_schedule(
+        self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
+    ) -> bool:
+        """Move a schedule's run times on, only if its ``next_run_at`` still equals
+        ``expected_next_run``: of several pools ticking one schedule at once, exactly one
+        gets ``True`` (and enqueues that tick's job)."""

@@ -28,7 +28,18 @@ from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne, WriteConcern
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from jobs.models import UNIQUE_KEY_STATUSES, Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
+from jobs.models import (
+    UNIQUE_KEY_STATUSES,
+    Attempt,
+    Job,
+    Lease,
+    NewJob,
+    Outcome,
+    PoolInfo,
+    Schedule,
+    Status,
+    Throughput,
+)
 from jobs.results import JobResult
 from jobs.retry import RetryStrategy
 from jobs.stores.base import JobStore, ListCursor, StoreRejectedValue, StoreUnavailable
@@ -38,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 JOBS_COLLECTION = "jobs"
 POOLS_COLLECTION = "worker_pools"
+SCHEDULES_COLLECTION = "schedules"
+_SCHEDULE_FIELDS = ("type", "payload", "cron", "timezone", "queue", "priority", "enabled")
 DEFAULT_DATABASE = "jobqueue"
 
 # Claim order: highest priority first, then oldest runAt, then oldest id.
@@ -233,6 +246,25 @@ def _pool(document: dict) -> PoolInfo:
     )
 
 
+def _schedule_document(schedule: Schedule) -> dict:
+    """A schedule's document; like pools, it keeps the server's ObjectId ``_id``."""
+    return {
+        "name": schedule.name,
+        **{field: getattr(schedule, field) for field in _SCHEDULE_FIELDS},
+        "nextRunAt": truncate_ms(schedule.next_run_at) if schedule.next_run_at else None,
+        "lastRunAt": truncate_ms(schedule.last_run_at) if schedule.last_run_at else None,
+    }
+
+
+def _schedule(document: dict) -> Schedule:
+    return Schedule(
+        name=document["name"],
+        **{field: document[field] for field in _SCHEDULE_FIELDS},
+        next_run_at=_utc(document.get("nextRunAt")),
+        last_run_at=_utc(document.get("lastRunAt")),
+    )
+
+
 def _due(now: datetime) -> dict:
     """Pending jobs whose time has come: the claim filter."""
     return {"status": Status.PENDING.value, "runAt": {"$lte": now}}
@@ -330,6 +362,7 @@ class MongoJobStore(JobStore):
         )
         self._jobs = self._database[JOBS_COLLECTION]
         self._pools = self._database[POOLS_COLLECTION]
+        self._schedules = self._database[SCHEDULES_COLLECTION]
         self._timeout_seconds = timeout_seconds
         self._safe_uri = redact_uri(uri) if uri else None
 
@@ -418,6 +451,7 @@ class MongoJobStore(JobStore):
             raise StoreUnavailable(f"cannot reach MongoDB at {location}: {_reason(error)}") from error
         try:
             self._create_indexes()
+            self._create_schedule_indexes()
         except PyMongoError as error:
             raise StoreUnavailable(f"cannot create indexes on MongoDB at {location}: {_reason(error)}") from error
 
@@ -470,6 +504,10 @@ class MongoJobStore(JobStore):
                 ),
             ]
         )
+
+    def _create_schedule_indexes(self) -> None:
+        self._count_round_trips()
+        self._schedules.create_indexes([pymongo.IndexModel([("name", pymongo.ASCENDING)], name="name", unique=True)])
 
     def close(self) -> None:
         """Close the client's connections; the store is unusable afterwards."""
@@ -866,3 +904,46 @@ class MongoJobStore(JobStore):
                 if change is not None:
                     callback()
         return True
+
+    # -- periodic schedules ---------------------------------------------------------------
+    @_serialized
+    def insert_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        try:
+            self._schedules.insert_one(_schedule_document(schedule))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @_serialized
+    def replace_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        document = _schedule_document(schedule)
+        return self._schedules.update_one({"name": schedule.name}, {"$set": document}).matched_count == 1
+
+    @_serialized
+    def get_schedule(self, name: str) -> Schedule | None:
+        self._count_round_trips()
+        document = self._schedules.find_one({"name": name})
+        return _schedule(document) if document else None
+
+    @_serialized
+    def list_schedules(self) -> list[Schedule]:
+        self._count_round_trips()
+        return [_schedule(document) for document in self._schedules.find({}).sort("name", pymongo.ASCENDING)]
+
+    @_serialized
+    def delete_schedule(self, name: str) -> bool:
+        self._count_round_trips()
+        return self._schedules.delete_one({"name": name}).deleted_count == 1
+
+    @_serialized
+    def advance_schedule(
+        self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
+    ) -> bool:
+        self._count_round_trips()
+        moved = self._schedules.update_one(
+            {"name": name, "nextRunAt": truncate_ms(expected_next_run)},
+            {"$set": {"nextRunAt": truncate_ms(next_run), "lastRunAt": truncate_ms(last_run)}},
+        )
+        return moved.modified_count == 1

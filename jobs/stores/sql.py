@@ -34,6 +34,8 @@ from jobs.models import (
     NewJob,
     Outcome,
     PoolInfo,
+    Schedule,
+    ScheduleRecord,
     Status,
     Throughput,
     WorkerPoolRecord,
@@ -220,6 +222,18 @@ def _pool_from_record(record: WorkerPoolRecord) -> PoolInfo:
         running=record.running,
         started_at=truncate_ms(record.started_at),
         heartbeat_at=truncate_ms(record.heartbeat_at),
+    )
+
+
+_SCHEDULE_FIELDS = ("type", "payload", "cron", "timezone", "queue", "priority", "enabled", "next_run_at", "last_run_at")
+
+
+def _schedule_from_record(record: ScheduleRecord) -> Schedule:
+    return Schedule(
+        name=record.name,
+        **{field: getattr(record, field) for field in _SCHEDULE_FIELDS if not field.endswith("_at")},
+        next_run_at=truncate_ms(record.next_run_at) if record.next_run_at else None,
+        last_run_at=truncate_ms(record.last_run_at) if record.last_run_at else None,
     )
 
 
@@ -663,3 +677,44 @@ class SqlJobStore(JobStore):
         self._count_round_trips()
         records = WorkerPoolRecord.objects.using(self.using).filter(heartbeat_at__gte=heartbeat_since)
         return [_pool_from_record(record) for record in records.order_by("started_at", "id")]
+
+    # -- periodic schedules ---------------------------------------------------------------
+    def _schedules(self):
+        return ScheduleRecord.objects.using(self.using)
+
+    def _schedule_values(self, schedule: Schedule) -> dict:
+        return {field: getattr(schedule, field) for field in _SCHEDULE_FIELDS}
+
+    def insert_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        try:
+            with transaction.atomic(using=self.using):
+                self._schedules().create(name=schedule.name, **self._schedule_values(schedule))
+        except IntegrityError:
+            return False
+        return True
+
+    def replace_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        return self._schedules().filter(name=schedule.name).update(**self._schedule_values(schedule)) == 1
+
+    def get_schedule(self, name: str) -> Schedule | None:
+        self._count_round_trips()
+        record = self._schedules().filter(name=name).first()
+        return _schedule_from_record(record) if record else None
+
+    def list_schedules(self) -> list[Schedule]:
+        self._count_round_trips()
+        return [_schedule_from_record(record) for record in self._schedules().order_by("name")]
+
+    def delete_schedule(self, name: str) -> bool:
+        self._count_round_trips()
+        deleted, _ = self._schedules().filter(name=name).delete()
+        return deleted > 0
+
+    def advance_schedule(
+        self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
+    ) -> bool:
+        self._count_round_trips()
+        moved = self._schedules().filter(name=name, next_run_at=expected_next_run)
+        return moved.update(next_run_at=next_run, last_run_at=last_run) == 1
