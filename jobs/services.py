@@ -248,6 +248,11 @@ def retry_job_now(job_id: str, *, clock: Clock = utc_now) -> Job:
     retried = get_store().retry_now(job.id, now=clock())
     if retried is None:
         current = get_job(job_id)
+        if current.status == Status.FAILED and current.unique_key is not None:
+            raise InvalidTransition(
+                f"job {job.id} cannot run again now: another live {current.type} job holds its "
+                f"unique key {current.unique_key!r}"
+            )
         raise InvalidTransition(f"job {job.id} is {current.status}: only failed or pending jobs can be retried now")
     logger.info("retry now: %s job %s", retried.type, retried.id)
     wakeups.job_enqueued()

@@ -128,3 +128,17 @@ def test_schedule_is_set_by_the_server(api):
     assert response.status_code == 400
     assert "schedule" in response.json()["details"]
     assert all_jobs() == []
+
+
+def test_a_failed_job_cannot_run_again_while_a_new_one_holds_its_key(store):
+    failed = enqueue("noop", unique_key="k")
+    finish(store, Failed)
+    live = enqueue("noop", unique_key="k")
+
+    with pytest.raises(services.InvalidTransition, match="unique key 'k'"):
+        services.retry_job_now(failed.id)
+
+    assert services.get_job(failed.id).status == "failed"
+    assert services.get_job(live.id).status == "pending"
+    services.cancel_job(live.id)
+    assert services.retry_job_now(failed.id).status == "pending"

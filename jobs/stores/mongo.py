@@ -716,7 +716,10 @@ class MongoJobStore(JobStore):
         """See ``JobStore.retry_now``. A pending job's runAt only moves earlier ($min), so
         a job already due keeps its place in the queue."""
         now = truncate_ms(now)
-        retried = self._update_job(job_id, {"status": Status.FAILED.value}, self._rerun_update(now))
+        try:
+            retried = self._update_job(job_id, {"status": Status.FAILED.value}, self._rerun_update(now))
+        except DuplicateKeyError:  # a live job of its type holds its unique key: it stays failed
+            return None
         if retried is not None:
             return retried
         hurried = {"$min": {"runAt": now}, "$set": {"updatedAt": now}}

@@ -367,6 +367,7 @@ class SqlJobStore(JobStore):
             try:
                 # A savepoint inside a caller's transaction, so PostgreSQL can go on after the refusal.
                 with transaction.atomic(using=self.using):
+                    self._count_round_trips(2)  # BEGIN (or SAVEPOINT) and COMMIT (or RELEASE)
                     self._execute(_INSERT, self._insert_params(job_id, new_job, now))
                 return self._new_job(job_id, new_job, now), True
             except IntegrityError:
@@ -511,7 +512,12 @@ class SqlJobStore(JobStore):
 
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
         now = truncate_ms(now)
-        if self._retry_now_query(now, id=job_id):
+        try:
+            with transaction.atomic(using=self.using):
+                retried = self._retry_now_query(now, id=job_id)
+        except IntegrityError:  # a live job of its type holds its unique key: it stays failed
+            return None
+        if retried:
             return self.get(job_id)
         # A delayed pending job becomes due now; one already due keeps its place in line.
         self._count_round_trips()
