@@ -288,6 +288,10 @@ JOBQUEUE_RETENTION_COMPLETED = envduration("JOBQUEUE_RETENTION_COMPLETED", "7d")
 JOBQUEUE_RETENTION_FAILED = envduration("JOBQUEUE_RETENTION_FAILED", "30d")
 JOBQUEUE_RETENTION_CANCELLED = envduration("JOBQUEUE_RETENTION_CANCELLED", "7d")
 
+# Periodic schedules every worker pool creates or updates by name at start, as
+# POST /schedules takes them: {"name", "type", "payload", "cron", "timezone", ...}.
+JOBQUEUE_SCHEDULES: list[dict] = []
+
 # `@task` functions (django.tasks on Django 6, the django-tasks package on 5.2) run on our workers.
 TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobQueueBackend"}}
 

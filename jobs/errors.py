@@ -88,3 +88,11 @@ def plain_errors(detail):
 
 def _field_name(key) -> str:
     return "body" if key == "non_field_errors" else str(key)
+
+
+class ScheduleNotFound(ServiceError):
+    """No schedule has that name (the API answers 404)."""
+
+
+class ScheduleExists(ServiceError):
+    """A schedule of that name exists already (the API answers 409)."""

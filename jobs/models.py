@@ -117,6 +117,8 @@ class Job:
     #: A cancel was asked for while the job was processing; its handler is told at the next renewal.
     cancel_requested: bool = False
     queue: str = DEFAULT_QUEUE
+    unique_key: str | None = None  # while pending or processing, no other job of its type has it
+    schedule: str | None = None  # the name of the schedule that enqueued it
 
     @property
     def is_finished(self) -> bool:
@@ -146,6 +148,12 @@ class NewJob:
     idempotency_key: str | None = None
     request_hash: str | None = None
     queue: str = DEFAULT_QUEUE
+    unique_key: str | None = None
+    schedule: str | None = None
+
+
+# While a job is in one of these, its (type, unique key) is taken.
+UNIQUE_KEY_STATUSES = (Status.PENDING, Status.PROCESSING)
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,8 @@ class JobRecord(models.Model):
     progress = models.JSONField(null=True)
     cancel_requested = models.BooleanField(default=False)
     queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
+    unique_key = models.CharField(max_length=255, null=True)
+    schedule = models.CharField(max_length=100, null=True)
 
     class Meta:
         db_table = "jobs_job"
@@ -221,6 +231,12 @@ class JobRecord(models.Model):
         verbose_name_plural = "jobs"
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=Status.values), name="job_status_valid"),
+            # unique jobs: the database, not a read-then-write, refuses a second live job
+            models.UniqueConstraint(
+                fields=["type", "unique_key"],
+                condition=models.Q(status__in=UNIQUE_KEY_STATUSES, unique_key__isnull=False),
+                name="job_unique_key_live",
+            ),
         ]
         indexes = [
             # claim: WHERE status='pending' AND run_at <= now [AND queue NOT IN (paused)]
@@ -286,3 +302,46 @@ class PausedQueueRecord(models.Model):
 
     def __str__(self):
         return f"paused queue {self.name}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A periodic job: ``type`` with ``payload`` enqueued at each ``cron`` tick in ``timezone``.
+
+    ``next_run_at`` is the first tick not enqueued yet; ``last_run_at`` the latest
+    enqueued. Datetimes are UTC, whole milliseconds.
+    """
+
+    name: str
+    type: str
+    payload: dict
+    cron: str
+    timezone: str = "UTC"
+    queue: str = "default"
+    priority: int = 0
+    enabled: bool = True
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+
+
+class ScheduleRecord(models.Model):
+    """A schedule row of the embedded SQL store. Only ``jobs.stores.sql`` queries it; the
+    admin's schedule pages use its permissions."""
+
+    name = models.CharField(primary_key=True, max_length=100)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    cron = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC")
+    queue = models.CharField(max_length=64, default="default")
+    priority = models.IntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True)
+    last_run_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "jobs_schedule"
+        verbose_name = "schedule"
+
+    def __str__(self):
+        return f"schedule {self.name}"

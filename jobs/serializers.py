@@ -123,6 +123,8 @@ class JobOutputSerializer(serializers.Serializer):
     result = serializers.JSONField(read_only=True)
     progress = serializers.JSONField(read_only=True)
     cancelRequested = serializers.BooleanField(source="cancel_requested", read_only=True)
+    uniqueKey = serializers.CharField(source="unique_key", read_only=True, allow_null=True)
+    schedule = serializers.CharField(read_only=True, allow_null=True)
 
 
 class QueueStatsOutputSerializer(serializers.Serializer):

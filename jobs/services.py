@@ -62,8 +62,9 @@ def enqueue(
     priority: int = 0,
     run_at: datetime | None = None,
     delay_seconds: float | None = None,
-    idempotency_key: str | None = None,
     queue: str | None = None,
+    unique_key: str | None = None,
+    idempotency_key: str | None = None,
     clock: Clock = utc_now,
 ) -> Job:
     """Validate and store a new pending job; return it as stored.
@@ -76,12 +77,20 @@ def enqueue(
     ``JobValidationError`` (errors named as in the API: ``maxRetries``, ``runAt``,
     ``payload.to``...) or ``PayloadTooLarge``; nothing is stored then.
 
-    With ``idempotency_key``, a request repeated with that key stores nothing and returns
-    the job the first one stored, with ``replayed`` set; the same key with different
-    arguments raises ``IdempotencyConflict``. The stores' unique index decides races.
+    With ``unique_key``, while a pending or processing job of the same type holds that
+    key, that job is returned and nothing is stored. With ``idempotency_key``, a request
+    repeated with that key stores nothing and returns the job the first one stored, with
+    ``replayed`` set; the same key with different arguments raises
+    ``IdempotencyConflict``. The stores' unique indexes decide races.
     """
     data = {"type": type, "payload": {} if payload is None else payload, "priority": priority}
-    options = (("maxRetries", max_retries), ("runAt", run_at), ("delaySeconds", delay_seconds), ("queue", queue))
+    options = (
+        ("maxRetries", max_retries),
+        ("runAt", run_at),
+        ("delaySeconds", delay_seconds),
+        ("queue", queue),
+        ("uniqueKey", unique_key),
+    )
     for name, value in options:
         if value is not None:
             data[name] = value
@@ -102,6 +111,30 @@ def enqueue_request(
     sees the validated input (``type``, ``priority``...) before anything is stored and
     may raise to refuse it. ``idempotency_key``: see ``enqueue``.
     """
+    return submit_job(data, idempotency_key=idempotency_key, authorize=authorize, clock=clock).job
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The job a request stands for, and whether the request created it (``False``: a
+    live job of the same type already held its ``uniqueKey``)."""
+
+    job: Job
+    created: bool
+
+
+def submit_job(
+    data: Mapping,
+    *,
+    idempotency_key: str | None = None,
+    authorize: Callable[[Mapping], None] | None = None,
+    clock: Clock = utc_now,
+    schedule: str | None = None,
+) -> Submitted:
+    """``enqueue_request``, telling a new job from the live one holding its ``uniqueKey``.
+
+    ``schedule`` names the schedule enqueuing the job (not a client's field).
+    """
     now = clock()
     job_input = _validated_input(data, now)
     if authorize is not None:
@@ -109,18 +142,24 @@ def enqueue_request(
     if idempotency_key is not None and not idempotency.is_valid_key(idempotency_key):
         raise JobValidationError({"idempotencyKey": [f"Must be 1 to {idempotency.MAX_STORED_KEY_LENGTH} characters."]})
     fingerprint = idempotency.request_hash(data) if idempotency_key is not None else None
-    new_job = _new_job(job_input, idempotency_key=idempotency_key, request_hash=fingerprint)
-    job = groupcommit.insert(new_job, now=now)
+    new_job = _new_job(job_input, idempotency_key=idempotency_key, request_hash=fingerprint, schedule=schedule)
+    if new_job.unique_key is not None:
+        job, created = get_store().insert_unique(new_job, now=now)
+        if not created:
+            logger.debug("%s job %s already holds unique key %r", job.type, job.id, new_job.unique_key)
+            return Submitted(job=job, created=False)
+    else:
+        job = groupcommit.insert(new_job, now=now)
     if job.replayed:
         if job.request_hash != new_job.request_hash:
             raise IdempotencyConflict(
                 "This Idempotency-Key was used with a different request; use a new key for a new job."
             )
         logger.debug("idempotent replay of %s job %s", job.type, job.id)
-        return job
+        return Submitted(job=job, created=True)
     logger.debug("enqueued %s job %s", job.type, job.id)
     wakeups.job_enqueued()
-    return job
+    return Submitted(job=job, created=True)
 
 
 def enqueue_many(
@@ -148,6 +187,9 @@ def enqueue_many(
         try:
             if not isinstance(data, Mapping):
                 raise JobValidationError({"non_field_errors": ["Must be a JSON object."]})
+            if data.get("uniqueKey") is not None:
+                # insert_many is all or none: one held key would refuse the whole batch.
+                raise JobValidationError({"uniqueKey": ["Not taken by bulk enqueue; post such jobs one by one."]})
             inputs.append(_validated_input(data, now, checker))
         except JobValidationError as error:
             errors[str(index)] = error.errors
@@ -197,6 +239,7 @@ def _new_job(job_input: Mapping, **stored_with) -> NewJob:
         priority=job_input["priority"],
         run_at=truncate_ms(run_at) if run_at is not None else None,
         queue=job_input["queue"],
+        unique_key=job_input["unique_key"],
         **stored_with,
     )
 
@@ -368,6 +411,11 @@ def retry_job_now(job_id: str, *, clock: Clock = utc_now) -> Job:
     retried = get_store().retry_now(job.id, now=clock())
     if retried is None:
         current = get_job(job_id)
+        if current.status == Status.FAILED and current.unique_key is not None:
+            raise InvalidTransition(
+                f"job {job.id} cannot run again now: another live {current.type} job holds its "
+                f"unique key {current.unique_key!r}"
+            )
         raise InvalidTransition(f"job {job.id} is {current.status}: only failed or pending jobs can be retried now")
     logger.info("retry now: %s job %s", retried.type, retried.id)
     wakeups.job_enqueued()

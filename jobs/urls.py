@@ -4,6 +4,7 @@ every method (``APPEND_SLASH`` is off: a redirect would lose a POST body)."""
 from django.urls import path, re_path
 
 from jobs.queue_views import QueueListView, QueuePauseView, QueueResumeView
+from jobs.schedule_views import ScheduleViewSet
 from jobs.views import JobViewSet, QueueStatsView, api_not_found
 
 job_list = JobViewSet.as_view({"get": "list", "post": "create"})
@@ -15,6 +16,8 @@ queue_stats = QueueStatsView.as_view()
 queue_list = QueueListView.as_view()
 queue_pause = QueuePauseView.as_view()
 queue_resume = QueueResumeView.as_view()
+schedule_list = ScheduleViewSet.as_view({"get": "list", "post": "create"})
+schedule_detail = ScheduleViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
     path("jobs", job_list, name="job-list"),
@@ -35,6 +38,10 @@ urlpatterns = [
     path("queues/<str:name>/pause/", queue_pause),
     path("queues/<str:name>/resume", queue_resume, name="queue-resume"),
     path("queues/<str:name>/resume/", queue_resume),
+    path("schedules", schedule_list, name="schedule-list"),
+    path("schedules/", schedule_list),
+    path("schedules/<str:name>", schedule_detail, name="schedule-detail"),
+    path("schedules/<str:name>/", schedule_detail),
     # Anything else under the API is a JSON 404, not Django's HTML page.
-    re_path(r"^(?:jobs|stats|queues)/", api_not_found),
+    re_path(r"^(?:jobs|stats|queues|schedules)/", api_not_found),
 ]

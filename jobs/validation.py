@@ -22,6 +22,7 @@ from jobs.models import DEFAULT_QUEUE, QUEUE_NAME_PATTERN
 MAX_TYPE_LENGTH = 100
 MAX_PAYLOAD_DEPTH = 32
 MAX_RETRIES_LIMIT = 100
+MAX_UNIQUE_KEY_LENGTH = 255
 PRIORITY_LIMIT = 1_000_000
 # 100 years: far beyond any sensible delay, well inside what a datetime can hold.
 MAX_DELAY_SECONDS = 100 * 366 * 24 * 3600
@@ -227,7 +228,8 @@ class QueueNameField(StrictCharField):
 class JobInputSerializer(StrictSerializer):
     """A new job: the body of ``POST /jobs``, or ``enqueue()``'s arguments under the same
     names. ``validated_data`` holds ``type``, ``payload``, ``queue``, ``max_retries`` (the
-    setting's default when not given), ``priority`` and ``run_at`` (``None``: due now), computed
+    setting's default when not given), ``priority``, ``unique_key`` (``None`` unless given) and
+    ``run_at`` (``None``: due now), computed
     from ``runAt`` or ``delaySeconds`` against ``context["now"]``.
     """
 
@@ -244,6 +246,7 @@ class JobInputSerializer(StrictSerializer):
             "attempts",
             "attemptCount",
             "lease",
+            "schedule",
         }
     )
 
@@ -254,6 +257,9 @@ class JobInputSerializer(StrictSerializer):
     priority = StrictIntegerField(required=False, default=0, min_value=-PRIORITY_LIMIT, max_value=PRIORITY_LIMIT)
     runAt = RFC3339DateTimeField(required=False, source="run_at")
     delaySeconds = StrictNumberField(required=False, min_value=0, max_value=MAX_DELAY_SECONDS, source="delay_seconds")
+    uniqueKey = StrictCharField(
+        required=False, max_length=MAX_UNIQUE_KEY_LENGTH, trim_whitespace=False, source="unique_key"
+    )
 
     def validate_type(self, value: str) -> str:
         if not value.strip():
@@ -277,5 +283,6 @@ class JobInputSerializer(StrictSerializer):
         if delay is not None:
             attrs["run_at"] = self.context["now"] + timedelta(seconds=delay)
         attrs.setdefault("run_at", None)
+        attrs.setdefault("unique_key", None)
         attrs.setdefault("max_retries", settings.JOBQUEUE_MAX_RETRIES)
         return attrs

@@ -72,6 +72,7 @@ def quick_validated(data: Mapping, now: datetime) -> dict | None:
         "type": job_type,
         "payload": payload,
         "queue": queue,
+        "unique_key": None,
         "max_retries": max_retries,
         "priority": priority,
         "run_at": run_at,

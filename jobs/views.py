@@ -36,7 +36,7 @@ from jobs.api_schema import (
     READ_RESPONSES,
     STATS_RESPONSES,
 )
-from jobs.errors import flatten_errors
+from jobs.errors import ScheduleExists, ScheduleNotFound, flatten_errors
 from jobs.serializers import (
     JobListQuerySerializer,
     JobOutputSerializer,
@@ -54,6 +54,8 @@ _SERVICE_ERROR_STATUS = {
     services.InvalidJobId: status.HTTP_400_BAD_REQUEST,
     services.JobNotFound: status.HTTP_404_NOT_FOUND,
     services.InvalidTransition: status.HTTP_409_CONFLICT,
+    ScheduleNotFound: status.HTTP_404_NOT_FOUND,
+    ScheduleExists: status.HTTP_409_CONFLICT,
 }
 
 
@@ -98,7 +100,8 @@ def max_bulk_body_bytes() -> int:
 class JobViewSet(ApiAccess, viewsets.ViewSet):
     """Jobs: enqueue one, read one, list the latest.
 
-    * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``.
+    * ``POST /jobs`` — enqueue; ``201`` with the job and ``Location: /jobs/<id>``, or
+      ``200`` with the pending or processing job of that type already holding ``uniqueKey``.
     * ``POST /jobs/bulk`` — enqueue up to 1000 jobs at once, all or none.
     * ``GET /jobs/<id>`` or ``GET /jobs?id=<id>`` — one job.
     * ``POST /jobs/<id>/cancel`` and ``POST /jobs/<id>/retry`` — operator actions.
@@ -130,16 +133,19 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
         idempotency_key = _idempotency_key(request)
         if idempotency_key is not None:
             idempotency_key = idempotency.scoped_key(client_scope(request), idempotency_key)
-        job = services.enqueue_request(
+        submitted = services.submit_job(
             request.data,
             idempotency_key=idempotency_key,
             authorize=lambda job_input: check_enqueue_limits(request, job_input["type"], job_input["priority"]),
         )
-        logger.debug("POST /jobs: enqueued %s job %s", job.type, job.id)
+        job = submitted.job
+        logger.debug("POST /jobs: %s %s job %s", "enqueued" if submitted.created else "found", job.type, job.id)
         headers = {"Location": reverse("job-detail", kwargs={"job_id": job.id})}
         if job.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(JobOutputSerializer(job).data, status=status.HTTP_201_CREATED, headers=headers)
+        # 200: a live job already held the uniqueKey; it is that job, nothing was created.
+        code = status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK
+        return Response(JobOutputSerializer(job).data, status=code, headers=headers)
 
     def retrieve(self, request, job_id=None):
         return Response(JobOutputSerializer(services.get_job(job_id)).data)

@@ -7,7 +7,7 @@ import threading
 import mongomock
 
 from jobs.stores.mongo import MongoJobStore
-from tests.mongomock_compat import allow_bulk_updates
+from tests.mongomock_compat import allow_bulk_updates, keep_partial_indexes
 
 # mongomock reads and writes plain Python structures without locking, so a claim in one
 # thread could interleave with another's. One lock for the whole process, not one per
@@ -23,6 +23,7 @@ class MongomockJobStore(MongoJobStore):
 
     def __init__(self, database_name: str = "jobqueue_test", client: mongomock.MongoClient | None = None):
         allow_bulk_updates()
+        keep_partial_indexes()
         super().__init__(client or mongomock.MongoClient(), database_name)
 
     def _where(self) -> str:

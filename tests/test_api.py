@@ -38,6 +38,8 @@ JOB_FIELDS = {
     "progress",
     "cancelRequested",
     "queue",
+    "uniqueKey",
+    "schedule",
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 EMAIL = {"to": "user@example.com", "subject": "Welcome", "body": "Hello!"}

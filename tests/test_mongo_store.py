@@ -205,6 +205,7 @@ def test_ensure_ready_creates_every_index_and_is_idempotent(mock_store):
         "idempotency",
         "queue_claim",
         "queue_list",
+        "unique_key_live",
     }
     idempotency = next(index for index in mock_store._jobs.list_indexes() if index["name"] == "idempotency")
     assert idempotency.get("unique") and idempotency.get("sparse")

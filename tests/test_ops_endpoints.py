@@ -198,12 +198,12 @@ def test_readyz_names_a_store_that_does_not_answer_within_a_second(sql_store, cl
 
 
 def test_readyz_names_unapplied_migrations(sql_store, client, monkeypatch):
-    monkeypatch.setattr("jobs.ops_views._unapplied_migrations", lambda: "not applied: jobs.0003_job_result")
+    monkeypatch.setattr("jobs.ops_views._unapplied_migrations", lambda: "not applied: jobs.0002_queue_features")
 
     response = client.get("/readyz")
 
     assert response.status_code == 503
-    assert response.json()["failed"] == {"migrations": "not applied: jobs.0003_job_result"}
+    assert response.json()["failed"] == {"migrations": "not applied: jobs.0002_queue_features"}
 
 
 def test_readyz_finds_a_migration_that_is_not_applied(transactional_db, client, monkeypatch):
@@ -215,7 +215,7 @@ def test_readyz_finds_a_migration_that_is_not_applied(transactional_db, client, 
         call_command("migrate", "jobs", verbosity=0)
 
     assert response.status_code == 503
-    assert "jobs.0003_job_result" in response.json()["failed"]["migrations"]
+    assert "jobs.0002_queue_features" in response.json()["failed"]["migrations"]
     assert "migrations" not in client.get("/readyz").json().get("failed", {})
 
 

@@ -13,5 +13,6 @@ and on the embedded SQL store.
 """
 
 from jobs.admin.job_admin import JobRecordAdmin
+from jobs.admin.schedule_admin import ScheduleRecordAdmin
 
-__all__ = ["JobRecordAdmin"]
+__all__ = ["JobRecordAdmin", "ScheduleRecordAdmin"]

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Throughput
+from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Schedule, Throughput
 from jobs.results import Cancelled, JobResult, after_failure
 from jobs.retry import LeaseExpired, RetryStrategy
 from jobs.timeutil import truncate_ms
@@ -145,6 +145,15 @@ class JobStore(abc.ABC):
         A ``new_job`` with an ``idempotency_key`` already held by a stored job stores
         nothing and returns that job: a unique index decides, so of two concurrent inserts
         with one key exactly one is stored.
+        """
+
+    @abc.abstractmethod
+    def insert_unique(self, new_job: NewJob, *, now: datetime) -> tuple[Job, bool]:
+        """Store a new pending job that has a ``unique_key``, unless a pending or
+        processing job of its type holds that key: then that job. ``(job, created)``.
+
+        The database's unique partial index decides, so concurrent callers get one job.
+        ``insert`` of a job with a ``unique_key`` does the same and returns the job.
         """
 
     @abc.abstractmethod
@@ -373,3 +382,32 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
         """Pools that heartbeated at or after the time, oldest first."""
+
+    # -- periodic schedules ---------------------------------------------------------
+    @abc.abstractmethod
+    def insert_schedule(self, schedule: Schedule) -> bool:
+        """Store a new schedule; ``False`` (nothing written) if its name is taken."""
+
+    @abc.abstractmethod
+    def replace_schedule(self, schedule: Schedule) -> bool:
+        """Overwrite the schedule of that name, run times included; ``False`` if none."""
+
+    @abc.abstractmethod
+    def get_schedule(self, name: str) -> Schedule | None:
+        """The schedule of that name, or ``None``."""
+
+    @abc.abstractmethod
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, name: str) -> bool:
+        """Forget a schedule; ``False`` if there was none."""
+
+    @abc.abstractmethod
+    def advance_schedule(
+        self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
+    ) -> bool:
+        """Move a schedule's run times on, only if its ``next_run_at`` still equals
+        ``expected_next_run``: of several pools ticking one schedule at once, exactly one
+        gets ``True`` (and enqueues that tick's job)."""

@@ -27,9 +27,21 @@ from datetime import UTC, datetime, timedelta
 import pymongo
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateMany, UpdateOne, WriteConcern
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from jobs.models import DEFAULT_QUEUE, Attempt, Job, Lease, NewJob, Outcome, PoolInfo, Status, Throughput
+from jobs.models import (
+    DEFAULT_QUEUE,
+    UNIQUE_KEY_STATUSES,
+    Attempt,
+    Job,
+    Lease,
+    NewJob,
+    Outcome,
+    PoolInfo,
+    Schedule,
+    Status,
+    Throughput,
+)
 from jobs.results import JobResult
 from jobs.retry import RetryStrategy
 from jobs.stores.base import JobStore, ListCursor, Renewal, StoreRejectedValue, StoreUnavailable
@@ -40,6 +52,8 @@ logger = logging.getLogger(__name__)
 JOBS_COLLECTION = "jobs"
 POOLS_COLLECTION = "worker_pools"
 PAUSED_QUEUES_COLLECTION = "paused_queues"
+SCHEDULES_COLLECTION = "schedules"
+_SCHEDULE_FIELDS = ("type", "payload", "cron", "timezone", "queue", "priority", "enabled")
 DEFAULT_DATABASE = "jobqueue"
 
 # Claim order: highest priority first, then oldest runAt, then oldest id.
@@ -48,6 +62,9 @@ CLAIM_ORDER = [("priority", pymongo.DESCENDING), ("runAt", pymongo.ASCENDING), (
 LIST_ORDER = [("createdAt", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
 # Attempt outcomes that count as neither completed nor failed in the throughput.
 NOT_COUNTED = [Outcome.RELEASED.value, Outcome.CANCELLED.value]
+UNIQUE_KEY_LIVE = [status.value for status in UNIQUE_KEY_STATUSES]
+# How often an insert refused for its unique key looks for the holder before giving up.
+UNIQUE_INSERT_TRIES = 5
 FINISHED = [Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value]
 # Naive on purpose: BSON encodes naive datetimes as UTC, and in-memory fakes of MongoDB
 # store them naive, so date arithmetic against it works on both.
@@ -185,6 +202,8 @@ def _job(document: dict) -> Job:
         progress=document.get("progress"),
         cancel_requested=bool(document.get("cancelRequested", False)),
         queue=document.get("queue", DEFAULT_QUEUE),
+        unique_key=document.get("uniqueKey"),
+        schedule=document.get("schedule"),
     )
 
 
@@ -210,6 +229,8 @@ def _new_document(new_job: NewJob, now: datetime) -> dict:
         **({"idempotencyKey": new_job.idempotency_key} if new_job.idempotency_key is not None else {}),
         **({"requestHash": new_job.request_hash} if new_job.request_hash is not None else {}),
         "queue": new_job.queue,
+        **({"uniqueKey": new_job.unique_key} if new_job.unique_key is not None else {}),
+        **({"schedule": new_job.schedule} if new_job.schedule is not None else {}),
     }
 
 
@@ -236,6 +257,25 @@ def _pool(document: dict) -> PoolInfo:
         running=document["running"],
         started_at=_utc(document["startedAt"]),
         heartbeat_at=_utc(document["heartbeatAt"]),
+    )
+
+
+def _schedule_document(schedule: Schedule) -> dict:
+    """A schedule's document; like pools, it keeps the server's ObjectId ``_id``."""
+    return {
+        "name": schedule.name,
+        **{field: getattr(schedule, field) for field in _SCHEDULE_FIELDS},
+        "nextRunAt": truncate_ms(schedule.next_run_at) if schedule.next_run_at else None,
+        "lastRunAt": truncate_ms(schedule.last_run_at) if schedule.last_run_at else None,
+    }
+
+
+def _schedule(document: dict) -> Schedule:
+    return Schedule(
+        name=document["name"],
+        **{field: document[field] for field in _SCHEDULE_FIELDS},
+        next_run_at=_utc(document.get("nextRunAt")),
+        last_run_at=_utc(document.get("lastRunAt")),
     )
 
 
@@ -344,6 +384,7 @@ class MongoJobStore(JobStore):
         self._jobs = self._database[JOBS_COLLECTION]
         self._pools = self._database[POOLS_COLLECTION]
         self._paused = self._database[PAUSED_QUEUES_COLLECTION]
+        self._schedules = self._database[SCHEDULES_COLLECTION]
         self._timeout_seconds = timeout_seconds
         self._safe_uri = redact_uri(uri) if uri else None
 
@@ -432,6 +473,7 @@ class MongoJobStore(JobStore):
             raise StoreUnavailable(f"cannot reach MongoDB at {location}: {_reason(error)}") from error
         try:
             self._create_indexes()
+            self._create_schedule_indexes()
         except PyMongoError as error:
             raise StoreUnavailable(f"cannot create indexes on MongoDB at {location}: {_reason(error)}") from error
 
@@ -468,6 +510,13 @@ class MongoJobStore(JobStore):
                 pymongo.IndexModel([("hasError", asc), ("createdAt", desc), ("_id", desc)], name="error_list"),
                 # one job per Idempotency-Key: concurrent inserts with one key cannot both succeed
                 pymongo.IndexModel([("idempotencyKey", asc)], name="idempotency", unique=True, sparse=True),
+                # unique jobs: one live (pending or processing) job per (type, uniqueKey)
+                pymongo.IndexModel(
+                    [("type", asc), ("uniqueKey", asc)],
+                    name="unique_key_live",
+                    unique=True,
+                    partialFilterExpression={"uniqueKey": {"$type": "string"}, "status": {"$in": UNIQUE_KEY_LIVE}},
+                ),
             ]
         )
         self._count_round_trips()
@@ -490,6 +539,10 @@ class MongoJobStore(JobStore):
         # By name, not _id: servers speaking MongoDB's protocol may refuse a string _id.
         self._paused.create_indexes([pymongo.IndexModel([("name", asc)], name="name", unique=True)])
 
+    def _create_schedule_indexes(self) -> None:
+        self._count_round_trips()
+        self._schedules.create_indexes([pymongo.IndexModel([("name", pymongo.ASCENDING)], name="name", unique=True)])
+
     def close(self) -> None:
         """Close the client's connections; the store is unusable afterwards."""
         self._client.close()
@@ -502,6 +555,8 @@ class MongoJobStore(JobStore):
     # -- enqueue and read -----------------------------------------------------------
     @_serialized
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
+        if new_job.unique_key is not None:
+            return self.insert_unique(new_job, now=now)[0]
         document = _new_document(new_job, truncate_ms(now))
         self._count_round_trips()
         try:
@@ -515,6 +570,23 @@ class MongoJobStore(JobStore):
                 raise
             return dataclasses.replace(_job(existing), replayed=True)
         return _job(document)
+
+    @_serialized
+    def insert_unique(self, new_job: NewJob, *, now: datetime) -> tuple[Job, bool]:
+        live = {"type": new_job.type, "uniqueKey": new_job.unique_key, "status": {"$in": UNIQUE_KEY_LIVE}}
+        for _ in range(UNIQUE_INSERT_TRIES):
+            document = _new_document(new_job, truncate_ms(now))
+            self._count_round_trips()
+            try:
+                self._jobs.insert_one(document)
+                return _job(document), True
+            except DuplicateKeyError:
+                self._count_round_trips()
+                holder = self._jobs.find_one(live)
+                if holder is not None:
+                    return _job(holder), False
+                # The holder of the key finished between the refusal and the read: try again.
+        raise StoreUnavailable(f"unique key {new_job.unique_key!r} kept changing hands; try again")
 
     @_serialized
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
@@ -740,7 +812,10 @@ class MongoJobStore(JobStore):
         """See ``JobStore.retry_now``. A pending job's runAt only moves earlier ($min), so
         a job already due keeps its place in the queue."""
         now = truncate_ms(now)
-        retried = self._update_job(job_id, {"status": Status.FAILED.value}, self._rerun_update(now))
+        try:
+            retried = self._update_job(job_id, {"status": Status.FAILED.value}, self._rerun_update(now))
+        except DuplicateKeyError:  # a live job of its type holds its unique key: it stays failed
+            return None
         if retried is not None:
             return retried
         hurried = {"$min": {"runAt": now}, "$set": {"updatedAt": now}}
@@ -987,3 +1062,46 @@ class MongoJobStore(JobStore):
                 if change is not None:
                     callback()
         return True
+
+    # -- periodic schedules ---------------------------------------------------------------
+    @_serialized
+    def insert_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        try:
+            self._schedules.insert_one(_schedule_document(schedule))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @_serialized
+    def replace_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        document = _schedule_document(schedule)
+        return self._schedules.update_one({"name": schedule.name}, {"$set": document}).matched_count == 1
+
+    @_serialized
+    def get_schedule(self, name: str) -> Schedule | None:
+        self._count_round_trips()
+        document = self._schedules.find_one({"name": name})
+        return _schedule(document) if document else None
+
+    @_serialized
+    def list_schedules(self) -> list[Schedule]:
+        self._count_round_trips()
+        return [_schedule(document) for document in self._schedules.find({}).sort("name", pymongo.ASCENDING)]
+
+    @_serialized
+    def delete_schedule(self, name: str) -> bool:
+        self._count_round_trips()
+        return self._schedules.delete_one({"name": name}).deleted_count == 1
+
+    @_serialized
+    def advance_schedule(
+        self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
+    ) -> bool:
+        self._count_round_trips()
+        moved = self._schedules.update_one(
+            {"name": name, "nextRunAt": truncate_ms(expected_next_run)},
+            {"$set": {"nextRunAt": truncate_ms(next_run), "lastRunAt": truncate_ms(last_run)}},
+        )
+        return moved.modified_count == 1

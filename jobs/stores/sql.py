@@ -37,6 +37,8 @@ from jobs.models import (
     Outcome,
     PausedQueueRecord,
     PoolInfo,
+    Schedule,
+    ScheduleRecord,
     Status,
     Throughput,
     WorkerPoolRecord,
@@ -74,12 +76,15 @@ COLUMNS = (
     "progress",
     "cancel_requested",
     "queue",
+    "unique_key",
+    "schedule",
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
     "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
-    "cancel_requested) VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, FALSE)"
+    "unique_key, schedule, cancel_requested) "
+    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, FALSE)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
@@ -140,6 +145,11 @@ def _claim_sql(vendor: str, one_queue: bool, excluded: int) -> str:
     )
 
 
+_LIVE_WITH_KEY = (
+    f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE type = %s AND unique_key = %s AND status IN ('pending', 'processing')"
+)
+# How often an insert refused for its unique key looks for the holder before giving up.
+UNIQUE_INSERT_TRIES = 5
 # What the store needs: UPDATE … RETURNING (SQLite 3.35) and the claim above.
 SUPPORTED_VENDORS = ("sqlite", "postgresql")
 MINIMUM_SQLITE = (3, 35)
@@ -201,6 +211,8 @@ def _job_from_row(row: Sequence) -> Job:
         progress,
         cancel_requested,
         queue,
+        unique_key,
+        schedule,
     ) = row
     lease = None
     if lease_token is not None:
@@ -232,6 +244,8 @@ def _job_from_row(row: Sequence) -> Job:
         progress=_parse_json(progress),
         cancel_requested=bool(cancel_requested),
         queue=queue,
+        unique_key=unique_key,
+        schedule=schedule,
     )
 
 
@@ -270,6 +284,18 @@ def _pool_from_record(record: WorkerPoolRecord) -> PoolInfo:
         running=record.running,
         started_at=truncate_ms(record.started_at),
         heartbeat_at=truncate_ms(record.heartbeat_at),
+    )
+
+
+_SCHEDULE_FIELDS = ("type", "payload", "cron", "timezone", "queue", "priority", "enabled", "next_run_at", "last_run_at")
+
+
+def _schedule_from_record(record: ScheduleRecord) -> Schedule:
+    return Schedule(
+        name=record.name,
+        **{field: getattr(record, field) for field in _SCHEDULE_FIELDS if not field.endswith("_at")},
+        next_run_at=truncate_ms(record.next_run_at) if record.next_run_at else None,
+        last_run_at=truncate_ms(record.last_run_at) if record.last_run_at else None,
     )
 
 
@@ -378,6 +404,8 @@ class SqlJobStore(JobStore):
             new_job.idempotency_key,
             new_job.request_hash,
             new_job.queue,
+            new_job.unique_key,
+            new_job.schedule,
         )
 
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> Job:
@@ -396,9 +424,13 @@ class SqlJobStore(JobStore):
             idempotency_key=new_job.idempotency_key,
             request_hash=new_job.request_hash,
             queue=new_job.queue,
+            unique_key=new_job.unique_key,
+            schedule=new_job.schedule,
         )
 
     def insert(self, new_job: NewJob, *, now: datetime) -> Job:
+        if new_job.unique_key is not None:
+            return self.insert_unique(new_job, now=now)[0]
         now = truncate_ms(now)
         job_id = new_job_id()
         encoded_payload = self._json(new_job.payload)
@@ -420,6 +452,24 @@ class SqlJobStore(JobStore):
     def _by_idempotency_key(self, key: str) -> Job | None:
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE idempotency_key = %s", (key,))
         return _job_from_row(rows[0]) if rows else None
+
+    def insert_unique(self, new_job: NewJob, *, now: datetime) -> tuple[Job, bool]:
+        now = truncate_ms(now)
+        for _ in range(UNIQUE_INSERT_TRIES):
+            job_id = new_job_id()
+            encoded_payload = self._json(new_job.payload)
+            try:
+                # A savepoint inside a caller's transaction, so PostgreSQL can go on after the refusal.
+                with transaction.atomic(using=self.using):
+                    self._count_round_trips(2)  # BEGIN (or SAVEPOINT) and COMMIT (or RELEASE)
+                    self._execute(_INSERT, self._insert_params(job_id, new_job, now, encoded_payload))
+                return self._new_job(job_id, new_job, now, encoded_payload), True
+            except IntegrityError:
+                rows = self._execute(_LIVE_WITH_KEY, (new_job.type, new_job.unique_key))
+                if rows:
+                    return _job_from_row(rows[0]), False
+                # The holder of the key finished between the refusal and the read: try again.
+        raise StoreUnavailable(f"unique key {new_job.unique_key!r} kept changing hands; try again")
 
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         """One ``executemany`` of the insert in one transaction: one durable commit for the lot."""
@@ -611,7 +661,12 @@ class SqlJobStore(JobStore):
 
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
         now = truncate_ms(now)
-        if self._retry_now_query(now, id=job_id):
+        try:
+            with transaction.atomic(using=self.using):
+                retried = self._retry_now_query(now, id=job_id)
+        except IntegrityError:  # a live job of its type holds its unique key: it stays failed
+            return None
+        if retried:
             return self.get(job_id)
         # A delayed pending job becomes due now; one already due keeps its place in line.
         self._count_round_trips()
@@ -835,3 +890,44 @@ class SqlJobStore(JobStore):
         self._count_round_trips()
         records = WorkerPoolRecord.objects.using(self.using).filter(heartbeat_at__gte=heartbeat_since)
         return [_pool_from_record(record) for record in records.order_by("started_at", "id")]
+
+    # -- periodic schedules ---------------------------------------------------------------
+    def _schedules(self):
+        return ScheduleRecord.objects.using(self.using)
+
+    def _schedule_values(self, schedule: Schedule) -> dict:
+        return {field: getattr(schedule, field) for field in _SCHEDULE_FIELDS}
+
+    def insert_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        try:
+            with transaction.atomic(using=self.using):
+                self._schedules().create(name=schedule.name, **self._schedule_values(schedule))
+        except IntegrityError:
+            return False
+        return True
+
+    def replace_schedule(self, schedule: Schedule) -> bool:
+        self._count_round_trips()
+        return self._schedules().filter(name=schedule.name).update(**self._schedule_values(schedule)) == 1
+
+    def get_schedule(self, name: str) -> Schedule | None:
+        self._count_round_trips()
+        record = self._schedules().filter(name=name).first()
+        return _schedule_from_record(record) if record else None
+
+    def list_schedules(self) -> list[Schedule]:
+        self._count_round_trips()
+        return [_schedule_from_record(record) for record in self._schedules().order_by("name")]
+
+    def delete_schedule(self, name: str) -> bool:
+        self._count_round_trips()
+        deleted, _ = self._schedules().filter(name=name).delete()
+        return deleted > 0
+
+    def advance_schedule(
+        self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
+    ) -> bool:
+        self._count_round_trips()
+        moved = self._schedules().filter(name=name, next_run_at=expected_next_run)
+        return moved.update(next_run_at=next_run, last_run_at=last_run) == 1

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.db import connections
 
-from jobs import retention
+from jobs import retention, schedule_services
 from jobs.models import PoolInfo
 from jobs.timeutil import truncate_ms
 from jobs.worker.context import PoolContext
@@ -53,19 +53,21 @@ class LeaseKeeper:
                 now = time.monotonic()
                 if now >= next_renew:
                     next_renew = now + self.context.options.renew_every
-                    self._guarded("renewing leases", self.renew)
-                    self._guarded("heartbeating the pool registry", self.heartbeat)
+                    self.guarded("renewing leases", self.renew)
+                    self.guarded("heartbeating the pool registry", self.heartbeat)
                     self.check_health()
                 if now >= next_reap:
                     next_reap = now + self.context.options.reap_every
-                    self._guarded("reaping jobs of lost workers", self.reap)
+                    self.guarded("reaping jobs of lost workers", self.reap)
+                    self.guarded("ticking periodic schedules", self.tick_schedules)
                 if now >= next_purge:
                     next_purge = now + self.context.options.retention_interval
-                    self._guarded("deleting finished jobs past their retention", self.purge)
+                    self.guarded("deleting finished jobs past their retention", self.purge)
         finally:
             connections.close_all()
 
-    def _guarded(self, what: str, step) -> None:
+    def guarded(self, what: str, step) -> None:
+        """Run ``step``; log its failure instead of raising (the next turn retries)."""
         try:
             step()
         except Exception as error:  # the store may be down for a moment; the next turn retries
@@ -123,6 +125,21 @@ class LeaseKeeper:
     def purge(self) -> int:
         """Delete finished jobs past their retention, in bounded batches. How many."""
         return retention.purge_expired(store=self.context.store(), clock=self.context.clock, policy=self._retention)
+
+    def tick_schedules(self) -> int:
+        """Enqueue the jobs of periodic schedules whose time has come (every pool does;
+        each tick still makes one job). How many this pool enqueued."""
+        enqueued = schedule_services.tick_schedules(clock=self.context.clock)
+        if enqueued:
+            self._new_work()
+        return enqueued
+
+    def sync_schedules(self) -> None:
+        """Create or update the schedules of ``JOBQUEUE_SCHEDULES`` (at pool start)."""
+        self.guarded(
+            "syncing JOBQUEUE_SCHEDULES",
+            lambda: schedule_services.sync_schedules_from_settings(clock=self.context.clock),
+        )
 
     def register(self) -> None:
         """Enter the pool registry (the dashboard's list of live pools)."""

@@ -158,6 +158,10 @@ class WorkerPool:
         """See ``LeaseKeeper.heartbeat``."""
         self.lease_keeper.heartbeat()
 
+    def tick_schedules(self) -> int:
+        """See ``LeaseKeeper.tick_schedules``."""
+        return self.lease_keeper.tick_schedules()
+
     # -- worker threads -----------------------------------------------------------------------
     def _work(self) -> None:
         try:
@@ -193,6 +197,9 @@ class WorkerPool:
     def _register(self) -> None:
         self.reap_expired()
         self.lease_keeper.register()
+        # A tick missed while no pool ran is enqueued now, once.
+        self.lease_keeper.sync_schedules()
+        self.lease_keeper.guarded("ticking periodic schedules", self.tick_schedules)
 
     def _start_threads(self) -> None:
         wakeups.enqueued.connect(self.notify_new_work, weak=False, dispatch_uid=self.id)
