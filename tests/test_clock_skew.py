@@ -25,7 +25,7 @@ def test_a_reaper_ahead_by_more_than_a_lease_leaves_a_renewed_lease_alone(store,
     held = claim_one(store, clock, owner="holder")
     for _ in range(3):
         clock.advance(LEASE * 2 / 3)
-        assert store.renew([held], now=clock(), lease_seconds=LEASE) == {held.id}
+        assert store.renew([held], now=clock(), lease_seconds=LEASE).kept == {held.id}
         ahead = clock() + timedelta(seconds=AHEAD)
 
         assert store.reap(now=ahead, retry_strategy=NO_BACKOFF, max_clock_skew=SKEW) == 0

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from jobs import services
 from jobs.models import Status
 from jobs.retry import RetryStrategy
-from jobs.worker import WorkerPool
+from jobs.worker import PoolOptions, WorkerPool
 from tests.worker_support import run_pool
 
 SECRET = "sk-live-0123456789"
@@ -19,8 +19,7 @@ SIGN = {"message": "hello", "api_key": SECRET}
 
 
 def run_jobs(store):
-    pool = WorkerPool(
-        store=store,
+    options = PoolOptions.from_settings(
         concurrency=1,
         lease_seconds=30,
         poll_interval=0.01,
@@ -28,6 +27,7 @@ def run_jobs(store):
         retry_strategy=RetryStrategy(base_delay=0, max_delay=0),
         run_until_idle=True,
     )
+    pool = WorkerPool(options, store=store)
     return run_pool(pool)
 
 
