@@ -57,6 +57,13 @@ class PoolThread:
         self.pool.stop()
         self.join(timeout)
 
+    def __enter__(self) -> "PoolThread":
+        """``with PoolThread(pool):`` runs the pool for the block and stops it afterwards."""
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
 
 def run_pool(pool, timeout: float = 60.0):
     """Run a pool (``run_until_idle``/``max_jobs``) to its end on a thread, with a deadline."""
