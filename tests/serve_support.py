@@ -35,8 +35,8 @@ def try_request(url):
 
 def serve_env(tmp_path: Path, port: int, **settings: str) -> dict[str, str]:
     """This process's environment for a `serve` on ``port`` with its own var dir under
-    ``tmp_path``, the demo handlers and one web worker, plus ``settings``. No inherited
-    store URL: a test that wants one sets it in ``settings``."""
+    ``tmp_path``, the demo handlers, one web worker and, as `make run` has, an open API;
+    plus ``settings``. No inherited store URL: a test that wants one sets it in ``settings``."""
     env = {**os.environ}
     env.pop("MONGODB_URI", None)
     env.pop("DATABASE_URL", None)
@@ -46,6 +46,7 @@ def serve_env(tmp_path: Path, port: int, **settings: str) -> dict[str, str]:
             "JOBQUEUE_VAR_DIR": str(tmp_path / "var"),
             "JOBQUEUE_DEMO_HANDLERS": "1",
             "WEB_CONCURRENCY": "1",
+            "JOBQUEUE_API_AUTH": "open",
             **settings,
         }
     )

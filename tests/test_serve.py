@@ -17,8 +17,7 @@ from tests.worker_support import wait_until
 @pytest.fixture
 def service(tmp_path):
     port = free_port()
-    # As `make run` does: the quick start's API is open.
-    env = serve_env(tmp_path, port, DJANGO_SUPERUSER_PASSWORD="serve-test-password", JOBQUEUE_API_AUTH="open")
+    env = serve_env(tmp_path, port, DJANGO_SUPERUSER_PASSWORD="serve-test-password")
     log = open(tmp_path / "serve.log", "w+")
     process = start_serve(env, concurrency=2, stdout=log)
     base = f"http://127.0.0.1:{port}"

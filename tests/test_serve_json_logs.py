@@ -15,7 +15,6 @@ def test_every_log_line_of_serve_is_json(tmp_path):
         tmp_path,
         port,
         JOBQUEUE_LOG_FORMAT="json",
-        JOBQUEUE_API_AUTH="open",
         DJANGO_SUPERUSER_PASSWORD="serve-json-test-password",
     )
     base = f"http://127.0.0.1:{port}"

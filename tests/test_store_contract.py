@@ -12,6 +12,7 @@ from jobs.results import Completed, Failed, Released, Retried
 from jobs.retry import RetryStrategy
 from jobs.timeutil import truncate_ms
 from tests.results_support import record
+from tests.worker_support import run_in_threads
 
 NO_BACKOFF = RetryStrategy(base_delay=0, max_delay=0)
 LEASE = 30.0
@@ -584,28 +585,18 @@ def test_eight_threads_claim_a_thousand_jobs_without_sharing_or_losing_any(store
     store.insert_many([new("noop", {"n": n}) for n in range(total)], now=clock())
     claims: Counter[str] = Counter()
     claims_lock = threading.Lock()
-    errors = []
 
     def worker(name):
-        try:
-            while True:
-                batch = store.claim(owner=name, limit=7, now=clock(), lease_seconds=LEASE)
-                if not batch:
-                    return
-                with claims_lock:
-                    claims.update(job.id for job in batch)
-                results = [Completed(job, attempt(clock, worker=name)) for job in batch]
-                assert all(store.record_results(results, now=clock()))
-        except Exception as error:  # surfaced below; a thread cannot fail the test itself
-            errors.append(error)
-        finally:
-            connections.close_all()
+        while True:
+            batch = store.claim(owner=name, limit=7, now=clock(), lease_seconds=LEASE)
+            if not batch:
+                return
+            with claims_lock:
+                claims.update(job.id for job in batch)
+            results = [Completed(job, attempt(clock, worker=name)) for job in batch]
+            assert all(store.record_results(results, now=clock()))
 
-    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(worker, 8, timeout=None)
 
     assert errors == []
     assert len(claims) == total and set(claims.values()) == {1}
