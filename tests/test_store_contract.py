@@ -516,8 +516,18 @@ def test_oldest_due_pending_and_delayed_count(store, clock):
     assert store.count_delayed(now=clock()) == 2
 
 
+def march_1(hour: int, minute: int, second: int = 0) -> datetime:
+    """A time on the day the throughput tests run (UTC)."""
+    return datetime(2026, 3, 1, hour, minute, second, tzinfo=UTC)
+
+
+def throughput_rows(store, *, since: datetime, bucket_seconds: int) -> list[tuple]:
+    """(start, completed, failed) of each bucket ``store.throughput`` returns."""
+    return [(b.start, b.completed, b.failed) for b in store.throughput(since=since, bucket_seconds=bucket_seconds)]
+
+
 def test_throughput_counts_finished_jobs_per_bucket(store, clock):
-    clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    clock.now = march_1(12, 0, 10)
     store.insert_many([new(max_retries=0) for _ in range(4)], now=clock())
     a, b, c, _still_running = store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE)
     record(store, Completed(a, attempt(clock)), now=clock())
@@ -525,18 +535,15 @@ def test_throughput_counts_finished_jobs_per_bucket(store, clock):
     clock.advance(60)
     record(store, Completed(c, attempt(clock)), now=clock())
 
-    buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
-
-    assert [(b.start, b.completed, b.failed) for b in buckets] == [
-        (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 1, 1),
-        (datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 0),
+    assert throughput_rows(store, since=march_1(11, 0), bucket_seconds=60) == [
+        (march_1(12, 0), 1, 1),
+        (march_1(12, 1), 1, 0),
     ]
-    hourly = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=3600)
-    assert [(b.start, b.completed, b.failed) for b in hourly] == [(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 2, 1)]
+    assert throughput_rows(store, since=march_1(11, 0), bucket_seconds=3600) == [(march_1(12, 0), 2, 1)]
 
 
 def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(store, clock):
-    clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    clock.now = march_1(12, 0, 10)
     store.insert_many([new(max_retries=3), new(max_retries=3)], now=clock())
     flaky, released = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
     record(store, Retried(flaky, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
@@ -546,15 +553,12 @@ def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(sto
     record(store, Completed(flaky_again, attempt(clock)), now=clock())
     record(store, Retried(released_again, attempt(clock, Outcome.TIMED_OUT, "slow"), run_at=clock()), now=clock())
 
-    buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
-
     # The first minute keeps its failure although that job completed in the second one.
-    assert [(b.start, b.completed, b.failed) for b in buckets] == [
-        (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 0, 1),
-        (datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1),
+    assert throughput_rows(store, since=march_1(11, 0), bucket_seconds=60) == [
+        (march_1(12, 0), 0, 1),
+        (march_1(12, 1), 1, 1),
     ]
-    later = store.throughput(since=datetime(2026, 3, 1, 12, 1, tzinfo=UTC), bucket_seconds=60)
-    assert [(b.start, b.completed, b.failed) for b in later] == [(datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1)]
+    assert throughput_rows(store, since=march_1(12, 1), bucket_seconds=60) == [(march_1(12, 1), 1, 1)]
 
 
 # --- worker-pool registry -----------------------------------------------------------------------
