@@ -145,6 +145,23 @@ def sql_store(request, transactional_db):
     use_store(previous)
 
 
+@pytest.fixture
+def api(store):
+    """A DRF test client for the API, against each backend in turn."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def existing_job(store):
+    """One job already in the queue, so "nothing stored" is checked against a non-empty store."""
+    from jobs import services
+    from tests.api_support import EMAIL
+
+    return services.enqueue("email", EMAIL)
+
+
 class FakeClock:
     """An injectable clock: tests move time instead of sleeping."""
 

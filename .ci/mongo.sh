@@ -15,13 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Taken (say, by a cluster Debian's package started): any free port instead, unless set.
-if [ -z "${MONGO_PORT:-}" ]; then
-  MONGO_PORT=27017
-  if (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; then
-    MONGO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  fi
-fi
+source .ci/lib.sh
+
+MONGO_PORT=${MONGO_PORT:-$(usual_or_free_port 27017)}
 INSTALL_DIR=var/congodb
 SMARTMONGO_VERSION=2.2.0
 # What dist_ts/congodb imports, pinned (bson 6 and mingo 7 as smartmongo 2.2.0 asks).
@@ -35,9 +31,7 @@ CONGODB_IMPORTS=(
 )
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "installing Debian's nodejs and npm"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  apt_install "nodejs and npm" nodejs npm
 fi
 
 stamp="$INSTALL_DIR/.installed"

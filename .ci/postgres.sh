@@ -9,21 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Taken (say, by a cluster Debian's package started): any free port instead, unless set.
-if [ -z "${PGPORT:-}" ]; then
-  PGPORT=5432
-  if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
-    PGPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  fi
-fi
+source .ci/lib.sh
+
+PGPORT=${PGPORT:-$(usual_or_free_port 5432)}
 
 find_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 bindir=$(find_bindir)
 if [ -z "$bindir" ]; then
-  echo "installing Debian's postgresql"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  apt_install postgresql postgresql
   bindir=$(find_bindir)
 fi
 

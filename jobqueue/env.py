@@ -67,26 +67,24 @@ def envbool(name: str, default: bool) -> bool:
 
 def envint(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer within [minimum, maximum]; anything else is an error."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
-    _check_range(name, value, minimum, maximum)
-    return value
+    return _envnumber(name, default, int, "an integer", minimum, maximum)
 
 
 def envfloat(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
     """A number within [minimum, maximum]; anything else is an error."""
+    return _envnumber(name, default, float, "a number", minimum, maximum)
+
+
+def _envnumber(name, default, parse, kind, minimum, maximum):
+    """``parse`` of the variable (blank or unset: ``default``), finite and within range."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+        raise ImproperlyConfigured(f"{name}={raw!r} is not {kind}") from None
+    # Only a float can be NaN (the one value not equal to itself) or infinite.
     if value != value or value in (float("inf"), float("-inf")):
         raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number")
     _check_range(name, value, minimum, maximum)

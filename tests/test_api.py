@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from rest_framework.test import APIClient
 
 from jobs import enqueue, services
 from jobs.models import Attempt, Outcome
 from jobs.results import Failed
 from jobs.timeutil import isoformat_z
+from tests.api_support import EMAIL
 from tests.results_support import record
 
 JOB_FIELDS = {
@@ -42,13 +42,7 @@ JOB_FIELDS = {
     "schedule",
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-EMAIL = {"to": "user@example.com", "subject": "Welcome", "body": "Hello!"}
 NEXT_LINK = re.compile(r'^<([^>]+)>; rel="next"$')
-
-
-@pytest.fixture
-def api(store):
-    return APIClient()
 
 
 def post_job(api, body, path="/jobs"):

@@ -8,27 +8,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from rest_framework.test import APIClient
 
-from jobs import enqueue, services
+from jobs import enqueue
 from jobs.services import JobValidationError, PayloadTooLarge
-
-EMAIL = {"to": "user@example.com", "subject": "Welcome", "body": "Hello!"}
-
-
-@pytest.fixture
-def api(store):
-    return APIClient()
-
-
-@pytest.fixture
-def existing_job(store):
-    """One job already in the queue, so "nothing stored" is checked against a non-empty store."""
-    return services.enqueue("email", EMAIL)
-
-
-def job_count() -> int:
-    return len(services.list_jobs(limit=services.MAX_LIST_LIMIT))
+from tests.api_support import EMAIL, job_count
 
 
 def nested(depth: int) -> dict:

@@ -11,29 +11,13 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from rest_framework import serializers
-from rest_framework.test import APIClient
 
 from jobs import enqueue, services
 from jobs.handlers import HeaderField
 from jobs.services import JobValidationError
 from jobs.timeutil import isoformat_z
 from jobs.validation import parse_rfc3339
-
-EMAIL = {"to": "user@example.com", "subject": "Welcome", "body": "Hello!"}
-
-
-@pytest.fixture
-def api(store):
-    return APIClient()
-
-
-@pytest.fixture
-def existing_job(store):
-    return services.enqueue("email", EMAIL)
-
-
-def job_count() -> int:
-    return len(services.list_jobs(limit=services.MAX_LIST_LIMIT))
+from tests.api_support import EMAIL, job_count
 
 
 def post_text(api, text: str):

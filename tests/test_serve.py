@@ -3,74 +3,29 @@ together on a real port, and stops cleanly on Ctrl-C."""
 
 import http.client
 import json
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from tests.serve_support import free_port, kill_if_running, request, serve_env, start_serve, try_request
 from tests.worker_support import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def request(url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
-    with urllib.request.urlopen(req, timeout=5) as response:
-        return response.status, json.loads(response.read())
-
-
-def try_request(url):
-    try:
-        return request(url)
-    except OSError:
-        return None
 
 
 @pytest.fixture
 def service(tmp_path):
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "JOBQUEUE_VAR_DIR": str(tmp_path / "var"),
-        "JOBQUEUE_DEMO_HANDLERS": "1",
-        "DJANGO_SUPERUSER_PASSWORD": "serve-test-password",
-        "WEB_CONCURRENCY": "1",
-        # As `make run` does: the quick start's API is open.
-        "JOBQUEUE_API_AUTH": "open",
-    }
-    env.pop("MONGODB_URI", None)
-    env.pop("DATABASE_URL", None)
+    env = serve_env(tmp_path, port, DJANGO_SUPERUSER_PASSWORD="serve-test-password")
     log = open(tmp_path / "serve.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--concurrency", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_serve(env, concurrency=2, stdout=log)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: try_request(f"{base}/jobs"), timeout=60, what="the service to answer")
         yield process, base, log
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        kill_if_running(process)
         log.close()
 
 

@@ -2,35 +2,24 @@
 the workers is one JSON object (on stderr; stdout keeps the command's banners)."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import urllib.request
 
-from tests.test_serve import ROOT, free_port, request, try_request
+from tests.serve_support import free_port, kill_if_running, request, serve_env, start_serve, try_request
 from tests.worker_support import wait_until
 
 
 def test_every_log_line_of_serve_is_json(tmp_path):
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "JOBQUEUE_VAR_DIR": str(tmp_path / "var"),
-        "JOBQUEUE_DEMO_HANDLERS": "1",
-        "JOBQUEUE_LOG_FORMAT": "json",
-        "JOBQUEUE_API_AUTH": "open",
-        "DJANGO_SUPERUSER_PASSWORD": "serve-json-test-password",
-        "WEB_CONCURRENCY": "1",
-    }
-    env.pop("MONGODB_URI", None)
-    env.pop("DATABASE_URL", None)
+    env = serve_env(
+        tmp_path,
+        port,
+        JOBQUEUE_LOG_FORMAT="json",
+        DJANGO_SUPERUSER_PASSWORD="serve-json-test-password",
+    )
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "out.log", "w") as out, open(tmp_path / "err.log", "w+") as err:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--concurrency", "1"], cwd=ROOT, env=env, stdout=out, stderr=err
-        )
+        process = start_serve(env, concurrency=1, stdout=out, stderr=err)
         try:
             wait_until(lambda: try_request(f"{base}/healthz"), timeout=60, what="the service to answer")
             status, job = request(f"{base}/jobs", {"type": "fail", "maxRetries": 0})
@@ -45,9 +34,7 @@ def test_every_log_line_of_serve_is_json(tmp_path):
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 0
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            kill_if_running(process)
         err.seek(0)
         lines = [line for line in err.read().splitlines() if line.strip()]
 

@@ -7,30 +7,20 @@ with the reason, when ``MONGODB_URI`` is not set.
 
 import http.cookiejar
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
 from conftest import REAL_MONGODB_URI
+from tests.serve_support import free_port, serve_env, start_serve
 from tests.worker_support import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "stores-test-password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def uri_with_database(uri: str, database: str) -> str:
@@ -74,18 +64,14 @@ class Service:
 )
 def service(request, tmp_path):
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "JOBQUEUE_VAR_DIR": str(tmp_path / "var"),
-        "JOBQUEUE_DEMO_HANDLERS": "1",
-        "JOBQUEUE_RETRY_BASE_DELAY": "0",
-        "JOBQUEUE_POLL_INTERVAL": "0.05",
-        "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
-        "WEB_CONCURRENCY": "1",
-    }
-    env.pop("DATABASE_URL", None)  # Django's own tables stay in SQLite under the temp var dir
-    env.pop("MONGODB_URI", None)
+    # Django's own tables stay in SQLite under the temp var dir (serve_env drops DATABASE_URL).
+    env = serve_env(
+        tmp_path,
+        port,
+        JOBQUEUE_RETRY_BASE_DELAY="0",
+        JOBQUEUE_POLL_INTERVAL="0.05",
+        DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+    )
     database = None
     if request.param == "mongodb":
         if not REAL_MONGODB_URI:
@@ -93,13 +79,7 @@ def service(request, tmp_path):
         database = f"jobqueue_service_{uuid.uuid4().hex[:8]}"
         env["MONGODB_URI"] = uri_with_database(REAL_MONGODB_URI, database)
     log = open(tmp_path / "serve.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--concurrency", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_serve(env, concurrency=2, stdout=log)
     expected = "SQLite at " if database is None else f"MongoDB at {urllib.parse.urlsplit(REAL_MONGODB_URI).netloc}, "
     service = Service(f"http://127.0.0.1:{port}", expected)
     try:

@@ -10,10 +10,11 @@ jobs took all 5. The table sizes and statistics below cover the plans that produ
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from jobs.models import NewJob, Status
 from jobs.stores.sql import TABLE
+from tests.worker_support import run_in_threads
 
 LEASE = 30.0
 
@@ -68,23 +69,13 @@ def test_concurrent_claims_each_stay_within_their_limit(sql_store, clock):
     sql_store.insert_many([new() for _ in range(200)], now=clock())
     start = threading.Barrier(4)
     batches: list[list] = []
-    errors = []
 
     def claimer(name):
-        try:
-            start.wait(timeout=30)
-            while batch := sql_store.claim(owner=name, limit=2, now=clock(), lease_seconds=LEASE):
-                batches.append(batch)
-        except Exception as error:  # surfaced below; a thread cannot fail the test itself
-            errors.append(error)
-        finally:
-            connections.close_all()
+        start.wait(timeout=30)
+        while batch := sql_store.claim(owner=name, limit=2, now=clock(), lease_seconds=LEASE):
+            batches.append(batch)
 
-    threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_in_threads(claimer, 4, timeout=60)
 
     assert errors == []
     assert max(len(batch) for batch in batches) <= 2

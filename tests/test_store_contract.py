@@ -12,6 +12,7 @@ from jobs.results import Completed, Failed, Released, Retried
 from jobs.retry import RetryStrategy
 from jobs.timeutil import truncate_ms
 from tests.results_support import record
+from tests.worker_support import run_in_threads
 
 NO_BACKOFF = RetryStrategy(base_delay=0, max_delay=0)
 LEASE = 30.0
@@ -515,8 +516,18 @@ def test_oldest_due_pending_and_delayed_count(store, clock):
     assert store.count_delayed(now=clock()) == 2
 
 
+def march_1(hour: int, minute: int, second: int = 0) -> datetime:
+    """A time on the day the throughput tests run (UTC)."""
+    return datetime(2026, 3, 1, hour, minute, second, tzinfo=UTC)
+
+
+def throughput_rows(store, *, since: datetime, bucket_seconds: int) -> list[tuple]:
+    """(start, completed, failed) of each bucket ``store.throughput`` returns."""
+    return [(b.start, b.completed, b.failed) for b in store.throughput(since=since, bucket_seconds=bucket_seconds)]
+
+
 def test_throughput_counts_finished_jobs_per_bucket(store, clock):
-    clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    clock.now = march_1(12, 0, 10)
     store.insert_many([new(max_retries=0) for _ in range(4)], now=clock())
     a, b, c, _still_running = store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE)
     record(store, Completed(a, attempt(clock)), now=clock())
@@ -524,18 +535,15 @@ def test_throughput_counts_finished_jobs_per_bucket(store, clock):
     clock.advance(60)
     record(store, Completed(c, attempt(clock)), now=clock())
 
-    buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
-
-    assert [(b.start, b.completed, b.failed) for b in buckets] == [
-        (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 1, 1),
-        (datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 0),
+    assert throughput_rows(store, since=march_1(11, 0), bucket_seconds=60) == [
+        (march_1(12, 0), 1, 1),
+        (march_1(12, 1), 1, 0),
     ]
-    hourly = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=3600)
-    assert [(b.start, b.completed, b.failed) for b in hourly] == [(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 2, 1)]
+    assert throughput_rows(store, since=march_1(11, 0), bucket_seconds=3600) == [(march_1(12, 0), 2, 1)]
 
 
 def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(store, clock):
-    clock.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    clock.now = march_1(12, 0, 10)
     store.insert_many([new(max_retries=3), new(max_retries=3)], now=clock())
     flaky, released = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
     record(store, Retried(flaky, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
@@ -545,15 +553,12 @@ def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(sto
     record(store, Completed(flaky_again, attempt(clock)), now=clock())
     record(store, Retried(released_again, attempt(clock, Outcome.TIMED_OUT, "slow"), run_at=clock()), now=clock())
 
-    buckets = store.throughput(since=datetime(2026, 3, 1, 11, 0, tzinfo=UTC), bucket_seconds=60)
-
     # The first minute keeps its failure although that job completed in the second one.
-    assert [(b.start, b.completed, b.failed) for b in buckets] == [
-        (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), 0, 1),
-        (datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1),
+    assert throughput_rows(store, since=march_1(11, 0), bucket_seconds=60) == [
+        (march_1(12, 0), 0, 1),
+        (march_1(12, 1), 1, 1),
     ]
-    later = store.throughput(since=datetime(2026, 3, 1, 12, 1, tzinfo=UTC), bucket_seconds=60)
-    assert [(b.start, b.completed, b.failed) for b in later] == [(datetime(2026, 3, 1, 12, 1, tzinfo=UTC), 1, 1)]
+    assert throughput_rows(store, since=march_1(12, 1), bucket_seconds=60) == [(march_1(12, 1), 1, 1)]
 
 
 # --- worker-pool registry -----------------------------------------------------------------------
@@ -584,28 +589,18 @@ def test_eight_threads_claim_a_thousand_jobs_without_sharing_or_losing_any(store
     store.insert_many([new("noop", {"n": n}) for n in range(total)], now=clock())
     claims: Counter[str] = Counter()
     claims_lock = threading.Lock()
-    errors = []
 
     def worker(name):
-        try:
-            while True:
-                batch = store.claim(owner=name, limit=7, now=clock(), lease_seconds=LEASE)
-                if not batch:
-                    return
-                with claims_lock:
-                    claims.update(job.id for job in batch)
-                results = [Completed(job, attempt(clock, worker=name)) for job in batch]
-                assert all(store.record_results(results, now=clock()))
-        except Exception as error:  # surfaced below; a thread cannot fail the test itself
-            errors.append(error)
-        finally:
-            connections.close_all()
+        while True:
+            batch = store.claim(owner=name, limit=7, now=clock(), lease_seconds=LEASE)
+            if not batch:
+                return
+            with claims_lock:
+                claims.update(job.id for job in batch)
+            results = [Completed(job, attempt(clock, worker=name)) for job in batch]
+            assert all(store.record_results(results, now=clock()))
 
-    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(worker, 8, timeout=None)
 
     assert errors == []
     assert len(claims) == total and set(claims.values()) == {1}

@@ -4,6 +4,7 @@ timeouts, shutdown and pickup. Time is a fake clock; waits are on events."""
 import logging
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -330,32 +331,35 @@ def test_the_pools_own_reaper_never_takes_a_job_the_pool_still_holds(store, cloc
 # --- leases and fencing ----------------------------------------------------------------------
 
 
-def test_the_pool_renews_the_leases_of_running_jobs(store, clock, test_handlers):
+@contextmanager
+def job_held_running(store, clock, test_handlers, **pool_options):
+    """A ``test-gate`` job that a running pool has started and holds at its gate: yields
+    (job, pool, gate); afterwards the gate opens and the pool stops."""
     gate = test_handlers.add("test-gate", Gate())
     job = services.enqueue("test-gate", clock=clock)
-    pool = make_pool(store, clock, run_until_idle=False, renew_interval=3600)
+    pool = make_pool(store, clock, run_until_idle=False, **pool_options)
     running = PoolThread(pool).start()
     try:
         assert gate.started.wait(10)
+        yield job, pool, gate
+    finally:
+        gate.opened.set()
+        running.stop()
+
+
+def test_the_pool_renews_the_leases_of_running_jobs(store, clock, test_handlers):
+    with job_held_running(store, clock, test_handlers, renew_interval=3600) as (job, pool, _gate):
         renewed_at = clock.advance(LEASE * 2 / 3)
         assert pool.renew_leases() == 1
         clock.advance(LEASE * 2 / 3)  # past the first lease, within the renewed one
 
         assert store.reap(now=clock(), retry_strategy=pool.options.retry_strategy) == 0
         assert store.get(job.id).lease.expires_at == renewed_at + timedelta(seconds=LEASE)
-    finally:
-        gate.opened.set()
-        running.stop()
     assert store.get(job.id).status == Status.COMPLETED
 
 
 def test_a_worker_that_lost_its_lease_changes_nothing_and_says_so(store, clock, test_handlers, worker_log):
-    gate = test_handlers.add("test-gate", Gate())
-    job = services.enqueue("test-gate", clock=clock)
-    pool = make_pool(store, clock, run_until_idle=False, renew_interval=3600)
-    running = PoolThread(pool).start()
-    try:
-        assert gate.started.wait(10)
+    with job_held_running(store, clock, test_handlers, renew_interval=3600) as (job, pool, gate):
         clock.advance(LEASE + 1)
         assert store.reap(now=clock(), retry_strategy=RetryStrategy(base_delay=60, random=lambda: 1.0)) == 1
         reaped = store.get(job.id)
@@ -365,9 +369,6 @@ def test_a_worker_that_lost_its_lease_changes_nothing_and_says_so(store, clock, 
 
         gate.opened.set()
         wait_until(lambda: pool.lost == 1, what="the late result to be refused")
-    finally:
-        gate.opened.set()
-        running.stop()
 
     assert store.get(job.id) == reaped  # the late finish changed nothing
     assert reaped.status == Status.PENDING and reaped.retry_count == 1
@@ -500,32 +501,35 @@ def test_heartbeat_reports_running_jobs(store, clock, test_handlers):
 # --- pickup ----------------------------------------------------------------------------------
 
 
-def test_a_job_enqueued_in_the_same_process_wakes_an_idle_pool(store, test_handlers):
+def signal_when_run(test_handlers) -> threading.Event:
+    """Register the ``test-signal`` handler; the returned event is set when a job of it runs."""
     ran = threading.Event()
     test_handlers.add("test-signal", lambda payload, context: ran.set())
+    return ran
+
+
+def insert_as_another_process(store) -> None:
+    """A ``test-signal`` job inserted straight into the store: no in-process wake-up."""
+    store.insert(NewJob(type="test-signal", payload={}, max_retries=0), now=utc_now())
+
+
+def test_a_job_enqueued_in_the_same_process_wakes_an_idle_pool(store, test_handlers):
+    ran = signal_when_run(test_handlers)
     # A poll interval of a minute: only the in-process wake-up can explain a quick start.
     pool = make_pool(store, run_until_idle=False, poll_interval=60)
-    running = PoolThread(pool).start()
-    try:
+    with PoolThread(pool):
         wait_until(lambda: pool.idle, what="the pool to find the queue empty")
         services.enqueue("test-signal")
         assert ran.wait(10)
-    finally:
-        running.stop()
 
 
 def test_an_idle_pool_polls_for_jobs_inserted_elsewhere(store, test_handlers):
-    ran = threading.Event()
-    test_handlers.add("test-signal", lambda payload, context: ran.set())
+    ran = signal_when_run(test_handlers)
     pool = make_pool(store, run_until_idle=False, poll_interval=0.02)
-    running = PoolThread(pool).start()
-    try:
+    with PoolThread(pool):
         wait_until(lambda: pool.idle, what="the pool to find the queue empty")
-        # Inserted straight into the store, as another process would: no wake-up.
-        store.insert(NewJob(type="test-signal", payload={}, max_retries=0), now=utc_now())
+        insert_as_another_process(store)
         assert ran.wait(10)
-    finally:
-        running.stop()
 
 
 def test_the_reaper_runs_when_a_pool_starts(store, clock, test_handlers):
@@ -602,8 +606,7 @@ def test_a_pool_with_too_many_abandoned_handlers_stops_to_be_replaced(store, clo
 
 
 def test_a_store_that_pushes_inserts_wakes_the_pool(store, test_handlers):
-    ran = threading.Event()
-    test_handlers.add("test-signal", lambda payload, context: ran.set())
+    ran = signal_when_run(test_handlers)
     callbacks = []
 
     def watch_inserts(callback, stop_event):  # stands for a MongoDB change stream
@@ -616,7 +619,7 @@ def test_a_store_that_pushes_inserts_wakes_the_pool(store, test_handlers):
     running = PoolThread(pool).start()
     try:
         wait_until(lambda: callbacks and pool.idle, what="the pool to watch and go idle")
-        store.insert(NewJob(type="test-signal", payload={}, max_retries=0), now=utc_now())
+        insert_as_another_process(store)
         callbacks[0]()
         assert ran.wait(10)
     finally:

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from django.db import connections
+
 from jobs import handlers
 from tests.gates import gate_path, started_path
 
@@ -27,6 +29,28 @@ def wait_until(predicate, *, timeout: float = 30.0, what: str = "the condition")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)
+
+
+def run_in_threads(work, count: int, *, timeout: float | None = 60.0) -> list[Exception]:
+    """Run ``work(name)`` on ``count`` threads at once (named ``w0``, ``w1``, ...), each
+    closing its database connections when done; wait up to ``timeout`` s for each.
+    Returns what they raised: a thread cannot fail the test itself."""
+    errors: list[Exception] = []
+
+    def run(name):
+        try:
+            work(name)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(f"w{n}",)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return errors
 
 
 class PoolThread:
@@ -56,6 +80,13 @@ class PoolThread:
     def stop(self, timeout: float = 30.0) -> None:
         self.pool.stop()
         self.join(timeout)
+
+    def __enter__(self) -> "PoolThread":
+        """``with PoolThread(pool):`` runs the pool for the block and stops it afterwards."""
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
 
 def run_pool(pool, timeout: float = 60.0):

@@ -389,21 +389,9 @@ class MongoJobStore(JobStore):
         self._safe_uri = redact_uri(uri) if uri else None
 
     @classmethod
-    def from_options(
-        cls,
-        *,
-        uri: str,
-        database_name: str | None = None,
-        timeout_seconds: float = 5.0,
-        operation_timeout_seconds: float | None = None,
-    ) -> MongoJobStore:
-        """The store of ``JOBQUEUE_STORE["OPTIONS"]``: see ``from_uri``."""
-        return cls.from_uri(
-            uri,
-            database_name=database_name,
-            timeout_seconds=timeout_seconds,
-            operation_timeout_seconds=operation_timeout_seconds,
-        )
+    def from_options(cls, **options) -> MongoJobStore:
+        """The store of ``JOBQUEUE_STORE["OPTIONS"]``: ``uri`` and the keywords of ``from_uri``."""
+        return cls.from_uri(**options)
 
     @classmethod
     def from_uri(
