@@ -13,11 +13,10 @@ no per-process state and no multiprocess directory to manage.
   attempt; wait from due to first start). A sample, not a cumulative histogram: no
   process sees every job, and the store keeps no running totals.
 * ``jobqueue_oldest_pending_age_seconds``, ``jobqueue_delayed_jobs``.
+* ``jobqueue_queue_jobs{queue,status}``, ``jobqueue_queue_oldest_pending_age_seconds{queue}``,
+  ``jobqueue_queue_paused{queue}``: per named queue (``jobs.queues``).
 * ``jobqueue_worker_pools``, ``jobqueue_worker_threads``, ``jobqueue_worker_threads_busy``:
   live pools from the registry heartbeat.
-
-Our jobs have no queue yet, so there is no ``queue`` label; ``django.tasks`` jobs keep
-their queue name in the payload.
 """
 
 from prometheus_client import CollectorRegistry
@@ -25,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFami
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.utils import floatToGoString
 
-from jobs import services
+from jobs import queues, services
 from jobs.models import FINISHED_STATUSES, Job
 
 #: Finished jobs the run-time and wait histograms are computed from.
@@ -74,6 +73,7 @@ class StoreCollector:
             value=stats.oldest_pending_age_seconds or 0.0,
         )
         yield GaugeMetricFamily("jobqueue_delayed_jobs", "Pending jobs not due yet.", value=stats.delayed)
+        yield from self._queues(queues.list_queues())
         yield from self._histograms(services.recently_finished_jobs(limit=SAMPLE_SIZE))
         yield from self._pools(services.live_worker_pools())
 
@@ -96,6 +96,27 @@ class StoreCollector:
                 buckets.append(("+Inf", float(len(values))))
                 family.add_metric([job_type], buckets, gsum_value=sum(values))
             yield family
+
+    @staticmethod
+    def _queues(summaries):
+        """Per named queue: jobs by status, the oldest due pending job's age, paused or not."""
+        by_status = GaugeMetricFamily(
+            "jobqueue_queue_jobs", "Jobs stored, by queue and status.", labels=["queue", "status"]
+        )
+        oldest = GaugeMetricFamily(
+            "jobqueue_queue_oldest_pending_age_seconds",
+            "Age of the queue's oldest due pending job (0 when none).",
+            labels=["queue"],
+        )
+        paused = GaugeMetricFamily("jobqueue_queue_paused", "1 while the queue is paused.", labels=["queue"])
+        for summary in summaries:
+            for status, count in summary.counts.items():
+                by_status.add_metric([summary.name, status], count)
+            oldest.add_metric([summary.name], summary.oldest_pending_age_seconds or 0.0)
+            paused.add_metric([summary.name], 1.0 if summary.paused else 0.0)
+        yield by_status
+        yield oldest
+        yield paused
 
     @staticmethod
     def _pools(pools):

@@ -8,8 +8,8 @@ and every ``@task`` of every app is stored as a job by ``.enqueue()`` and run by
 The mapping (see README, "Django tasks"):
 
 * job ``type`` = the task's module path (``myapp.tasks.send_welcome``);
-* ``payload`` = ``{"args": [...], "kwargs": {...}, "queueName": "..."}``: our jobs have
-  no queue of their own yet, so the task's queue name is kept in the payload;
+* ``payload`` = ``{"args": [...], "kwargs": {...}}``;
+* ``queue`` = the task's ``queue_name`` (a name our queues accept: ``[a-z0-9_-]{1,64}``);
 * ``priority`` = the task's priority (-100..100, higher first, as ours);
 * ``run_after`` = our ``runAt``;
 * the return value is kept as the job's ``result``, written with its completion.
@@ -90,6 +90,13 @@ class JobQueueBackend(BaseTaskBackend):
     supports_get_result = True
     supports_async_task = False
 
+    def __init__(self, alias, params):
+        super().__init__(alias, params)
+        # Without a QUEUES option, any queue our jobs accept will do (the framework would
+        # allow only "default"); enqueue() then checks the name like POST /jobs does.
+        if "QUEUES" not in params:
+            self.queues = set()
+
     def validate_task(self, task) -> None:
         """The framework's checks, then register the task's job type with the workers."""
         super().validate_task(task)
@@ -119,7 +126,8 @@ class JobQueueBackend(BaseTaskBackend):
         )
         job = services.enqueue(
             task_job_type(task),
-            {"args": draft.args, "kwargs": draft.kwargs, "queueName": task.queue_name},
+            {"args": draft.args, "kwargs": draft.kwargs},
+            queue=task.queue_name,
             priority=task.priority,
             run_at=task.run_after,
         )

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs import services
+from jobs import queues, services
 from jobs.models import Attempt, Outcome, PoolInfo
 from jobs.results import Completed, Failed
 from jobs.stores import StoreUnavailable
@@ -234,3 +234,19 @@ def test_workerhealth_is_healthy_only_with_a_live_pool_on_this_host(store, capsy
 
     with pytest.raises(CommandError, match="no worker pool on elsewhere"):
         call_command("workerhealth", "--host", "elsewhere")
+
+
+def test_metrics_count_jobs_per_queue_with_the_oldest_pending_age_and_pause(store, client):
+    services.enqueue("noop", queue="emails")
+    services.enqueue("noop", queue="emails")
+    services.enqueue("noop")
+    queues.pause_queue("reports")
+
+    samples = scrape(client)
+
+    assert samples[("jobqueue_queue_jobs", (("queue", "emails"), ("status", "pending")))] == 2
+    assert samples[("jobqueue_queue_jobs", (("queue", "default"), ("status", "pending")))] == 1
+    assert samples[("jobqueue_queue_paused", (("queue", "reports"),))] == 1
+    assert samples[("jobqueue_queue_paused", (("queue", "emails"),))] == 0
+    assert samples[("jobqueue_queue_oldest_pending_age_seconds", (("queue", "reports"),))] == 0
+    assert samples[("jobqueue_queue_oldest_pending_age_seconds", (("queue", "emails"),))] >= 0

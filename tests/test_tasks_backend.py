@@ -35,7 +35,8 @@ def test_enqueue_stores_a_job_with_the_tasks_module_path_arguments_and_priority(
 
     job = services.get_job(result.id)
     assert job.type == "jobs.tasks.add"
-    assert job.payload == {"args": [2], "kwargs": {"b": 3}, "queueName": "default"}
+    assert job.payload == {"args": [2], "kwargs": {"b": 3}}
+    assert job.queue == "default"
     assert job.priority == 5
     assert result.status == TaskResultStatus.READY
     assert result.enqueued_at == job.created_at
@@ -136,3 +137,9 @@ def test_a_return_value_that_is_not_json_fails_the_attempt(store):
     failed = returns_no_json.get_result(result.id)
     assert failed.status == TaskResultStatus.FAILED
     assert failed.errors[-1].exception_class is TypeError
+
+
+def test_a_tasks_queue_name_is_the_jobs_queue(store):
+    result = add.using(queue_name="reports").enqueue(1, b=1)
+
+    assert services.get_job(result.id).queue == "reports"
