@@ -5,6 +5,7 @@ the job. ``JobRecord`` and ``WorkerPoolRecord`` are rows of the embedded SQL sto
 ``jobs.stores.sql`` queries them.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -154,6 +155,24 @@ class NewJob:
 
 # While a job is in one of these, its (type, unique key) is taken.
 UNIQUE_KEY_STATUSES = (Status.PENDING, Status.PROCESSING)
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a job list holds: each field that is not ``None`` must match."""
+
+    status: str | None = None
+    type: str | None = None
+    has_error: bool | None = None
+    queue: str | None = None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> "JobFilter":
+        """The filter among a validated list query's values (other keys are ignored)."""
+        return cls(**{name: query.get(name) for name in ("status", "type", "has_error", "queue")})
+
+
+ALL_JOBS = JobFilter()
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class CursorField(serializers.Field):
 
 class JobListQuerySerializer(StrictSerializer):
     """The query string of ``GET /jobs``. ``validated_data`` holds ``id`` (one job) or
-    the keyword arguments of ``services.list_jobs_page`` (``status``, ``type``, ``has_error``,
+    what ``services.list_jobs_query_page`` takes (``status``, ``type``, ``has_error``,
     ``queue``, ``limit``, ``after``). Pass a plain dict, not a ``QueryDict``.
     """
 

@@ -27,7 +27,7 @@ from jobs.errors import (
     plain_errors,
 )
 from jobs.handlers import get_handler, known_types
-from jobs.models import Job, NewJob, PoolInfo, Status, Throughput
+from jobs.models import ALL_JOBS, Job, JobFilter, NewJob, PoolInfo, Status, Throughput
 from jobs.stores import ListCursor, get_store
 from jobs.timeutil import Clock, truncate_ms, utc_now
 from jobs.validation import JobInputSerializer
@@ -286,21 +286,16 @@ def decode_list_cursor(text: str) -> ListCursor:
 
 
 def list_jobs(
+    criteria: JobFilter = ALL_JOBS,
     *,
-    status: str | None = None,
-    type: str | None = None,
-    has_error: bool | None = None,
-    queue: str | None = None,
     limit: int = 50,
     after: ListCursor | None = None,
     before: ListCursor | None = None,
 ) -> list[Job]:
-    """Jobs newest first, filtered; ``after`` continues from a page's last (createdAt, id),
-    ``before`` goes back from a page's first."""
-    _check_list_query(status=status, limit=limit, after=after, before=before)
-    return get_store().list_jobs(
-        status=status, type=type, has_error=has_error, queue=queue, limit=limit, after=after, before=before
-    )
+    """Jobs matching ``criteria``, newest first; ``after`` continues from a page's last
+    (createdAt, id), ``before`` goes back from a page's first."""
+    _check_list_query(status=criteria.status, limit=limit, after=after, before=before)
+    return get_store().list_jobs(criteria, limit=limit, after=after, before=before)
 
 
 @dataclass(frozen=True)
@@ -311,15 +306,7 @@ class JobPage:
     has_next: bool
 
 
-def list_jobs_page(
-    *,
-    status: str | None = None,
-    type: str | None = None,
-    has_error: bool | None = None,
-    queue: str | None = None,
-    limit: int = 50,
-    after: ListCursor | None = None,
-) -> JobPage:
+def list_jobs_page(criteria: JobFilter = ALL_JOBS, *, limit: int = 50, after: ListCursor | None = None) -> JobPage:
     """Like ``list_jobs`` (paging forward), saying whether a next page has any job: it
     reads ``limit + 1`` jobs, so a page that is exactly full has no next page.
 
@@ -327,14 +314,18 @@ def list_jobs_page(
     filter: a ``status`` that is not a status, and a ``type`` with no registered handler
     that no stored job has either (jobs of a type whose handler was removed still list).
     """
-    _check_list_query(status=status, limit=limit, after=after, before=None)
-    jobs = get_store().list_jobs(
-        status=status, type=type, has_error=has_error, queue=queue, limit=limit + 1, after=after
-    )
-    if not jobs and after is None and type is not None and get_handler(type) is None:
+    _check_list_query(status=criteria.status, limit=limit, after=after, before=None)
+    jobs = get_store().list_jobs(criteria, limit=limit + 1, after=after)
+    job_type = criteria.type
+    if not jobs and after is None and job_type is not None and get_handler(job_type) is None:
         known = ", ".join(known_types()) or "none"
-        raise JobValidationError({"type": [f"Unknown job type {type!r}. Known types: {known}."]})
+        raise JobValidationError({"type": [f"Unknown job type {job_type!r}. Known types: {known}."]})
     return JobPage(jobs=jobs[:limit], has_next=len(jobs) > limit)
+
+
+def list_jobs_query_page(query: Mapping) -> JobPage:
+    """``list_jobs_page`` for the ``validated_data`` of a ``JobListQuerySerializer``."""
+    return list_jobs_page(JobFilter.from_query(query), limit=query["limit"], after=query.get("after"))
 
 
 def _check_list_query(*, status, limit: int, after, before) -> None:

@@ -19,29 +19,24 @@ queue_resume = QueueResumeView.as_view()
 schedule_list = ScheduleViewSet.as_view({"get": "list", "post": "create"})
 schedule_detail = ScheduleViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
+
+def both_slashes(route: str, view, name: str):
+    """``route`` and ``route/``, both to ``view``; reversing ``name`` gives the one without."""
+    return [path(route, view, name=name), path(f"{route}/", view)]
+
+
 urlpatterns = [
-    path("jobs", job_list, name="job-list"),
-    path("jobs/", job_list),
-    path("jobs/bulk", job_bulk, name="job-bulk"),
-    path("jobs/bulk/", job_bulk),
-    path("jobs/<str:job_id>/cancel", job_cancel, name="job-cancel"),
-    path("jobs/<str:job_id>/cancel/", job_cancel),
-    path("jobs/<str:job_id>/retry", job_retry, name="job-retry"),
-    path("jobs/<str:job_id>/retry/", job_retry),
-    path("jobs/<str:job_id>", job_detail, name="job-detail"),
-    path("jobs/<str:job_id>/", job_detail),
-    path("stats", queue_stats, name="queue-stats"),
-    path("stats/", queue_stats),
-    path("queues", queue_list, name="queue-list"),
-    path("queues/", queue_list),
-    path("queues/<str:name>/pause", queue_pause, name="queue-pause"),
-    path("queues/<str:name>/pause/", queue_pause),
-    path("queues/<str:name>/resume", queue_resume, name="queue-resume"),
-    path("queues/<str:name>/resume/", queue_resume),
-    path("schedules", schedule_list, name="schedule-list"),
-    path("schedules/", schedule_list),
-    path("schedules/<str:name>", schedule_detail, name="schedule-detail"),
-    path("schedules/<str:name>/", schedule_detail),
+    *both_slashes("jobs", job_list, "job-list"),
+    *both_slashes("jobs/bulk", job_bulk, "job-bulk"),
+    *both_slashes("jobs/<str:job_id>/cancel", job_cancel, "job-cancel"),
+    *both_slashes("jobs/<str:job_id>/retry", job_retry, "job-retry"),
+    *both_slashes("jobs/<str:job_id>", job_detail, "job-detail"),
+    *both_slashes("stats", queue_stats, "queue-stats"),
+    *both_slashes("queues", queue_list, "queue-list"),
+    *both_slashes("queues/<str:name>/pause", queue_pause, "queue-pause"),
+    *both_slashes("queues/<str:name>/resume", queue_resume, "queue-resume"),
+    *both_slashes("schedules", schedule_list, "schedule-list"),
+    *both_slashes("schedules/<str:name>", schedule_detail, "schedule-detail"),
     # Anything else under the API is a JSON 404, not Django's HTML page.
     re_path(r"^(?:jobs|stats|queues|schedules)/", api_not_found),
 ]

@@ -122,7 +122,7 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
         params = dict(query.validated_data)
         if "id" in params:
             return Response(JobOutputSerializer(services.get_job(params["id"])).data)
-        page = services.list_jobs_page(**params)
+        page = services.list_jobs_query_page(params)
         response = Response(JobOutputSerializer(page.jobs, many=True).data)
         if page.has_next:
             response["Link"] = f'<{self._next_page_url(request, page.jobs[-1], params["limit"])}>; rel="next"'

@@ -11,6 +11,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def manage_check(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
+    """``manage.py check`` with this environment plus ``settings`` (var dir: ``tmp_path``)."""
+    env = {**os.environ, "JOBQUEUE_VAR_DIR": str(tmp_path), **settings}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

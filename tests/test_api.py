@@ -15,7 +15,7 @@ from jobs import enqueue, services
 from jobs.models import Attempt, Outcome
 from jobs.results import Failed
 from jobs.timeutil import isoformat_z
-from tests.api_support import EMAIL
+from tests.api_support import EMAIL, post_job
 from tests.results_support import record
 
 JOB_FIELDS = {
@@ -43,10 +43,6 @@ JOB_FIELDS = {
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 NEXT_LINK = re.compile(r'^<([^>]+)>; rel="next"$')
-
-
-def post_job(api, body, path="/jobs"):
-    return api.post(path, data=json.dumps(body), content_type="application/json")
 
 
 def create_job(api, body=None):

@@ -1,26 +1,14 @@
 """Named queues over the API and ``enqueue()``: the job's queue, ``GET /jobs?queue=``,
 ``GET /queues``, pause and resume. Every test runs on each store."""
 
-import json
 from datetime import timedelta
 
 import pytest
-from rest_framework.test import APIClient
 
 from jobs import enqueue, services
 from jobs.errors import JobValidationError
 from jobs.timeutil import utc_now
-
-EMAIL = {"to": "user@example.com", "subject": "Hi", "body": "Hello!"}
-
-
-@pytest.fixture
-def api(store):
-    return APIClient()
-
-
-def post_job(api, body):
-    return api.post("/jobs", data=json.dumps(body), content_type="application/json")
+from tests.api_support import EMAIL, post_job
 
 
 def test_a_job_names_its_queue_and_lists_by_it(api):

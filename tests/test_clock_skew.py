@@ -2,6 +2,7 @@
 (by more than a lease, but within ``max_clock_skew``) must leave live jobs alone, and
 still return jobs whose lease expired beyond the bound."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -10,8 +11,8 @@ from jobs import services
 from jobs.models import Outcome, Status
 from jobs.worker import PoolOptions, WorkerPool
 from tests.test_store_contract import LEASE, NO_BACKOFF, claim_one, new
-from tests.test_worker import Gate, make_pool
-from tests.worker_support import PoolThread, wait_until
+from tests.test_worker import Gate
+from tests.worker_support import PoolThread, make_pool, wait_until
 
 SKEW = 60.0  # the bound the reaper allows
 AHEAD = LEASE + 5  # how far the reaper's clock runs ahead of the holder's: more than a lease
@@ -50,44 +51,42 @@ def test_a_lease_expired_by_more_than_the_skew_bound_is_reaped(store, clock):
 # --- two worker pools on one store, their clocks apart -------------------------------------------
 
 
-def _holder_and_fast_pool(store, clock, settings):
-    """A pool that renews only when told (on ``clock``), and a pool whose clock runs
-    ``AHEAD``, configured like ``runworkers`` with ``JOBQUEUE_MAX_CLOCK_SKEW=SKEW``."""
+@contextmanager
+def _job_held_by_holder(store, clock, test_handlers, settings):
+    """A gated job that a pool renewing only when told (on ``clock``) is running, and a
+    pool whose clock runs ``AHEAD``, configured like ``runworkers`` with
+    ``JOBQUEUE_MAX_CLOCK_SKEW=SKEW``: yields ``(job, gate, holder, fast)``; the gate opens
+    and the holder stops on the way out."""
+    gate = test_handlers.add("test-gate", Gate())
+    job = services.enqueue("test-gate", clock=clock)
     holder = make_pool(store, clock, run_until_idle=False, renew_interval=3600, reap_interval=3600)
     settings.JOBQUEUE_MAX_CLOCK_SKEW = SKEW
     options = PoolOptions.from_settings(lease_seconds=LEASE, retry_strategy=NO_BACKOFF)
     fast = WorkerPool(options, store=store, clock=lambda: clock() + timedelta(seconds=AHEAD))
-    return holder, fast
-
-
-def test_a_pool_whose_clock_runs_ahead_does_not_reap_a_job_another_pool_holds(store, clock, test_handlers, settings):
-    gate = test_handlers.add("test-gate", Gate())
-    job = services.enqueue("test-gate", clock=clock)
-    holder, fast = _holder_and_fast_pool(store, clock, settings)
     running = PoolThread(holder).start()
     try:
         assert gate.started.wait(10)
+        yield job, gate, holder, fast
+    finally:
+        gate.opened.set()
+        running.stop()
+
+
+def test_a_pool_whose_clock_runs_ahead_does_not_reap_a_job_another_pool_holds(store, clock, test_handlers, settings):
+    with _job_held_by_holder(store, clock, test_handlers, settings) as (job, _gate, holder, fast):
         for _ in range(3):
             clock.advance(LEASE * 2 / 3)
             assert holder.renew_leases() == 1
 
             assert fast.reap_expired() == 0
         assert store.get(job.id).lease.owner == holder.id
-    finally:
-        gate.opened.set()
-        running.stop()
     done = store.get(job.id)
     assert done.status == Status.COMPLETED and [a.outcome for a in done.attempts] == [Outcome.COMPLETED]
     assert holder.lost == 0
 
 
 def test_a_pool_whose_clock_runs_ahead_still_reaps_a_job_whose_holder_stopped(store, clock, test_handlers, settings):
-    gate = test_handlers.add("test-gate", Gate())
-    job = services.enqueue("test-gate", clock=clock)
-    holder, fast = _holder_and_fast_pool(store, clock, settings)
-    running = PoolThread(holder).start()
-    try:
-        assert gate.started.wait(10)
+    with _job_held_by_holder(store, clock, test_handlers, settings) as (job, gate, holder, fast):
         # The holder never renews: its lease ran out at LEASE on its clock.
         clock.advance(LEASE + SKEW - AHEAD - 1)
         assert fast.reap_expired() == 0
@@ -98,9 +97,6 @@ def test_a_pool_whose_clock_runs_ahead_still_reaps_a_job_whose_holder_stopped(st
 
         gate.opened.set()
         wait_until(lambda: holder.lost == 1, what="the holder's late result to be refused")
-    finally:
-        gate.opened.set()
-        running.stop()
 
 
 def test_a_negative_skew_bound_is_refused():

@@ -1,11 +1,10 @@
 """Idempotency keys: one job per key on every store, even under concurrent enqueues."""
 
-import threading
-
 import pytest
 
 from jobs import services
 from jobs.stores import get_store
+from tests.worker_support import run_at_once
 
 
 def test_repeat_with_same_key_returns_the_first_job_and_stores_nothing(store):
@@ -47,21 +46,9 @@ def test_too_long_key_is_refused_and_stores_nothing(store):
 
 def test_concurrent_enqueues_with_one_key_store_one_job(store):
     threads_count = 8
-    start = threading.Barrier(threads_count, timeout=10)
-    results, errors = [], []
-
-    def enqueue():
-        try:
-            start.wait()
-            results.append(services.enqueue("noop", {"same": True}, idempotency_key="race"))
-        except Exception as error:  # reported by the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=enqueue) for _ in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results, errors = run_at_once(
+        lambda: services.enqueue("noop", {"same": True}, idempotency_key="race"), threads_count
+    )
 
     assert errors == []
     assert len({job.id for job in results}) == 1

@@ -11,23 +11,8 @@ from jobs.handlers import Cancelled
 from jobs.models import Outcome, Status
 from jobs.results import Cancelled as CancelledResult
 from jobs.retry import RetryStrategy
-from jobs.worker import PoolOptions, WorkerPool
 from jobs.worker.execution import MAX_RESULT_BYTES
-from tests.worker_support import PoolThread, run_pool, wait_until
-
-LEASE = 30.0
-
-
-def make_pool(store, clock, **options):
-    defaults = {
-        "concurrency": 2,
-        "lease_seconds": LEASE,
-        "poll_interval": 0.01,
-        "grace_period": 5.0,
-        "retry_strategy": RetryStrategy(base_delay=0, max_delay=0),
-        "run_until_idle": True,
-    }
-    return WorkerPool(PoolOptions(**{**defaults, **options}), store=store, clock=clock)
+from tests.worker_support import LEASE, PoolThread, make_pool, run_pool, wait_until
 
 
 class Running:

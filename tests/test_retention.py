@@ -1,10 +1,6 @@
 """Retention: durations in settings, and finished jobs past it deleted in bounded batches
 (on each store), by the worker pool's lease keeper."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -14,6 +10,7 @@ from jobs.models import Attempt, Outcome, Status
 from jobs.results import Completed, Failed
 from jobs.retry import RetryStrategy
 from jobs.worker import PoolOptions, WorkerPool
+from tests.serve_support import manage_check
 
 DAY = 86400
 
@@ -48,10 +45,7 @@ def test_a_bad_retention_variable_names_itself(monkeypatch):
 
 
 def test_the_service_refuses_to_start_with_a_bad_retention(tmp_path):
-    env = {**os.environ, "JOBQUEUE_RETENTION_COMPLETED": "forever", "JOBQUEUE_VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = manage_check(tmp_path, JOBQUEUE_RETENTION_COMPLETED="forever")
     assert result.returncode != 0
     assert "JOBQUEUE_RETENTION_COMPLETED='forever'" in result.stderr
 

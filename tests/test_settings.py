@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from jobqueue.env import envbool, envfloat, envint, envlist
+from tests.serve_support import manage_check
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False)])
@@ -47,10 +48,7 @@ def test_bad_values_raise_improperly_configured_naming_the_variable(monkeypatch,
 
 
 def test_the_service_refuses_to_start_with_a_bad_setting(tmp_path):
-    env = {**os.environ, "JOBQUEUE_MAX_RETRIES": "lots", "JOBQUEUE_VAR_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = manage_check(tmp_path, JOBQUEUE_MAX_RETRIES="lots")
     assert result.returncode != 0
     assert "JOBQUEUE_MAX_RETRIES='lots' is not an integer" in result.stderr
 

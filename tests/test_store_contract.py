@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, PoolInfo, Status
+from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, JobFilter, NewJob, Outcome, PoolInfo, Status
 from jobs.results import Completed, Failed, Released, Retried
 from jobs.retry import RetryStrategy
 from jobs.timeutil import truncate_ms
@@ -68,8 +68,10 @@ def test_list_is_newest_first_with_filters_and_cursor(store, clock):
 
     assert store.list_jobs(limit=50) == newest_first
     assert store.list_jobs(limit=3) == newest_first[:3]
-    assert [job.id for job in store.list_jobs(type="noop")] == [job.id for job in newest_first if job.type == "noop"]
-    assert store.list_jobs(status="completed") == []
+    assert [job.id for job in store.list_jobs(JobFilter(type="noop"))] == [
+        job.id for job in newest_first if job.type == "noop"
+    ]
+    assert store.list_jobs(JobFilter(status="completed")) == []
 
     pages, after = [], None
     while True:
@@ -116,8 +118,8 @@ def test_list_filters_jobs_with_errors(store, clock):
         else:
             record(store, Completed(claimed, attempt(clock)), now=clock())
 
-    assert [job.id for job in store.list_jobs(has_error=True)] == [broken.id]
-    assert [job.id for job in store.list_jobs(has_error=False)] == [ok.id]
+    assert [job.id for job in store.list_jobs(JobFilter(has_error=True))] == [broken.id]
+    assert [job.id for job in store.list_jobs(JobFilter(has_error=False))] == [ok.id]
 
 
 # --- claim ----------------------------------------------------------------------------------
@@ -312,8 +314,8 @@ def test_completing_a_job_that_failed_before_clears_its_last_error(store, clock)
     assert completed.status == Status.COMPLETED and completed.last_error is None
     assert [a.outcome for a in completed.attempts] == [Outcome.FAILED, Outcome.COMPLETED]
     assert completed.attempts[0].error == "boom"  # the history keeps it
-    assert [found.id for found in store.list_jobs(has_error=True)] == []
-    assert [found.id for found in store.list_jobs(has_error=False)] == [job.id]
+    assert [found.id for found in store.list_jobs(JobFilter(has_error=True))] == []
+    assert [found.id for found in store.list_jobs(JobFilter(has_error=False))] == [job.id]
 
 
 def test_a_released_job_keeps_the_error_of_its_last_failed_attempt(store, clock):
@@ -325,7 +327,7 @@ def test_a_released_job_keeps_the_error_of_its_last_failed_attempt(store, clock)
     assert record(store, Released(running, attempt(clock, Outcome.RELEASED)), now=clock())
 
     assert store.get(job.id).last_error == "boom"
-    assert [found.id for found in store.list_jobs(has_error=True)] == [job.id]
+    assert [found.id for found in store.list_jobs(JobFilter(has_error=True))] == [job.id]
 
 
 def test_the_reapers_write_refuses_a_lease_renewed_since_its_read(store, clock):

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from jobs.models import NewJob, Status
+from jobs.models import JobFilter, NewJob, Status
 from jobs.results import Completed
 from tests.test_store_contract import LEASE, attempt
 
@@ -46,7 +46,7 @@ def test_a_claim_of_all_queues_leaves_the_excluded_ones(store, clock):
     claimed = claim(store, clock, exclude_queues={"paused"})
 
     assert sorted(job.id for job in claimed) == sorted(job.id for job in wanted)
-    assert [job.queue for job in store.list_jobs(status=Status.PENDING)] == ["paused"]
+    assert [job.queue for job in store.list_jobs(JobFilter(status=Status.PENDING))] == ["paused"]
 
 
 def test_pause_and_resume_are_idempotent_and_listed(store, clock):
@@ -69,7 +69,7 @@ def test_jobs_list_and_count_by_queue(store, clock):
     report = store.insert(new("reports"), now=clock())
     finish(store, clock, claim(store, clock, queue="reports"))
 
-    assert [job.id for job in store.list_jobs(queue="reports")] == [report.id]
+    assert [job.id for job in store.list_jobs(JobFilter(queue="reports"))] == [report.id]
     assert store.count_by_queue_and_status() == {("emails", "pending"): 2, ("reports", "completed"): 1}
     assert store.oldest_due_by_queue(now=clock()) == {"emails": clock() - timedelta(seconds=5)}
 

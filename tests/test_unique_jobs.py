@@ -1,8 +1,6 @@
 """Unique jobs: while a job of a type holding a ``uniqueKey`` is pending or processing,
 posting it again returns that job (``200``) and stores nothing. On every store."""
 
-import json
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -11,18 +9,9 @@ from rest_framework.test import APIClient
 from jobs import enqueue, services
 from jobs.models import Attempt, Outcome
 from jobs.results import Completed, Failed
+from tests.api_support import EMAIL, post_job
 from tests.results_support import record
-
-EMAIL = {"to": "user@example.com", "subject": "Welcome", "body": "Hello!"}
-
-
-@pytest.fixture
-def api(store):
-    return APIClient()
-
-
-def post(api, body):
-    return api.post("/jobs", data=json.dumps(body), content_type="application/json")
+from tests.worker_support import run_at_once
 
 
 def all_jobs():
@@ -37,8 +26,8 @@ def finish(store, result_kind):
 
 
 def test_posting_a_held_unique_key_again_returns_that_job_with_200(api):
-    first = post(api, {"type": "email", "payload": EMAIL, "uniqueKey": "welcome:42"})
-    again = post(api, {"type": "email", "payload": {**EMAIL, "body": "other"}, "uniqueKey": "welcome:42"})
+    first = post_job(api, {"type": "email", "payload": EMAIL, "uniqueKey": "welcome:42"})
+    again = post_job(api, {"type": "email", "payload": {**EMAIL, "body": "other"}, "uniqueKey": "welcome:42"})
 
     assert first.status_code == 201
     assert first.json()["uniqueKey"] == "welcome:42"
@@ -48,9 +37,9 @@ def test_posting_a_held_unique_key_again_returns_that_job_with_200(api):
 
 
 def test_the_key_is_per_type(api):
-    assert post(api, {"type": "email", "payload": EMAIL, "uniqueKey": "k"}).status_code == 201
-    assert post(api, {"type": "noop", "uniqueKey": "k"}).status_code == 201
-    assert post(api, {"type": "noop", "uniqueKey": "other"}).status_code == 201
+    assert post_job(api, {"type": "email", "payload": EMAIL, "uniqueKey": "k"}).status_code == 201
+    assert post_job(api, {"type": "noop", "uniqueKey": "k"}).status_code == 201
+    assert post_job(api, {"type": "noop", "uniqueKey": "other"}).status_code == 201
     assert len(all_jobs()) == 3
 
 
@@ -84,23 +73,12 @@ def test_the_key_is_held_while_processing_and_free_after_a_cancel(store):
 
 def test_concurrent_posts_of_one_key_store_one_job(store):
     threads_count = 16
-    start = threading.Barrier(threads_count)
-    results, errors = [], []
 
     def post_one():
-        client = APIClient()
-        start.wait(timeout=30)
-        try:
-            response = post(client, {"type": "noop", "uniqueKey": "race"})
-            results.append((response.status_code, response.json()["id"]))
-        except Exception as error:  # reported below
-            errors.append(error)
+        response = post_job(APIClient(), {"type": "noop", "uniqueKey": "race"})
+        return response.status_code, response.json()["id"]
 
-    threads = [threading.Thread(target=post_one) for _ in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results, errors = run_at_once(post_one, threads_count)
 
     assert not errors
     assert len(results) == threads_count
@@ -114,7 +92,7 @@ def test_concurrent_posts_of_one_key_store_one_job(store):
     [("", "blank"), ("x" * 256, "255"), (42, "valid string"), (None, "null")],
 )
 def test_a_bad_unique_key_is_refused_naming_the_field_and_nothing_is_stored(api, key, message):
-    response = post(api, {"type": "noop", "uniqueKey": key})
+    response = post_job(api, {"type": "noop", "uniqueKey": key})
 
     assert response.status_code == 400
     body = response.json()
@@ -124,7 +102,7 @@ def test_a_bad_unique_key_is_refused_naming_the_field_and_nothing_is_stored(api,
 
 
 def test_schedule_is_set_by_the_server(api):
-    response = post(api, {"type": "noop", "schedule": "nightly"})
+    response = post_job(api, {"type": "noop", "schedule": "nightly"})
     assert response.status_code == 400
     assert "schedule" in response.json()["details"]
     assert all_jobs() == []

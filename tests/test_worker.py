@@ -15,10 +15,8 @@ from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, Status
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now
-from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, PoolOptions, WorkerPool, describe_error
-from tests.worker_support import FailingWrites, PoolThread, run_pool, wait_until
-
-LEASE = 30.0
+from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, describe_error
+from tests.worker_support import LEASE, FailingWrites, PoolThread, make_pool, run_pool, wait_until
 
 
 @pytest.fixture
@@ -26,19 +24,6 @@ def worker_log(caplog):
     """Records of the ``jobs`` loggers, from INFO up."""
     caplog.set_level(logging.INFO, logger="jobs")
     return caplog
-
-
-def make_pool(store, clock=None, **options):
-    defaults = {
-        "concurrency": 2,
-        "lease_seconds": LEASE,
-        "poll_interval": 0.01,
-        "grace_period": 5.0,
-        "retry_strategy": RetryStrategy(base_delay=0, max_delay=0),
-        "run_until_idle": True,
-    }
-    collaborators = {"store": store} if clock is None else {"store": store, "clock": clock}
-    return WorkerPool(PoolOptions(**{**defaults, **options}), **collaborators)
 
 
 def all_jobs(store):

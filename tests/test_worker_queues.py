@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from jobs import queues, services
-from jobs.models import Attempt, Outcome, Status
+from jobs.models import Attempt, JobFilter, Outcome, Status
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.worker import PoolOptions, WorkerPool
@@ -49,7 +49,7 @@ def test_each_named_queue_runs_at_most_its_own_threads(store, clock):
     assert pool.step() == 1  # the freed emails thread takes the next emails job, not a report
     assert pool.holdings.running_by_queue() == {"emails": 2, "reports": 1}
     assert store.get(done.id).status == Status.COMPLETED
-    assert {job.queue for job in store.list_jobs(status="pending")} == {"emails", "reports", "other"}
+    assert {job.queue for job in store.list_jobs(JobFilter(status="pending"))} == {"emails", "reports", "other"}
 
 
 def test_without_named_queues_a_pool_takes_every_queue_but_the_paused(store, clock):
@@ -80,7 +80,7 @@ def test_a_paused_named_queue_is_not_claimed_and_its_running_jobs_finish(store, 
     assert pool.step() == 0  # the reports thread is free, but its queue is paused
 
     assert store.get(running.id).status == Status.COMPLETED
-    assert sorted(job.queue for job in store.list_jobs(status="pending")) == ["emails", "emails", "reports"]
+    assert sorted(job.queue for job in store.list_jobs(JobFilter(status="pending"))) == ["emails", "emails", "reports"]
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,50 @@ from pathlib import Path
 from django.db import connections
 
 from jobs import handlers
+from jobs.retry import RetryStrategy
+from jobs.worker import PoolOptions, WorkerPool
 from tests.gates import gate_path, started_path
 
 MANAGE_PY = str(Path(__file__).resolve().parent.parent / "manage.py")
+
+#: The lease of the pools ``make_pool`` builds (seconds).
+LEASE = 30.0
+
+
+def make_pool(store, clock=None, **options):
+    """A two-thread pool on ``store`` that polls fast, retries at once and by default stops
+    when idle; ``options`` override any ``PoolOptions`` field, ``clock`` the pool's clock."""
+    defaults = {
+        "concurrency": 2,
+        "lease_seconds": LEASE,
+        "poll_interval": 0.01,
+        "grace_period": 5.0,
+        "retry_strategy": RetryStrategy(base_delay=0, max_delay=0),
+        "run_until_idle": True,
+    }
+    collaborators = {"store": store} if clock is None else {"store": store, "clock": clock}
+    return WorkerPool(PoolOptions(**{**defaults, **options}), **collaborators)
+
+
+def run_at_once(action, count: int, *, timeout: float = 30.0) -> tuple[list, list]:
+    """Call ``action`` on ``count`` threads released together by a barrier and join them:
+    ``(results, errors)``, what the calls returned and what they raised."""
+    start = threading.Barrier(count, timeout=timeout)
+    results, errors = [], []
+
+    def run():
+        try:
+            start.wait()
+            results.append(action())
+        except Exception as error:  # handed to the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=2 * timeout)
+    return results, errors
 
 
 def wait_until(predicate, *, timeout: float = 30.0, what: str = "the condition"):

@@ -11,7 +11,7 @@ from jobs import services
 from jobs.admin.base import JobAdminPage
 from jobs.admin.dashboard import STATUS_ORDER
 from jobs.handlers import known_types
-from jobs.models import QUEUE_NAME_PATTERN, Job
+from jobs.models import QUEUE_NAME_PATTERN, Job, JobFilter
 from jobs.services import InvalidJobId, JobNotFound
 from jobs.stores import ListCursor
 from jobs.timeutil import utc_now
@@ -20,14 +20,8 @@ from jobs.timeutil import utc_now
 PAGE_SIZE = 100
 
 
-@dataclass(frozen=True)
-class ListFilters:
+class ListFilters(JobFilter):
     """The job list's filters, as read from the query string."""
-
-    status: str | None = None
-    type: str | None = None
-    has_error: bool | None = None
-    queue: str | None = None
 
     @property
     def active(self) -> bool:
@@ -74,15 +68,7 @@ class JobListView(JobAdminPage):
             jobs = self._search(search)
         else:
             after, before = self._read_cursors()
-            jobs = services.list_jobs(
-                status=filters.status,
-                type=filters.type,
-                has_error=filters.has_error,
-                queue=filters.queue,
-                limit=PAGE_SIZE + 1,
-                after=after,
-                before=before,
-            )
+            jobs = services.list_jobs(filters, limit=PAGE_SIZE + 1, after=after, before=before)
             # One job more than a page tells whether there is a page beyond, on the side
             # the cursor reads towards; the side it came from always has one.
             if before is not None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jobs.models import Attempt, Job, NewJob, Outcome, PoolInfo, Schedule, Throughput
+from jobs.models import ALL_JOBS, Attempt, Job, JobFilter, NewJob, Outcome, PoolInfo, Schedule, Throughput
 from jobs.results import Cancelled, JobResult, after_failure
 from jobs.retry import LeaseExpired, RetryStrategy
 from jobs.timeutil import truncate_ms
@@ -167,16 +167,13 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def list_jobs(
         self,
+        criteria: JobFilter = ALL_JOBS,
         *,
-        status: str | None = None,
-        type: str | None = None,
-        has_error: bool | None = None,
-        queue: str | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
-        """Jobs newest ``createdAt`` first (ties: newest id first), filtered, at most ``limit``.
+        """Jobs matching ``criteria``, newest ``createdAt`` first (ties: newest id first), at most ``limit``.
 
         ``after`` is the (createdAt, id) of the last job of the previous page: the page
         holds the ``limit`` jobs listed next. ``before`` is that of the first job of the

@@ -30,10 +30,12 @@ from pymongo import ReturnDocument, UpdateMany, UpdateOne, WriteConcern
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from jobs.models import (
+    ALL_JOBS,
     DEFAULT_QUEUE,
     UNIQUE_KEY_STATUSES,
     Attempt,
     Job,
+    JobFilter,
     Lease,
     NewJob,
     Outcome,
@@ -599,11 +601,8 @@ class MongoJobStore(JobStore):
     @_serialized
     def list_jobs(
         self,
+        criteria: JobFilter = ALL_JOBS,
         *,
-        status: str | None = None,
-        type: str | None = None,
-        has_error: bool | None = None,
-        queue: str | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
         before: ListCursor | None = None,
@@ -611,15 +610,16 @@ class MongoJobStore(JobStore):
         """See ``JobStore.list_jobs``. Raises ``ValueError`` for a cursor id that is not 24-hex."""
         if limit < 1:  # pymongo reads limit 0 as "no limit"
             return []
-        query: dict = {}
-        if status is not None:
-            query["status"] = str(status)
-        if type is not None:
-            query["type"] = type
-        if has_error is not None:
-            query["hasError"] = has_error
-        if queue is not None:
-            query["queue"] = queue
+        query: dict = {
+            field: value
+            for field, value in (
+                ("status", None if criteria.status is None else str(criteria.status)),
+                ("type", criteria.type),
+                ("hasError", criteria.has_error),
+                ("queue", criteria.queue),
+            )
+            if value is not None
+        }
         order = LIST_ORDER
         if after is not None:
             query["$or"] = self._beyond(after, "$lt")

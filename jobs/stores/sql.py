@@ -28,9 +28,11 @@ from django.db.models import Count, F
 
 from jobs.ids import new_job_id
 from jobs.models import (
+    ALL_JOBS,
     FINISHED_STATUSES,
     Attempt,
     Job,
+    JobFilter,
     JobRecord,
     Lease,
     NewJob,
@@ -492,24 +494,15 @@ class SqlJobStore(JobStore):
 
     def list_jobs(
         self,
+        criteria: JobFilter = ALL_JOBS,
         *,
-        status: str | None = None,
-        type: str | None = None,
-        has_error: bool | None = None,
-        queue: str | None = None,
         limit: int = 50,
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
         query = self._jobs().order_by("-created_at", "-id")
-        if queue is not None:
-            query = query.filter(queue=queue)
-        if status is not None:
-            query = query.filter(status=status)
-        if type is not None:
-            query = query.filter(type=type)
-        if has_error is not None:
-            query = query.filter(has_error=has_error)
+        matches = {name: value for name, value in vars(criteria).items() if value is not None}
+        query = query.filter(**matches)  # the filter's fields are the model's column names
         if after is not None:
             created_at, job_id = after
             query = query.filter(created_at__lte=created_at).exclude(created_at=created_at, id__gte=job_id)

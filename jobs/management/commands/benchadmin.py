@@ -197,6 +197,7 @@ class Command(BaseCommand):
 
         from jobs import services
         from jobs.admin import job_list as jobs_admin
+        from jobs.models import JobFilter
 
         pages = [("dashboard", "/admin/jobs/"), ("job list, first page", "/admin/jobs/jobrecord/")]
         deep = _cursor_at(depth)
@@ -205,7 +206,7 @@ class Command(BaseCommand):
         pages.append(("job list, failed only", "/admin/jobs/jobrecord/?status=failed"))
         # The Prometheus scrape reads the same store figures as the dashboard (and more).
         pages.append(("metrics scrape", "/metrics"))
-        failed = services.list_jobs(status="failed", limit=1)
+        failed = services.list_jobs(JobFilter(status="failed"), limit=1)
         if failed:
             pages.append(("job page (failed job)", f"/admin/jobs/jobrecord/{failed[0].id}/change/"))
 

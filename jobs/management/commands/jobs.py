@@ -93,7 +93,7 @@ class Command(BaseCommand):
         query = JobListQuerySerializer(data={key: value for key, value in given.items() if value is not None})
         query.is_valid(raise_exception=True)
         params = dict(query.validated_data)
-        page = services.list_jobs_page(**params)
+        page = services.list_jobs_query_page(params)
         jobs = page.jobs
         if self.as_json:
             return self._print_json(JobOutputSerializer(jobs, many=True).data)
