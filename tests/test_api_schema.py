@@ -13,10 +13,26 @@ def test_schema_describes_endpoints_errors_and_headers(settings, db):
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
-    assert set(schema["paths"]) == {"/jobs", "/jobs/{job_id}", "/stats", "/metrics", "/healthz", "/readyz"}
+    assert set(schema["paths"]) == {
+        "/jobs",
+        "/jobs/{job_id}",
+        "/jobs/bulk",
+        "/jobs/{job_id}/cancel",
+        "/jobs/{job_id}/retry",
+        "/queues",
+        "/queues/{name}/pause",
+        "/queues/{name}/resume",
+        "/schedules",
+        "/schedules/{name}",
+        "/stats",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+    }
     create = schema["paths"]["/jobs"]["post"]
     assert {"201", "400", "401", "403", "413", "415", "422", "429"} <= set(create["responses"])
     assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
+    assert "Location" in create["responses"]["200"]["headers"]  # a live job already holds the uniqueKey
     assert "Retry-After" in create["responses"]["429"]["headers"]
     assert any(parameter["name"] == "Idempotency-Key" for parameter in create["parameters"])
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
@@ -60,3 +76,28 @@ def test_schema_describes_the_operations_endpoints_and_who_may_call_them(db):
     assert set(paths["/healthz"]["get"]["responses"]) == {"200"}
     assert paths["/readyz"]["get"]["security"] == [{}]
     assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
+
+
+def test_schema_describes_the_job_actions_queues_and_schedules(db):
+    schema = APIClient().get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    paths = schema["paths"]
+
+    operations = [operation for path in paths.values() for operation in path.values()]
+    operation_ids = [operation["operationId"] for operation in operations]
+    assert len(operation_ids) == len(set(operation_ids))
+    bulk = paths["/jobs/bulk"]["post"]
+    assert {"201", "400", "413"} <= set(bulk["responses"])
+    assert "jobs" in schema["components"]["schemas"]["BulkJobsRequest"]["properties"]
+    for action in ("cancel", "retry"):
+        responses = paths[f"/jobs/{{job_id}}/{action}"]["post"]["responses"]
+        assert {"200", "400", "404", "409"} <= set(responses)
+        assert responses["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Conflict"}
+    assert {"200", "400"} <= set(paths["/queues/{name}/pause"]["post"]["responses"])
+    assert paths["/queues"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
+    create_schedule = paths["/schedules"]["post"]
+    assert {"201", "400", "409"} <= set(create_schedule["responses"])
+    assert "Location" in create_schedule["responses"]["201"]["headers"]
+    assert set(paths["/schedules/{name}"]) == {"get", "patch", "delete"}
+    assert {"204", "404"} <= set(paths["/schedules/{name}"]["delete"]["responses"])
+    assert "content" not in paths["/schedules/{name}"]["delete"]["responses"]["204"]
+    assert "PatchedScheduleInputRequest" in schema["components"]["schemas"]
