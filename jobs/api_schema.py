@@ -6,16 +6,35 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from jobs.serializers import JobOutputSerializer, QueueStatsOutputSerializer
+from jobs.models import Status
+from jobs.serializers import (
+    JobOutputSerializer,
+    QueueOutputSerializer,
+    QueueStatsOutputSerializer,
+    ScheduleOutputSerializer,
+)
+from jobs.services import MAX_BULK_JOBS
+from jobs.validation import JobInputSerializer
+
+
+class ErrorDetailsField(serializers.DictField):
+    """Schema only: ``details`` of an error, messages per field; a field holding an object
+    (a job's ``payload``, an item of ``POST /jobs/bulk``) maps to that object's own errors."""
+
 
 ErrorSerializer = inline_serializer(
     name="Error",
     fields={
         "error": serializers.CharField(help_text="one line saying what is wrong"),
-        "details": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            required=False,
-            help_text="messages per field at fault",
+        "details": ErrorDetailsField(required=False, help_text="messages per field at fault"),
+    },
+)
+ConflictSerializer = inline_serializer(
+    name="Conflict",
+    fields={
+        "error": serializers.CharField(help_text="one line saying what is wrong"),
+        "status": serializers.ChoiceField(
+            choices=[status.value for status in Status], required=False, help_text="the state the job was found in"
         ),
     },
 )
@@ -51,11 +70,17 @@ ENQUEUE_PARAMETERS = [
         enum=["true"],
         description="present on a replay of an earlier request with the same Idempotency-Key",
     ),
-    OpenApiParameter("Location", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[201], description="/jobs/<id>"),
+    OpenApiParameter(
+        "Location", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 201], description="/jobs/<id>"
+    ),
     _RETRY_AFTER,
 ]
 CREATE_RESPONSES = {
-    201: JobOutputSerializer,
+    201: OpenApiResponse(JobOutputSerializer, description="the job enqueued (or, on a replay, enqueued before)"),
+    200: OpenApiResponse(
+        JobOutputSerializer,
+        description="a pending or processing job of this type already holds the uniqueKey: that job; nothing created",
+    ),
     400: _error("malformed JSON, or a field the API refuses (named in details)"),
     413: _error("the payload is over JOBQUEUE_MAX_PAYLOAD_BYTES"),
     415: _error("the body is not application/json"),
@@ -93,6 +118,72 @@ READ_RESPONSES = {
     404: _error("no job has this id"),
     **_AUTH_ERRORS,
 }
+JOB_ACTION_RESPONSES = {
+    200: OpenApiResponse(JobOutputSerializer, description="the job after the action"),
+    400: _error("not a job id (24 hexadecimal characters)"),
+    404: _error("no job has this id"),
+    409: OpenApiResponse(ConflictSerializer, description="the job's state does not allow it; status names that state"),
+    **_AUTH_ERRORS,
+}
+BULK_CREATE_PARAMETERS = [_RETRY_AFTER]
+BULK_CREATE_REQUEST = inline_serializer(
+    name="BulkJobs",
+    fields={"jobs": serializers.ListField(child=JobInputSerializer(), min_length=1, max_length=MAX_BULK_JOBS)},
+)
+BULK_CREATE_RESPONSES = {
+    201: OpenApiResponse(JobOutputSerializer(many=True), description="every job stored, in the order given"),
+    400: _error("malformed JSON, or invalid jobs (details.jobs names each by index); none was stored"),
+    413: _error("the body is over the bulk limit, or a payload over JOBQUEUE_MAX_PAYLOAD_BYTES"),
+    415: _error("the body is not application/json"),
+    **_AUTH_ERRORS,
+}
+
+QUEUE_LIST_PARAMETERS = [_RETRY_AFTER]
+QUEUE_LIST_RESPONSES = {200: QueueOutputSerializer(many=True), **_AUTH_ERRORS}
+QUEUE_ACTION_PARAMETERS = [
+    OpenApiParameter(
+        "name", OpenApiTypes.STR, OpenApiParameter.PATH, description="a queue name: 1 to 64 of a-z, 0-9, _ and -"
+    ),
+    _RETRY_AFTER,
+]
+QUEUE_ACTION_RESPONSES = {
+    200: OpenApiResponse(QueueOutputSerializer, description="the queue now"),
+    400: _error("not a queue name"),
+    **_AUTH_ERRORS,
+}
+
+SCHEDULE_LIST_PARAMETERS = [_RETRY_AFTER]
+SCHEDULE_LIST_RESPONSES = {200: ScheduleOutputSerializer(many=True), **_AUTH_ERRORS}
+SCHEDULE_CREATE_PARAMETERS = [
+    OpenApiParameter(
+        "Location", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[201], description="/schedules/<name>"
+    ),
+    _RETRY_AFTER,
+]
+_SCHEDULE_REFUSED = _error("malformed JSON, or a field refused (named in details); nothing changed")
+SCHEDULE_CREATE_RESPONSES = {
+    201: OpenApiResponse(ScheduleOutputSerializer, description="the schedule, first run at its next tick"),
+    400: _SCHEDULE_REFUSED,
+    409: _error("a schedule has this name already"),
+    415: _error("the body is not application/json"),
+    **_AUTH_ERRORS,
+}
+SCHEDULE_PARAMETERS = [OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH), _RETRY_AFTER]
+_NO_SCHEDULE = _error("no schedule has this name")
+SCHEDULE_READ_RESPONSES = {200: ScheduleOutputSerializer, 404: _NO_SCHEDULE, **_AUTH_ERRORS}
+SCHEDULE_UPDATE_RESPONSES = {
+    200: OpenApiResponse(ScheduleOutputSerializer, description="the schedule as changed"),
+    400: _SCHEDULE_REFUSED,
+    404: _NO_SCHEDULE,
+    415: _error("the body is not application/json"),
+    **_AUTH_ERRORS,
+}
+SCHEDULE_DELETE_RESPONSES = {
+    204: OpenApiResponse(description="forgotten (the jobs it enqueued stay)"),
+    404: _NO_SCHEDULE,
+    **_AUTH_ERRORS,
+}
+
 STATS_RESPONSES = {200: QueueStatsOutputSerializer, **_AUTH_ERRORS}
 
 _SCRAPE_DESCRIPTION = "the Prometheus text format, or OpenMetrics when Accept asks for application/openmetrics-text"
@@ -133,6 +224,16 @@ class _FieldType(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return dict(self.openapi_type)
+
+
+class _ErrorDetails(_FieldType):
+    target_class = ErrorDetailsField
+    openapi_type = {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {}}]
+        },
+    }
 
 
 class _UTCDateTime(_FieldType):

@@ -5,29 +5,26 @@ with ``ScheduleOutputSerializer``; errors are the API's JSON errors.
 """
 
 from django.urls import reverse
-from rest_framework import exceptions, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from apikeys.access import ApiAccess
 from apikeys.models import Scope
 from jobs import schedule_services
-from jobs.serializers import UTCDateTimeField
+from jobs.api_schema import (
+    SCHEDULE_CREATE_PARAMETERS,
+    SCHEDULE_CREATE_RESPONSES,
+    SCHEDULE_DELETE_RESPONSES,
+    SCHEDULE_LIST_PARAMETERS,
+    SCHEDULE_LIST_RESPONSES,
+    SCHEDULE_PARAMETERS,
+    SCHEDULE_READ_RESPONSES,
+    SCHEDULE_UPDATE_RESPONSES,
+)
+from jobs.schedules import ScheduleInputSerializer
+from jobs.serializers import ScheduleOutputSerializer
 from jobs.views import JobJSONParser
-
-
-class ScheduleOutputSerializer(serializers.Serializer):
-    """The schedule JSON of the API, from a ``jobs.models.Schedule``."""
-
-    name = serializers.CharField(read_only=True)
-    type = serializers.CharField(read_only=True)
-    payload = serializers.JSONField(read_only=True)
-    cron = serializers.CharField(read_only=True)
-    timezone = serializers.CharField(read_only=True)
-    queue = serializers.CharField(read_only=True)
-    priority = serializers.IntegerField(read_only=True)
-    enabled = serializers.BooleanField(read_only=True)
-    nextRunAt = UTCDateTimeField(source="next_run_at")
-    lastRunAt = UTCDateTimeField(source="last_run_at")
 
 
 def _json_object(request) -> dict:
@@ -36,6 +33,29 @@ def _json_object(request) -> dict:
     return request.data
 
 
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="schedules_list", parameters=SCHEDULE_LIST_PARAMETERS, responses=SCHEDULE_LIST_RESPONSES
+    ),
+    create=extend_schema(
+        operation_id="schedules_create",
+        parameters=SCHEDULE_CREATE_PARAMETERS,
+        request=ScheduleInputSerializer,
+        responses=SCHEDULE_CREATE_RESPONSES,
+    ),
+    retrieve=extend_schema(
+        operation_id="schedules_retrieve", parameters=SCHEDULE_PARAMETERS, responses=SCHEDULE_READ_RESPONSES
+    ),
+    partial_update=extend_schema(
+        operation_id="schedules_partial_update",
+        parameters=SCHEDULE_PARAMETERS,
+        request=ScheduleInputSerializer,
+        responses=SCHEDULE_UPDATE_RESPONSES,
+    ),
+    destroy=extend_schema(
+        operation_id="schedules_destroy", parameters=SCHEDULE_PARAMETERS, responses=SCHEDULE_DELETE_RESPONSES
+    ),
+)
 class ScheduleViewSet(ApiAccess, viewsets.ViewSet):
     """Schedules.
 

@@ -139,3 +139,29 @@ class QueueStatsOutputSerializer(serializers.Serializer):
     )
     delayed = serializers.IntegerField(read_only=True)
     total = serializers.IntegerField(read_only=True)
+
+
+class QueueOutputSerializer(serializers.Serializer):
+    """``queues.QueueSummary`` as JSON."""
+
+    name = serializers.CharField(read_only=True)
+    counts = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+    oldestPendingAgeSeconds = serializers.FloatField(
+        source="oldest_pending_age_seconds", read_only=True, allow_null=True
+    )
+    paused = serializers.BooleanField(read_only=True)
+
+
+class ScheduleOutputSerializer(serializers.Serializer):
+    """The schedule JSON of the API, from a ``jobs.models.Schedule``."""
+
+    name = serializers.CharField(read_only=True)
+    type = serializers.CharField(read_only=True)
+    payload = serializers.JSONField(read_only=True)
+    cron = serializers.CharField(read_only=True)
+    timezone = serializers.CharField(read_only=True)
+    queue = serializers.CharField(read_only=True)
+    priority = serializers.IntegerField(read_only=True)
+    enabled = serializers.BooleanField(read_only=True)
+    nextRunAt = UTCDateTimeField(source="next_run_at")
+    lastRunAt = UTCDateTimeField(source="last_run_at")

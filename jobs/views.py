@@ -28,8 +28,12 @@ from apikeys.models import Scope
 from apikeys.permissions import check_enqueue_limits, client_scope
 from jobs import idempotency, services
 from jobs.api_schema import (
+    BULK_CREATE_PARAMETERS,
+    BULK_CREATE_REQUEST,
+    BULK_CREATE_RESPONSES,
     CREATE_RESPONSES,
     ENQUEUE_PARAMETERS,
+    JOB_ACTION_RESPONSES,
     JOB_LIST_PARAMETERS,
     LIST_RESPONSES,
     READ_PARAMETERS,
@@ -150,6 +154,12 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
     def retrieve(self, request, job_id=None):
         return Response(JobOutputSerializer(services.get_job(job_id)).data)
 
+    @extend_schema(
+        operation_id="jobs_bulk_create",
+        parameters=BULK_CREATE_PARAMETERS,
+        request=BULK_CREATE_REQUEST,
+        responses=BULK_CREATE_RESPONSES,
+    )
     def bulk_create(self, request):
         """``POST /jobs/bulk`` with ``{"jobs": [...]}``: all stored or none (see ``services.enqueue_many``)."""
         self._check_body(request, limit=max_bulk_body_bytes())
@@ -164,10 +174,12 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
         )
         return Response(JobOutputSerializer(jobs, many=True).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(operation_id="jobs_cancel", request=None, parameters=READ_PARAMETERS, responses=JOB_ACTION_RESPONSES)
     def cancel(self, request, job_id=None):
         """``POST /jobs/<id>/cancel``: see ``services.cancel_job_request``; 409 naming the status."""
         return Response(JobOutputSerializer(services.cancel_job_request(job_id)).data)
 
+    @extend_schema(operation_id="jobs_retry", request=None, parameters=READ_PARAMETERS, responses=JOB_ACTION_RESPONSES)
     def retry(self, request, job_id=None):
         """``POST /jobs/<id>/retry``: see ``services.retry_job``; 409 naming the status."""
         return Response(JobOutputSerializer(services.retry_job(job_id)).data)
