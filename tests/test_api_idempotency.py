@@ -13,6 +13,7 @@ def post(client, body, key):
     return client.post("/jobs", body, format="json", headers={"Idempotency-Key": key})
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_repeat_returns_the_original_job_marked_replayed(store):
     client = APIClient()
     first = post(client, {"type": "noop", "payload": {"n": 1}}, "abc")
@@ -26,6 +27,7 @@ def test_repeat_returns_the_original_job_marked_replayed(store):
     assert len(get_store().list_jobs(limit=500)) == 1
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_same_key_different_body_is_422_and_stores_nothing(store):
     client = APIClient()
     first = post(client, {"type": "noop", "payload": {"n": 1}}, "abc")
@@ -63,6 +65,7 @@ def test_keys_of_two_api_keys_do_not_collide(settings, store):
     assert len(ids) == 2
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_concurrent_posts_with_one_key_create_one_job(store):
     count = 6
     start = threading.Barrier(count, timeout=10)

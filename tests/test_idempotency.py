@@ -7,6 +7,7 @@ from jobs.stores import get_store
 from tests.worker_support import run_at_once
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_repeat_with_same_key_returns_the_first_job_and_stores_nothing(store):
     first = services.enqueue("noop", {"n": 1}, idempotency_key="order-7")
     again = services.enqueue("noop", {"n": 1}, idempotency_key="order-7")
@@ -16,6 +17,7 @@ def test_repeat_with_same_key_returns_the_first_job_and_stores_nothing(store):
     assert [job.id for job in get_store().list_jobs(limit=500)] == [first.id]
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_same_key_with_another_request_is_refused_and_stores_nothing(store):
     first = services.enqueue("noop", {"n": 1}, idempotency_key="order-7")
 
@@ -44,6 +46,7 @@ def test_too_long_key_is_refused_and_stores_nothing(store):
     assert get_store().list_jobs(limit=500) == []
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_concurrent_enqueues_with_one_key_store_one_job(store):
     threads_count = 8
     results, errors = run_at_once(

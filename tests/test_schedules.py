@@ -152,6 +152,7 @@ def test_a_bad_settings_schedule_is_named(store, clock, settings):
     assert "JOBQUEUE_SCHEDULES[1]" in refused.value.errors
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_a_taken_name_is_refused(store, clock):
     schedule_services.create_schedule(EVERY_5, clock=clock)
     with pytest.raises(ScheduleExists):

@@ -25,6 +25,7 @@ def finish(store, result_kind):
     assert record(store, result_kind(job, attempt), now=now)
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_posting_a_held_unique_key_again_returns_that_job_with_200(api):
     first = post_job(api, {"type": "email", "payload": EMAIL, "uniqueKey": "welcome:42"})
     again = post_job(api, {"type": "email", "payload": {**EMAIL, "body": "other"}, "uniqueKey": "welcome:42"})
@@ -43,6 +44,7 @@ def test_the_key_is_per_type(api):
     assert len(all_jobs()) == 3
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_enqueue_returns_the_live_job_holding_the_key(store):
     first = enqueue("noop", unique_key="nightly")
     second = enqueue("noop", unique_key="nightly")
@@ -61,6 +63,7 @@ def test_the_key_is_free_again_once_the_job_finished(store, ending):
     assert len(all_jobs()) == 2
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_the_key_is_held_while_processing_and_free_after_a_cancel(store):
     first = enqueue("noop", unique_key="k")
     store.claim(owner="w", limit=1, now=datetime.now(UTC), lease_seconds=30)
@@ -71,6 +74,7 @@ def test_the_key_is_held_while_processing_and_free_after_a_cancel(store):
     assert enqueue("noop", unique_key="other").id != pending.id
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_concurrent_posts_of_one_key_store_one_job(store):
     threads_count = 16
 
@@ -108,6 +112,7 @@ def test_schedule_is_set_by_the_server(api):
     assert all_jobs() == []
 
 
+@pytest.mark.not_on_congodb("unique indexes")
 def test_a_failed_job_cannot_run_again_while_a_new_one_holds_its_key(store):
     failed = enqueue("noop", unique_key="k")
     finish(store, Failed)
