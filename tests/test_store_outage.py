@@ -43,6 +43,7 @@ def sqlite_write_lock():
     holder.close()
 
 
+@pytest.mark.sqlite_only
 def test_a_locked_sqlite_store_answers_503_json_with_retry_after_and_stores_nothing(sql_store, short_busy_timeout):
     services.enqueue("email", EMAIL)
     holder = sqlite3.connect(connections["default"].settings_dict["NAME"], isolation_level=None)
@@ -60,6 +61,7 @@ def test_a_locked_sqlite_store_answers_503_json_with_retry_after_and_stores_noth
     assert job_count() == 1
 
 
+@pytest.mark.sqlite_only
 def test_the_sql_store_reports_a_locked_database_as_store_unavailable(sql_store, short_busy_timeout, sqlite_write_lock):
     with pytest.raises(StoreUnavailable, match="locked"):
         services.enqueue("email", EMAIL)
