@@ -149,6 +149,9 @@ _DATABASE_URL = envstr("DATABASE_URL", "")
 if _DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(_DATABASE_URL, conn_max_age=_CONN_MAX_AGE)}
 else:
+    # The embedded database's folder, made here so that any command (check --deploy on
+    # Django 6 opens the database) works on a fresh deployment before serve has run.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
