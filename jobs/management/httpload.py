@@ -67,7 +67,7 @@ async def _client(port, request, expected_status, deadline, timeout, result: Loa
                     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
                 writer.write(request)
                 status = await asyncio.wait_for(_read_response(reader), timeout)
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 result.failed += 1
                 if writer is not None:
                     writer.close()

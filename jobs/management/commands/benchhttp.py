@@ -10,7 +10,8 @@ connections send half a request and stall. Each row: jobs/s, p50/p99 latency, fa
 requests (another status, or none within 2 s), the web processes' CPU milliseconds per
 job, the jobs the workers finished per second meanwhile, and the load average.
 
-``--baseline DIR`` runs the same rows against another checkout of the project (say the
+``--variant WEB_THREADS=32`` runs this checkout again with those environment variables,
+and ``--baseline DIR`` runs the same rows against another checkout of the project (say the
 main branch: ``git worktree add /tmp/base main``) in interleaved rounds, so that a
 change is measured against what it changes under the same machine load. ``--gunicorn``
 adds gunicorn as the service used to run (2 processes x 4 threads, gthread; web only).
@@ -52,15 +53,23 @@ def completed_jobs(port: int) -> int | None:
     return answer[2]["byStatus"]["completed"] if answer and answer[0] == 200 else None
 
 
+def _assignment(text: str) -> tuple[str, str]:
+    name, equals, value = text.strip().partition("=")
+    if not equals or not name:
+        raise CommandError(f"--variant {text!r} is not NAME=VALUE")
+    return name, value
+
+
 class ServeTarget:
     """``manage.py serve`` from checkout ``cwd``, with or without its workers."""
 
-    def __init__(self, name: str, cwd: Path, *, workers: bool):
+    def __init__(self, name: str, cwd: Path, *, workers: bool, env: dict | None = None):
         self.name, self.cwd, self.workers = name, cwd, workers
+        self.env = {"WEB_CONCURRENCY": "2", **(env or {})}
         self.service: Service | None = None
 
     def start(self) -> int:
-        self.service = Service(cwd=self.cwd, env={"WEB_CONCURRENCY": "2"})
+        self.service = Service(cwd=self.cwd, env=self.env)
         self.service.start(*([] if self.workers else ["--no-workers"]))
         if not self.service.wait_ready():
             self.stop()
@@ -140,14 +149,25 @@ class Command(BaseCommand):
         parser.add_argument("--no-workers", action="store_true", help="Serve the API only, as `serve --no-workers`.")
         parser.add_argument("--baseline", type=Path, help="Another checkout of the project to measure in turn.")
         parser.add_argument("--gunicorn", action="store_true", help="Measure gunicorn (web only) in turn too.")
+        parser.add_argument(
+            "--variant",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE[,NAME=VALUE]",
+            help="Measure this checkout in turn with these environment variables too (repeatable), "
+            "e.g. --variant WEB_THREADS=32.",
+        )
 
-    def handle(self, *args, seconds, connections, slow, rounds, no_workers, baseline, gunicorn, **options):
+    def handle(self, *args, seconds, connections, slow, rounds, no_workers, baseline, gunicorn, variant, **options):
         counts = [int(count) for count in connections.split(",") if count.strip()]
         if not counts:
             raise CommandError("--connections names no connection count")
         if baseline is not None and not (baseline / "manage.py").exists():
             raise CommandError(f"--baseline {baseline} is not a checkout of the project (no manage.py)")
         targets = [ServeTarget("serve (this checkout)", settings.BASE_DIR, workers=not no_workers)]
+        for assignments in variant:
+            env = dict(_assignment(text) for text in assignments.split(",") if text.strip())
+            targets.append(ServeTarget(assignments, settings.BASE_DIR, workers=not no_workers, env=env))
         if baseline is not None:
             targets.append(ServeTarget(f"serve ({baseline.name})", baseline, workers=not no_workers))
         if gunicorn:
