@@ -23,7 +23,7 @@ def json_error(status: int, message: str) -> tuple[int, list[tuple[bytes, bytes]
 
 
 class WSGIBridge:
-    """``WSGIBridge(wsgi_app, threads=8, max_body_bytes=…)`` is an ASGI 3 app.
+    """``WSGIBridge(wsgi_app, threads=32, max_body_bytes=…)`` is an ASGI 3 app.
 
     Bodies over ``max_body_bytes`` (by ``Content-Length``, or as they arrive when chunked)
     are answered 413 without running the app; a chunked body reaches the app whole, with

@@ -147,7 +147,13 @@ class Command(BaseCommand):
         parser.add_argument("--slow", type=int, default=64, help="Slow clients in the last row (default 64; 0: none).")
         parser.add_argument("--rounds", type=int, default=1, help="Interleaved rounds of every row (default 1).")
         parser.add_argument("--no-workers", action="store_true", help="Serve the API only, as `serve --no-workers`.")
-        parser.add_argument("--baseline", type=Path, help="Another checkout of the project to measure in turn.")
+        parser.add_argument(
+            "--baseline",
+            type=Path,
+            action="append",
+            default=[],
+            help="Another checkout of the project to measure in turn (repeatable).",
+        )
         parser.add_argument("--gunicorn", action="store_true", help="Measure gunicorn (web only) in turn too.")
         parser.add_argument(
             "--variant",
@@ -162,14 +168,15 @@ class Command(BaseCommand):
         counts = [int(count) for count in connections.split(",") if count.strip()]
         if not counts:
             raise CommandError("--connections names no connection count")
-        if baseline is not None and not (baseline / "manage.py").exists():
-            raise CommandError(f"--baseline {baseline} is not a checkout of the project (no manage.py)")
+        for checkout in baseline:
+            if not (checkout / "manage.py").exists():
+                raise CommandError(f"--baseline {checkout} is not a checkout of the project (no manage.py)")
         targets = [ServeTarget("serve (this checkout)", settings.BASE_DIR, workers=not no_workers)]
         for assignments in variant:
             env = dict(_assignment(text) for text in assignments.split(",") if text.strip())
             targets.append(ServeTarget(assignments, settings.BASE_DIR, workers=not no_workers, env=env))
-        if baseline is not None:
-            targets.append(ServeTarget(f"serve ({baseline.name})", baseline, workers=not no_workers))
+        for checkout in baseline:
+            targets.append(ServeTarget(f"serve ({checkout.name})", checkout, workers=not no_workers))
         if gunicorn:
             targets.append(GunicornTarget())
         loads = [(count, 0) for count in counts] + ([(counts[0], slow)] if slow else [])
