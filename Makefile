@@ -73,7 +73,7 @@ bench-peers: $(VENV)/.dev
 bench-admin: $(VENV)/.dev
 	$(BIN)/python manage.py benchadmin --jobs 100000
 
-## bench-http: POST /jobs throughput of the web server vs gunicorn, with and without 64 slow clients
+## bench-http: POST /jobs throughput and latency of serve while its workers run the jobs, with and without 64 slow clients
 bench-http: $(VENV)/.dev
 	$(BIN)/python manage.py benchhttp --seconds 5 --connections 8,32 --slow 64
 

@@ -135,8 +135,12 @@ class SlowClients:
 class Service:
     """``manage.py serve`` in a child process with its own var dir, port and log."""
 
-    def __init__(self, *, port: int | None = None, var_dir: Path | None = None, env: dict | None = None):
+    def __init__(
+        self, *, port: int | None = None, var_dir: Path | None = None, env: dict | None = None, cwd: Path | None = None
+    ):
         self.port = port or free_port()
+        # Another checkout of the project (a benchmark's baseline); this one by default.
+        self.cwd = Path(cwd or settings.BASE_DIR)
         self._scratch = None if var_dir else tempfile.TemporaryDirectory(prefix="jobqueue-serve-")
         self.var_dir = Path(var_dir or self._scratch.name)
         self.log_path = self.var_dir / "serve.log"
@@ -162,7 +166,7 @@ class Service:
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", *arguments],
-            cwd=settings.BASE_DIR,
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

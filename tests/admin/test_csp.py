@@ -34,3 +34,11 @@ def test_dashboard_list_job_page_and_confirmation_have_no_inline_script_or_style
         inline_scripts = [tag for tag in re.findall(r"<script\b[^>]*>", page) if "src=" not in tag]
         assert inline_scripts == [], url
         assert not re.search(r"\son[a-z]+=", page), url  # no event-handler attributes
+
+
+def test_the_json_api_is_excluded_from_the_policy_and_the_admin_is_not(store):
+    client = Client()
+
+    assert "Content-Security-Policy" not in client.get("/stats")
+    assert "Content-Security-Policy" not in client.post("/jobs", {"type": "noop"}, content_type="application/json")
+    assert "Content-Security-Policy" in client.get("/admin/login/")

@@ -1,86 +1,106 @@
-"""``manage.py benchhttp``: ``POST /jobs`` throughput of the web server, against gunicorn.
+"""``manage.py benchhttp``: ``POST /jobs`` throughput and latency of ``serve``, as ``make run`` runs it.
 
-Starts each server on a spare loopback port with a scratch SQLite database of its own
-(web only, no workers): gunicorn as the service ran it before (2 processes x 4
-threads, gthread) and ``serve``'s uvicorn processes. For each, clients on threads with
-one kept-alive ``http.client`` connection each post no-op jobs for ``--seconds``, at
-each of ``--connections``; then once more at the first of them while ``--slow``
-connections send half a request and stall. Prints jobs/s, p50 and p99 latency and the
-requests that failed or took over 2 s.
+Starts ``manage.py serve`` (web server processes and, unless ``--no-workers``, its worker
+pool processing the jobs as they come) on a spare loopback port with a scratch SQLite
+database, the API open and rate limits off (the server's speed, not the throttles'
+refusals). An asyncio client (``jobs.management.httpload``: raw kept-alive connections,
+cheap enough not to take a core from the server) posts no-op jobs for ``--seconds`` at
+each of ``--connections``, then once more at the first of them while ``--slow``
+connections send half a request and stall. Each row: jobs/s, p50/p99 latency, failed
+requests (another status, or none within 2 s), the web processes' CPU milliseconds per
+job, the jobs the workers finished per second meanwhile, and the load average.
+
+``--variant WEB_THREADS=32`` runs this checkout again with those environment variables,
+and ``--baseline DIR`` runs the same rows against another checkout of the project (say the
+main branch: ``git worktree add /tmp/base main``) in interleaved rounds, so that a
+change is measured against what it changes under the same machine load. ``--gunicorn``
+adds gunicorn as the service used to run (2 processes x 4 threads, gthread; web only).
 """
 
-import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.management.probe import SlowClients, free_port, request, wait_for
+from jobs.management.httpload import post_request, run_load
+from jobs.management.probe import Service, SlowClients, free_port, request, wait_for
 
 REQUEST_TIMEOUT_SECONDS = 2.0
 BODY = json.dumps({"type": "noop", "payload": {}}).encode()
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def gunicorn_command(port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "gunicorn", "jobqueue.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", "2", "--threads", "4", "--worker-class", "gthread", "--no-control-socket",
-    ]  # fmt: skip
+def cpu_seconds(pids) -> float:
+    """User + system CPU time so far of the processes ``pids`` (those still alive)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
 
 
-def serve_command(port: int) -> list[str]:
-    return [sys.executable, "manage.py", "serve", "--no-workers"]
+def completed_jobs(port: int) -> int | None:
+    answer = request(port, timeout=5)
+    return answer[2]["byStatus"]["completed"] if answer and answer[0] == 200 else None
 
 
-SERVERS = {"gunicorn gthread 2x4": gunicorn_command, "uvicorn (serve) 2 processes": serve_command}
+def _assignment(text: str) -> tuple[str, str]:
+    name, equals, value = text.strip().partition("=")
+    if not equals or not name:
+        raise CommandError(f"--variant {text!r} is not NAME=VALUE")
+    return name, value
 
 
-class Command(BaseCommand):
-    help = "POST /jobs throughput and latency of the web server vs gunicorn, with and without slow clients."
+class ServeTarget:
+    """``manage.py serve`` from checkout ``cwd``, with or without its workers."""
 
-    def add_arguments(self, parser):
-        parser.add_argument("--seconds", type=float, default=5.0, help="Length of each measurement (default 5).")
-        parser.add_argument(
-            "--connections", default="8,32", help="Comma-separated client connection counts (default 8,32)."
-        )
-        parser.add_argument("--slow", type=int, default=64, help="Slow clients in the last run (default 64).")
+    def __init__(self, name: str, cwd: Path, *, workers: bool, env: dict | None = None):
+        self.name, self.cwd, self.workers = name, cwd, workers
+        self.env = {"WEB_CONCURRENCY": "2", **(env or {})}
+        self.service: Service | None = None
 
-    def handle(self, *args, seconds, connections, slow, **options):
-        counts = [int(count) for count in connections.split(",") if count.strip()]
-        self.stdout.write(f"{'server':<30} {'load':<28} {'jobs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
-        for name, command in SERVERS.items():
-            with tempfile.TemporaryDirectory(prefix="jobqueue-benchhttp-", ignore_cleanup_errors=True) as scratch:
-                port = free_port()
-                server = self._start(command(port), port, scratch)
-                try:
-                    for count in counts:
-                        self._row(name, f"{count} connections", run_load(port, count, seconds))
-                    clients = SlowClients(port, slow)
-                    try:
-                        self._row(name, f"{counts[0]} conns + {slow} slow", run_load(port, counts[0], seconds))
-                    finally:
-                        clients.close()
-                finally:
-                    server.terminate()
-                    server.wait()
+    def start(self) -> int:
+        self.service = Service(cwd=self.cwd, env=self.env)
+        self.service.start(*([] if self.workers else ["--no-workers"]))
+        if not self.service.wait_ready():
+            self.stop()
+            raise CommandError(f"serve in {self.cwd} did not answer on port {self.service.port}")
+        return self.service.port
 
-    def _start(self, command, port, scratch) -> subprocess.Popen:
+    def web_pids(self) -> list[int]:
+        return [pid for pid, line in self.service.processes().items() if "jobqueue.webserver" in line]
+
+    def stop(self):
+        if self.service is not None:
+            self.service.cleanup()
+            self.service = None
+
+
+class GunicornTarget:
+    """gunicorn as the service ran it before ``serve`` had a web server of its own."""
+
+    name = "gunicorn gthread 2x4"
+
+    def __init__(self):
+        self.process = None
+        self.scratch = None
+
+    def start(self) -> int:
+        self.scratch = tempfile.TemporaryDirectory(prefix="jobqueue-benchhttp-", ignore_cleanup_errors=True)
+        port = free_port()
         env = {
             **os.environ,
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "JOBQUEUE_VAR_DIR": scratch,
+            "JOBQUEUE_VAR_DIR": self.scratch.name,
             "JOBQUEUE_DEMO_HANDLERS": "1",
-            "DJANGO_SUPERUSER_PASSWORD": "bench-" + os.urandom(8).hex(),
-            "WEB_CONCURRENCY": "2",
-            # The web server's throughput, not the API keys' or rate limits' refusals.
             "JOBQUEUE_API_AUTH": "open",
             "JOBQUEUE_THROTTLE_ENQUEUE": "off",
             "JOBQUEUE_THROTTLE_READ": "off",
@@ -89,59 +109,121 @@ class Command(BaseCommand):
             env.pop(name, None)
         run = {"cwd": settings.BASE_DIR, "env": env}
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, **run)
-        os.makedirs(os.path.join(scratch, "static"), exist_ok=True)
-        log = open(os.path.join(scratch, "server.log"), "w")
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **run)
+        command = [
+            sys.executable, "-m", "gunicorn", "jobqueue.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--workers", "2", "--threads", "4", "--worker-class", "gthread", "--no-control-socket",
+        ]  # fmt: skip
+        log = open(os.path.join(self.scratch.name, "server.log"), "w")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **run)
+        log.close()
         if not wait_for(lambda: request(port, timeout=1), timeout=60):
-            server.kill()
-            raise CommandError(f"{' '.join(command)} did not answer on port {port}")
-        return server
+            self.stop()
+            raise CommandError(f"gunicorn did not answer on port {port}")
+        return port
 
-    def _row(self, name, load, result):
-        done, failed, latencies, elapsed = result
+    def web_pids(self) -> list[int]:
+        from jobs.management.probe import children_of
+
+        return [self.process.pid, *children_of(self.process.pid)]
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
+            self.process = None
+        if self.scratch is not None:
+            self.scratch.cleanup()
+            self.scratch = None
+
+
+class Command(BaseCommand):
+    help = "POST /jobs throughput and latency of serve (with its workers), optionally against a baseline checkout."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seconds", type=float, default=5.0, help="Length of each measurement (default 5).")
+        parser.add_argument(
+            "--connections", default="8,32", help="Comma-separated client connection counts (default 8,32)."
+        )
+        parser.add_argument("--slow", type=int, default=64, help="Slow clients in the last row (default 64; 0: none).")
+        parser.add_argument("--rounds", type=int, default=1, help="Interleaved rounds of every row (default 1).")
+        parser.add_argument("--no-workers", action="store_true", help="Serve the API only, as `serve --no-workers`.")
+        parser.add_argument(
+            "--baseline",
+            type=Path,
+            action="append",
+            default=[],
+            help="Another checkout of the project to measure in turn (repeatable).",
+        )
+        parser.add_argument("--gunicorn", action="store_true", help="Measure gunicorn (web only) in turn too.")
+        parser.add_argument(
+            "--variant",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE[,NAME=VALUE]",
+            help="Measure this checkout in turn with these environment variables too (repeatable), "
+            "e.g. --variant WEB_THREADS=32.",
+        )
+
+    def handle(self, *args, seconds, connections, slow, rounds, no_workers, baseline, gunicorn, variant, **options):
+        counts = [int(count) for count in connections.split(",") if count.strip()]
+        if not counts:
+            raise CommandError("--connections names no connection count")
+        for checkout in baseline:
+            if not (checkout / "manage.py").exists():
+                raise CommandError(f"--baseline {checkout} is not a checkout of the project (no manage.py)")
+        targets = [ServeTarget("serve (this checkout)", settings.BASE_DIR, workers=not no_workers)]
+        for assignments in variant:
+            env = dict(_assignment(text) for text in assignments.split(",") if text.strip())
+            targets.append(ServeTarget(assignments, settings.BASE_DIR, workers=not no_workers, env=env))
+        for checkout in baseline:
+            targets.append(ServeTarget(f"serve ({checkout.name})", checkout, workers=not no_workers))
+        if gunicorn:
+            targets.append(GunicornTarget())
+        loads = [(count, 0) for count in counts] + ([(counts[0], slow)] if slow else [])
+        self.stdout.write(
+            f"{'server':<26} {'load':<20} {'jobs/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'failed':>6}"
+            f" {'web CPU ms/job':>14} {'processed/s':>11} {'load avg':>8}"
+        )
+        self.stdout.flush()
+        ports = {}
+        try:
+            for target in targets:
+                ports[target] = target.start()
+            for _ in range(rounds):
+                for count, stalled in loads:
+                    for target in targets:
+                        self._row(target, ports[target], count, stalled, seconds)
+        finally:
+            for target in targets:
+                target.stop()
+
+    def _row(self, target, port, count, stalled, seconds):
+        pids = target.web_pids()
+        clients = SlowClients(port, stalled) if stalled else None
+        try:
+            completed_before = completed_jobs(port)
+            cpu_before = cpu_seconds(pids)
+            result = run_load(
+                port, connections=count, seconds=seconds, request=post_request("/jobs", BODY),
+                timeout=REQUEST_TIMEOUT_SECONDS,
+            )  # fmt: skip
+            cpu_used = cpu_seconds(pids) - cpu_before
+            completed_after = completed_jobs(port)
+        finally:
+            if clients is not None:
+                clients.close()
+        load = f"{count} conns" + (f" + {stalled} slow" if stalled else "")
+        latencies = result.latencies
         p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
         p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) >= 2 else float("nan")
-        self.stdout.write(f"{name:<30} {load:<28} {done / elapsed:>8.0f} {p50:>8.1f} {p99:>8.1f} {failed:>7}")
-
-
-def run_load(port: int, connections: int, seconds: float):
-    """``(jobs created, failed requests, latencies, elapsed)`` of ``connections`` threads
-    posting jobs for ``seconds``; a request over ``REQUEST_TIMEOUT_SECONDS`` fails."""
-    deadline = time.monotonic() + seconds
-    latencies: list[float] = []
-    counts = {"done": 0, "failed": 0}
-    lock = threading.Lock()
-
-    def client():
-        connection = None
-        while time.monotonic() < deadline:
-            started = time.monotonic()
-            try:
-                connection = connection or http.client.HTTPConnection(
-                    "127.0.0.1", port, timeout=REQUEST_TIMEOUT_SECONDS
-                )
-                connection.request("POST", "/jobs", body=BODY, headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                response.read()
-                ok = response.status == 201
-            except (OSError, http.client.HTTPException):
-                ok = False
-                if connection is not None:
-                    connection.close()
-                connection = None
-            with lock:
-                if ok:
-                    counts["done"] += 1
-                    latencies.append(time.monotonic() - started)
-                else:
-                    counts["failed"] += 1
-        if connection is not None:
-            connection.close()
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=client) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return counts["done"], counts["failed"], latencies, time.monotonic() - started
+        cpu_per_job = cpu_used * 1000 / result.done if result.done else float("nan")
+        processed = (
+            (completed_after - completed_before) / result.elapsed
+            if completed_before is not None and completed_after is not None
+            else float("nan")
+        )
+        self.stdout.write(
+            f"{target.name:<26} {load:<20} {result.rate:>7.0f} {p50:>7.1f} {p99:>7.1f} {result.failed:>6}"
+            f" {cpu_per_job:>14.2f} {processed:>11.0f} {os.getloadavg()[0]:>8.1f}"
+        )
+        self.stdout.flush()
