@@ -3,8 +3,9 @@
 Logs in, reads the dashboard's counts, opens a failed job, unfolds its traceback, presses
 "Retry now" and sees it pending, then cancels a pending job. Pauses and resumes a queue
 from the dashboard, adds a schedule and disables it, and asks a running job to stop and
-sees it end cancelled. On every page the console holds no Content-Security-Policy violation. Saves screenshots of the dashboard (light and
-dark), the job list and a job page under ``var/screenshots/``.
+sees it end cancelled. On every page the console holds no Content-Security-Policy
+violation. Saves screenshots of the dashboard (light and dark, and with a queue paused),
+the job list, job pages and the schedules under ``var/screenshots/``.
 
 Needs the Debian packages ``chromium`` and ``chromium-driver``. Without them the test
 fails and says so, unless ``JOBQUEUE_SKIP_BROWSER_TESTS=1`` asks to skip it. The browser
