@@ -1,9 +1,11 @@
 """The admin dashboard in a real browser: headless Chromium driven by Selenium.
 
 Logs in, reads the dashboard's counts, opens a failed job, unfolds its traceback, presses
-"Retry now" and sees it pending, then cancels a pending job. On every page the console
-holds no Content-Security-Policy violation. Saves screenshots of the dashboard (light and
-dark), the job list and a job page under ``var/screenshots/``.
+"Retry now" and sees it pending, then cancels a pending job. Pauses and resumes a queue
+from the dashboard, adds a schedule and disables it, and asks a running job to stop and
+sees it end cancelled. On every page the console holds no Content-Security-Policy
+violation. Saves screenshots of the dashboard (light and dark, and with a queue paused),
+the job list, job pages and the schedules under ``var/screenshots/``.
 
 Needs the Debian packages ``chromium`` and ``chromium-driver``. Without them the test
 fails and says so, unless ``JOBQUEUE_SKIP_BROWSER_TESTS=1`` asks to skip it. The browser
@@ -21,9 +23,9 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from jobs import services
+from jobs import queues, schedule_services, services
 from jobs.models import Attempt, NewJob, Outcome, PoolInfo, Status
-from jobs.results import Completed, Failed, Retried
+from jobs.results import Cancelled, Completed, Failed, Retried
 from jobs.timeutil import utc_now
 
 pytestmark = pytest.mark.browser
@@ -113,6 +115,17 @@ def save_full_page(driver, name: str) -> Path:
     path = screenshot_dir() / f"{name}.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     return path
+
+
+def log_in(driver, live_server, next_path: str) -> None:
+    """Log in as the test's superuser ``operator`` and land on ``next_path``."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{live_server.url}/admin/login/?next={next_path}")
+    driver.find_element(By.ID, "id_username").send_keys("operator")
+    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    click_and_load(driver, driver.find_element(By.CSS_SELECTOR, "#login-form [type=submit]"))
+    assert driver.current_url == f"{live_server.url}{next_path}"
 
 
 def click_and_load(driver, element) -> None:
@@ -352,5 +365,114 @@ def test_a_running_jobs_page_shows_its_progress_live_and_a_finished_one_its_resu
     assert sql_store.record_results([Completed(running, attempt, result={"greeting": "hello"})], now=utc_now())
     reloading.until(lambda driver: driver.find_element(By.ID, "job-status").text == "completed")
     assert '"greeting": "hello"' in browser.find_element(By.ID, "job-result").text
+    assert browser.find_elements(By.CSS_SELECTOR, 'meta[http-equiv="refresh"]') == []
+    assert console_problems(browser) == []
+
+
+def test_operator_pauses_and_resumes_a_queue_from_the_dashboard(browser, live_server, sql_store):
+    from selenium.webdriver.common.by import By
+
+    User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
+    services.enqueue("noop", {}, queue="emails")
+    services.enqueue("noop", {})
+    log_in(browser, live_server, "/admin/jobs/")
+
+    def state(queue: str) -> str:
+        return browser.find_element(By.CSS_SELECTOR, f'#queues tr[data-queue="{queue}"] .jobs-queue-state').text
+
+    assert (state("emails"), state("default")) == ("running", "running")
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, '#queues tr[data-queue="emails"] button'))
+    assert browser.current_url == f"{live_server.url}/admin/jobs/"
+    assert browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text == "Paused queue emails."
+    assert (state("emails"), state("default")) == ("paused", "running")
+    assert queues.paused_queues() == {"emails"}
+    assert browser.find_element(By.CSS_SELECTOR, '#queues tr[data-queue="emails"] button').text == "Resume"
+    assert console_problems(browser) == []
+    save_full_page(browser, "dashboard-queue-paused")
+
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, '#queues tr[data-queue="emails"] button'))
+    assert browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text == "Resumed queue emails."
+    assert state("emails") == "running"
+    assert queues.paused_queues() == set()
+    assert console_problems(browser) == []
+
+
+def test_operator_adds_a_schedule_sees_its_next_run_and_disables_it(browser, live_server, sql_store):
+    from selenium.webdriver.common.by import By
+
+    User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
+    log_in(browser, live_server, "/admin/")
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, 'a[href="/admin/jobs/schedulerecord/"]'))
+    assert "No schedules." in browser.find_element(By.ID, "result_list").text
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#content-main a.addlink"))
+    for field, value in {
+        "name": "nightly-report",
+        "type": "noop",
+        "cron": "0 3 * * *",
+        "timezone": "Europe/Paris",
+    }.items():
+        box = browser.find_element(By.ID, f"id_{field}")
+        box.clear()
+        box.send_keys(value)
+    assert console_problems(browser) == []
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#content-main [type=submit]"))
+
+    assert browser.current_url == f"{live_server.url}/admin/jobs/schedulerecord/"
+    assert browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text == "Schedule “nightly-report” added."
+    schedule = schedule_services.get_schedule("nightly-report")
+    assert (schedule.cron, schedule.timezone, schedule.enabled) == ("0 3 * * *", "Europe/Paris", True)
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-schedule="nightly-report"]')
+    assert schedule.next_run_at.strftime("%Y-%m-%d %H:%M:%S") in row.find_element(By.CSS_SELECTOR, ".next-run").text
+    assert row.find_element(By.CSS_SELECTOR, ".last-run").text == "never"
+    assert console_problems(browser) == []
+    save_full_page(browser, "schedules")
+
+    disable = row.find_element(By.XPATH, ".//button[normalize-space()='Disable']")
+    click_and_load(browser, disable)
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text == "Schedule “nightly-report” disabled."
+    )
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-schedule="nightly-report"]')
+    assert row.find_element(By.CSS_SELECTOR, ".next-run").text == "—"
+    assert row.find_element(By.XPATH, ".//button[normalize-space()='Enable']")
+    assert schedule_services.get_schedule("nightly-report").enabled is False
+    assert console_problems(browser) == []
+
+
+def test_operator_asks_a_running_job_to_stop_and_sees_it_end_cancelled(browser, live_server, sql_store):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
+    job = services.enqueue("sleep", {"seconds": 60})
+    [running] = sql_store.claim(owner="web-1:3141", limit=1, now=utc_now(), lease_seconds=300)
+    page = f"/admin/jobs/jobrecord/{job.id}/change/"
+    log_in(browser, live_server, page)
+    # A running job's page reloads itself: read it through a wait that outlasts a reload.
+    reloading = WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    reloading.until(lambda driver: driver.find_element(By.ID, "job-status").text == "processing")
+
+    click_and_load(browser, browser.find_element(By.ID, "cancel-job"))
+
+    # The success message shows once, and the page may reload before it is read (the
+    # test client checks its words); what persists is checked here.
+    reloading.until(
+        lambda driver: "Cancel requested (was processing)." in driver.find_element(By.ID, "job-history").text
+    )
+    assert browser.current_url == f"{live_server.url}{page}"
+    reloading.until(lambda driver: driver.find_element(By.ID, "job-status").text == "processing")
+    reloading.until(lambda driver: driver.find_element(By.ID, "job-cancel-requested").is_displayed())
+    reloading.until(lambda driver: driver.find_element(By.ID, "job-cancel-requested-field").text.startswith("yes"))
+    assert browser.find_elements(By.ID, "cancel-job") == []
+    asked = services.get_job(job.id)
+    assert (asked.status, asked.cancel_requested) == (Status.PROCESSING, True)
+    assert console_problems(browser) == []
+
+    # The worker hears of it at its next lease renewal; its handler stops: the page shows the end.
+    assert sql_store.renew([running], now=utc_now(), lease_seconds=300).cancel_requested == {job.id}
+    attempt = Attempt(started_at=utc_now(), finished_at=utc_now(), worker="web-1:3141", outcome=Outcome.CANCELLED)
+    assert sql_store.record_results([Cancelled(running, attempt)], now=utc_now()) == [True]
+    reloading.until(lambda driver: driver.find_element(By.ID, "job-status").text == "cancelled")
     assert browser.find_elements(By.CSS_SELECTOR, 'meta[http-equiv="refresh"]') == []
     assert console_problems(browser) == []

@@ -69,12 +69,19 @@ class RetryJobView(_OneJobAction):
 
 @method_decorator(require_POST, name="dispatch")
 class CancelJobView(_OneJobAction):
-    """Cancel a pending job, so that no worker ever claims it."""
+    """Cancel a job as ``POST /jobs/<id>/cancel`` does: a pending one at once, so that no
+    worker ever claims it; a running one by asking its handler to stop."""
 
     def apply(self, object_id: str):
-        job = services.cancel_job(object_id)
-        self.model_admin.log_job_change(self.request, job, "Cancelled (was pending).")
-        return job, f"The {job.type} job {job.id} was cancelled; it will not run."
+        job = services.cancel_job_request(object_id)
+        if job.status == Status.CANCELLED:
+            self.model_admin.log_job_change(self.request, job, "Cancelled (was pending).")
+            return job, f"The {job.type} job {job.id} was cancelled; it will not run."
+        self.model_admin.log_job_change(self.request, job, "Cancel requested (was processing).")
+        return job, (
+            f"Cancel requested for the {job.type} job {job.id}: it is still processing; "
+            "the handler stops at its next check (within one lease renewal)."
+        )
 
 
 @method_decorator(require_POST, name="dispatch")

@@ -52,7 +52,8 @@ class JobPageView(JobAdminPage):
             is_delayed=is_delayed,
             due_in_seconds=(job.run_at - now).total_seconds() if is_delayed else None,
             can_retry=job.status == Status.FAILED or is_delayed,
-            can_cancel=job.status == Status.PENDING,
+            # A running job can be asked to stop once; asking again would change nothing.
+            can_cancel=job.status == Status.PENDING or (job.status == Status.PROCESSING and not job.cancel_requested),
             cancel_requested=job.cancel_requested and job.status == Status.PROCESSING,
             retry_url=self.model_admin.url("retry", job.id),
             cancel_url=self.model_admin.url("cancel", job.id),

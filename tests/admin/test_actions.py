@@ -58,18 +58,68 @@ def test_cancel_makes_a_pending_job_cancelled_and_logs_it(admin_client, jobs, st
     assert entry.get_change_message() == "Cancelled (was pending)."
 
 
+def test_cancel_asks_a_processing_job_to_stop_and_its_worker_hears_of_it(admin_client, jobs, store):
+    job = jobs.processing("noop")
+    assert 'id="cancel-job"' in admin_client.get(job_url(job.id)).content.decode()
+
+    response = admin_client.post(f"{JOB_LIST}{job.id}/cancel/")
+
+    assert response["Location"] == job_url(job.id)
+    asked = services.get_job(job.id)
+    assert (asked.status, asked.cancel_requested) == (Status.PROCESSING, True)
+    assert asked.lease == job.lease  # the worker still holds it: its handler decides when to stop
+    renewal = store.renew([job], now=utc_now(), lease_seconds=30)
+    assert renewal.cancel_requested == {job.id}  # what the worker hands on as ``context.cancelled``
+    page = follow(admin_client, response)
+    assert messages_of(page) == [
+        f"Cancel requested for the noop job {job.id}: it is still processing; "
+        "the handler stops at its next check (within one lease renewal)."
+    ]
+    assert 'class="success"' in page.content.decode()
+    [entry] = job_log(job.id)
+    assert entry.get_change_message() == "Cancel requested (was processing)."
+
+
+def test_the_page_of_a_job_asked_to_cancel_shows_it_and_offers_no_second_cancel(admin_client, jobs):
+    job = jobs.processing("noop")
+    admin_client.post(f"{JOB_LIST}{job.id}/cancel/")
+
+    page = admin_client.get(job_url(job.id))
+
+    assert 'id="cancel-job"' not in page.content.decode()
+    assert "cancel requested: the handler is told at the next lease renewal" in text(page)
+    assert "Cancel requested yes (cancelRequested)" in text(page)
+
+
+@pytest.mark.parametrize("finished", ["completed", "failed", "cancelled"])
+def test_cancel_of_a_finished_job_is_refused_and_changes_nothing(admin_client, jobs, finished):
+    job = getattr(jobs, finished)("noop")
+
+    response = admin_client.post(f"{JOB_LIST}{job.id}/cancel/")
+
+    assert response["Location"] == job_url(job.id)
+    assert services.get_job(job.id) == job
+    after = follow(admin_client, response)
+    assert messages_of(after) == [
+        f"Nothing was changed: job {job.id} is {finished}: only pending or processing jobs can be cancelled."
+    ]
+    assert 'class="error"' in after.content.decode()
+    assert job_log(job.id) == []
+
+
 def test_an_action_on_a_job_whose_state_changed_meanwhile_is_refused(admin_client, jobs, store):
     job = jobs.pending("noop")
     page = admin_client.get(job_url(job.id))
     assert 'id="cancel-job"' in page.content.decode()
-    store.claim(owner="worker-host:42", limit=1, now=utc_now(), lease_seconds=30)  # a worker took it meanwhile
+    services.cancel_job_request(job.id)  # someone cancelled it over the API meanwhile
+    before = services.get_job(job.id)
 
     response = admin_client.post(f"{JOB_LIST}{job.id}/cancel/")
 
-    assert services.get_job(job.id).status == Status.PROCESSING
+    assert services.get_job(job.id) == before
     after = follow(admin_client, response)
     assert messages_of(after) == [
-        f"Nothing was changed: job {job.id} is processing, not pending: it cannot be cancelled."
+        f"Nothing was changed: job {job.id} is cancelled: only pending or processing jobs can be cancelled."
     ]
     assert 'class="error"' in after.content.decode()
     assert job_log(job.id) == []

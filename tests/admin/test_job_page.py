@@ -81,7 +81,7 @@ def test_job_page_offers_only_the_actions_its_state_allows(admin_client, jobs):
     assert buttons(jobs.pending("noop")) == {"cancel-job"}
     assert buttons(jobs.pending("noop", delay_seconds=600)) == {"retry-now", "cancel-job"}
     assert buttons(jobs.completed("noop")) == set()
-    assert buttons(jobs.processing("noop")) == set()
+    assert buttons(jobs.processing("noop")) == {"cancel-job"}
     assert buttons(jobs.cancelled("noop")) == set()
 
 

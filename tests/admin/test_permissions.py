@@ -73,6 +73,17 @@ def test_view_permission_shows_the_pages_but_no_actions(store, jobs):
     assert services.get_job(pending.id).status == Status.PENDING
 
 
+def test_view_permission_cannot_ask_a_running_job_to_stop(store, jobs):
+    running = jobs.processing("noop")
+    client = Client()
+    client.force_login(make_user("watcher", perms=("view_jobrecord",)))
+
+    assert 'id="cancel-job"' not in client.get(job_url(running.id)).content.decode()
+    assert client.post(f"{JOB_LIST}{running.id}/cancel/").status_code == 403
+    assert services.get_job(running.id) == running
+    assert job_log(running.id) == []
+
+
 def test_change_permission_allows_the_actions(store, jobs):
     failed = jobs.failed("noop")
     pending = jobs.pending("noop")
