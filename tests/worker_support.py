@@ -130,7 +130,7 @@ class PoolThread:
         self.stop()
 
 
-def run_pool(pool, timeout: float = 60.0):
+def run_pool(pool, timeout: float = 120.0):
     """Run a pool (``run_until_idle``/``max_jobs``) to its end on a thread, with a deadline."""
     PoolThread(pool).start().join(timeout)
     return pool
