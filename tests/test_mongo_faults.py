@@ -11,7 +11,7 @@ enqueue retried with its Idempotency-Key after such an error must not store a se
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo.errors import AutoReconnect, WriteConcernError
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError, WriteConcernError
 from rest_framework.test import APIClient
 
 from conftest import discard_store, make_store
@@ -42,22 +42,25 @@ class FaultyCollection:
     ``"pass"`` (through, answered), ``"lands"`` (through, then its answer lost: the
     error the step's ``error`` factory makes), ``"twice"`` (applied twice, as a driver
     retrying an applied write would, then answered), ``"refused"`` (not sent; the error).
+    ``calls`` counts the calls of each method, scripted or not.
     """
 
     def __init__(self, collection):
         self._collection = collection
         self._steps: dict[str, list[tuple[str, object]]] = {}
+        self.calls: dict[str, int] = {}
 
     def script(self, method: str, *steps: str, error=lost_connection) -> None:
         self._steps.setdefault(method, []).extend((step, error) for step in steps)
 
     def __getattr__(self, name):
         target = getattr(self._collection, name)
-        steps = self._steps.get(name)
-        if steps is None:
+        if not callable(target):
             return target
 
         def call(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            steps = self._steps.get(name)
             step, error = steps.pop(0) if steps else ("pass", None)
             if step == "refused":
                 raise error()
@@ -184,6 +187,22 @@ def test_a_claim_refused_before_it_was_sent_changes_nothing(mongo_store):
     with pytest.raises(StoreUnavailable):
         claim(mongo_store, 3)
 
+    assert_untouched_and_pending(mongo_store, jobs)
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_a_claim_with_no_server_to_send_to_is_neither_sent_again_nor_given_back(mongo_store, limit):
+    # Each of those would wait a whole server-selection timeout more before the
+    # worker hears of the outage.
+    jobs = enqueue(mongo_store, 3)
+    method = "find_one_and_update" if limit == 1 else "update_many"
+    mongo_store._jobs.script(method, "refused", error=lambda: ServerSelectionTimeoutError("no server"))
+
+    with pytest.raises(StoreUnavailable):
+        claim(mongo_store, limit)
+
+    sent = {name: count for name, count in mongo_store._jobs.calls.items() if name != "insert_one"}
+    assert sent == ({"find": 1, method: 1} if limit > 1 else {method: 1})
     assert_untouched_and_pending(mongo_store, jobs)
 
 

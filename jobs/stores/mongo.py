@@ -43,7 +43,14 @@ from datetime import UTC, datetime, timedelta
 import pymongo
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateMany, UpdateOne, WriteConcern
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError, WriteConcernError
+from pymongo.errors import (
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WriteConcernError,
+)
 
 from jobs.models import (
     ALL_JOBS,
@@ -669,13 +676,16 @@ class MongoJobStore(JobStore):
         queue: str | None = None,
         exclude_queues: Collection[str] = (),
     ) -> list[Job]:
-        """See ``JobStore.claim``. One round trip for one job; at most three for a batch.
+        """See ``JobStore.claim``. One round trip for one job; three for a batch (more
+        only when an answer is lost).
 
         Every claim writes a lease token of its own, so it can tell the jobs it took from
         any other's whatever happened to the answers. A claim whose write may have landed
         but whose answer was lost (a dropped connection, a write-concern error) gives its
         jobs back (pending again, no attempt counted) before raising ``StoreUnavailable``;
-        if even that fails, the reaper returns them once the lease expires.
+        if even that fails, the reaper returns them once the lease expires. When no server
+        could be selected nothing was sent, and nothing is sent again: the caller hears
+        of the outage within one timeout, not two.
         """
         if limit < 1:
             return []
@@ -736,6 +746,8 @@ class MongoJobStore(JobStore):
         """
         try:
             return self._jobs.update_many(match, update).modified_count > 0
+        except ServerSelectionTimeoutError:
+            raise  # not sent: no server to send it to
         except (ConnectionFailure, WriteConcernError) as error:
             logger.info("%s: claim answer lost (%s); sending it again", self.describe(), _reason(error))
             self._jobs.update_many(match, update)
@@ -748,6 +760,8 @@ class MongoJobStore(JobStore):
         reaper (which would count an attempt that never ran)."""
         try:
             yield
+        except ServerSelectionTimeoutError:
+            raise  # no server: the give-back could not be sent either, the reaper will do it
         except PyMongoError:
             self._give_back(update["$set"]["lease"], update["$set"]["updatedAt"])
             raise
