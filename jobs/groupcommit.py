@@ -6,8 +6,11 @@ commit enabled (the web server enables it), a request thread hands its validated
 one committer thread and waits; the committer stores everything waiting in one
 ``insert_many`` (one transaction), then answers each thread. So each request returns
 only after its own job is durable, and when the commit fails every request of that
-group gets the same error (a ``StoreUnavailable`` becomes a 503) and none of its jobs
-is stored, because ``insert_many`` is all or none.
+group gets the same error (a ``StoreUnavailable`` becomes a 503). On the SQL stores none
+of its jobs is stored, because ``insert_many`` is one transaction; on MongoDB a
+write-concern error may come after the batch landed, so a client that retries without an
+``Idempotency-Key`` can store its job twice (README, "What the MongoDB store needs from
+the server").
 """
 
 import logging
