@@ -28,9 +28,10 @@ current ``phase``.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from django.db import connections
 from django.db.backends.signals import connection_created
@@ -139,8 +140,9 @@ class SqlStatements:
         self._active = False
         connection_created.disconnect(self._on_connection_created)
         for hooked in self._hooked:
-            if hasattr(hooked, "set_trace_callback"):
-                hooked.set_trace_callback(None)
+            if isinstance(hooked, sqlite3.Connection):
+                with suppress(sqlite3.ProgrammingError):  # closed since: nothing left to unhook
+                    hooked.set_trace_callback(None)
             elif self._wrapper in hooked.execute_wrappers:
                 hooked.execute_wrappers.remove(self._wrapper)
         self._hooked.clear()
