@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from conftest import discard_store, make_store
+from conftest import REAL_MONGODB_URI, discard_store, make_store
 from jobs.management.roundtrips import RoundTripCounter, SqlStatements
 from jobs.models import Attempt, NewJob, Outcome, PoolInfo
 from jobs.results import Completed
@@ -228,3 +228,18 @@ def test_benchqueue_on_mongomock_says_round_trips_are_not_measured(settings):
     text = out.getvalue()
     assert "Round trips: not measured: mongomock is no driver" in text
     assert '"round_trips_per_job": null' in text
+
+
+@pytest.mark.mongodb
+def test_benchqueue_counts_the_commands_sent_to_a_real_mongodb(settings):
+    if not REAL_MONGODB_URI:
+        pytest.skip("real MongoDB not tested: MONGODB_URI is not set (mongomock variant ran instead)")
+    settings.JOBQUEUE_POLL_INTERVAL = 0.02
+    settings.JOBQUEUE_STORE = {"BACKEND": "jobs.stores.mongo.MongoJobStore", "OPTIONS": {"uri": REAL_MONGODB_URI}}
+    out = io.StringIO()
+    call_command("benchqueue", "--jobs=20", "--probes=0", stdout=out)
+
+    text = out.getvalue()
+    # One by one: exactly one insert command per job, seen by the client's listener.
+    assert "enqueue 1.00," in text and "enqueue, for 20 jobs: 20 insert\n" in text
+    assert "MongoDB commands the driver started" in text
