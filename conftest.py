@@ -109,8 +109,11 @@ def make_store(kind: str):
         if not REAL_MONGODB_URI:
             pytest.skip("real MongoDB not tested: MONGODB_URI is not set (mongomock variant ran instead)")
         from jobs.stores.mongo import MongoJobStore
+        from tests.roundtrip_support import LISTENER
 
-        return MongoJobStore.from_uri(REAL_MONGODB_URI, database_name=f"jobqueue_test_{uuid.uuid4().hex[:8]}")
+        return MongoJobStore.from_uri(
+            REAL_MONGODB_URI, database_name=f"jobqueue_test_{uuid.uuid4().hex[:8]}", event_listeners=[LISTENER]
+        )
     raise ValueError(kind)
 
 

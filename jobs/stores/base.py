@@ -13,7 +13,6 @@ Invariants (see docs/ARCHITECTURE.md, "State machine and invariants"):
   when their retries are spent); running it twice at once is harmless. Leases are
   stamped with the claiming worker's clock, so the reaper only takes a lease that
   expired more than the allowed clock skew before its own ``now``.
-* Every call counts the statements or commands it sends in ``round_trips``.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import abc
 import functools
 import inspect
 import logging
-import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -98,20 +96,6 @@ class JobStore(abc.ABC):
 
     #: Short name of the backend, for logs and the dashboard: "mongodb" or "sql".
     kind: str = ""
-
-    def __init__(self):
-        self._round_trips = 0
-        self._round_trips_lock = threading.Lock()
-
-    # -- bookkeeping ----------------------------------------------------------------
-    @property
-    def round_trips(self) -> int:
-        """Statements or commands sent to the database since this store was made."""
-        return self._round_trips
-
-    def _count_round_trips(self, n: int = 1) -> None:
-        with self._round_trips_lock:
-            self._round_trips += n
 
     @classmethod
     def from_options(cls, **options) -> JobStore:

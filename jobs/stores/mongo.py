@@ -426,6 +426,7 @@ class MongoJobStore(JobStore):
         database_name: str | None = None,
         timeout_seconds: float = 5.0,
         operation_timeout_seconds: float | None = None,
+        event_listeners: Sequence[pymongo.monitoring.CommandListener] = (),
     ) -> MongoJobStore:
         """A store on the server at ``uri`` (nothing is sent until the first operation).
 
@@ -434,6 +435,8 @@ class MongoJobStore(JobStore):
         Finding a server or connecting gives up after ``timeout_seconds``, so an
         unreachable server fails start-up quickly instead of after pymongo's 30 s.
         Raises ``StoreUnavailable`` (password-free) for a URI pymongo rejects.
+        ``event_listeners`` go to the client as pymongo's own option (the benchmark counts
+        the commands sent with one).
         """
         timeout_ms = max(1, round(timeout_seconds * 1000))
         # A slow server turns into StoreUnavailable after this long, not after the OS's
@@ -446,6 +449,7 @@ class MongoJobStore(JobStore):
                 serverSelectionTimeoutMS=timeout_ms,
                 connectTimeoutMS=timeout_ms,
                 socketTimeoutMS=operation_ms,
+                event_listeners=list(event_listeners),
             )
         except (PyMongoError, ValueError) as error:
             # from None: the driver's own message may quote parts of the URI.
@@ -480,7 +484,6 @@ class MongoJobStore(JobStore):
         location = self._safe_uri or self.describe()
         try:
             with pymongo.timeout(self._timeout_seconds):
-                self._count_round_trips()
                 self._client.admin.command("ping")
         except PyMongoError as error:
             raise StoreUnavailable(f"cannot reach MongoDB at {location}: {_reason(error)}") from error
@@ -493,7 +496,6 @@ class MongoJobStore(JobStore):
     def _create_indexes(self) -> None:
         """One ``createIndexes`` command per collection; each index names its query."""
         asc, desc = pymongo.ASCENDING, pymongo.DESCENDING
-        self._count_round_trips()
         self._jobs.create_indexes(
             [
                 # claim: status = pending, runAt <= now, sort priority desc, runAt, _id
@@ -532,7 +534,6 @@ class MongoJobStore(JobStore):
                 ),
             ]
         )
-        self._count_round_trips()
         self._pools.create_indexes(
             [
                 # live pools: heartbeatAt >= since
@@ -548,12 +549,10 @@ class MongoJobStore(JobStore):
                 ),
             ]
         )
-        self._count_round_trips()
         # By name, not _id: servers speaking MongoDB's protocol may refuse a string _id.
         self._paused.create_indexes([pymongo.IndexModel([("name", asc)], name="name", unique=True)])
 
     def _create_schedule_indexes(self) -> None:
-        self._count_round_trips()
         self._schedules.create_indexes([pymongo.IndexModel([("name", pymongo.ASCENDING)], name="name", unique=True)])
 
     def close(self) -> None:
@@ -562,7 +561,6 @@ class MongoJobStore(JobStore):
 
     def drop_database(self) -> None:
         """Drop this store's database (tests against a real server clean up with it)."""
-        self._count_round_trips()
         self._client.drop_database(self.database_name)
 
     # -- enqueue and read -----------------------------------------------------------
@@ -571,13 +569,11 @@ class MongoJobStore(JobStore):
         if new_job.unique_key is not None:
             return self.insert_unique(new_job, now=now)[0]
         document = _new_document(new_job, truncate_ms(now))
-        self._count_round_trips()
         try:
             self._jobs.insert_one(document)
         except pymongo.errors.DuplicateKeyError:
             if new_job.idempotency_key is None:
                 raise
-            self._count_round_trips()
             existing = self._jobs.find_one({"idempotencyKey": new_job.idempotency_key})
             if existing is None:
                 raise
@@ -589,12 +585,10 @@ class MongoJobStore(JobStore):
         live = {"type": new_job.type, "uniqueKey": new_job.unique_key, "status": {"$in": UNIQUE_KEY_LIVE}}
         for _ in range(UNIQUE_INSERT_TRIES):
             document = _new_document(new_job, truncate_ms(now))
-            self._count_round_trips()
             try:
                 self._jobs.insert_one(document)
                 return _job(document), True
             except DuplicateKeyError:
-                self._count_round_trips()
                 holder = self._jobs.find_one(live)
                 if holder is not None:
                     return _job(holder), False
@@ -608,7 +602,6 @@ class MongoJobStore(JobStore):
             return []
         now = truncate_ms(now)
         documents = [_new_document(new_job, now) for new_job in new_jobs]
-        self._count_round_trips()
         self._jobs.insert_many(documents, ordered=True)
         return [_job(document) for document in documents]
 
@@ -617,7 +610,6 @@ class MongoJobStore(JobStore):
         object_id = _object_id(job_id)
         if object_id is None:
             return None
-        self._count_round_trips()
         document = self._jobs.find_one({"_id": object_id})
         return _job(document) if document else None
 
@@ -650,7 +642,6 @@ class MongoJobStore(JobStore):
             # The jobs just before the cursor in list order: read upwards from it, then flip.
             query["$or"] = self._beyond(before, "$gt")
             order = [(field, -direction) for field, direction in LIST_ORDER]
-        self._count_round_trips()
         jobs = [_job(document) for document in self._jobs.find(query, sort=order, limit=limit)]
         return jobs[::-1] if before is not None else jobs
 
@@ -706,7 +697,6 @@ class MongoJobStore(JobStore):
         """One ``find_one_and_update``: a retryable write, which the driver sends again
         once after a network error and the server applies at most once."""
         with self._given_back_on_failure(update):
-            self._count_round_trips()
             document = self._jobs.find_one_and_update(
                 due, update, sort=CLAIM_ORDER, return_document=ReturnDocument.AFTER
             )
@@ -721,17 +711,14 @@ class MongoJobStore(JobStore):
         (``_take``): it only ever takes candidates, so never more than ``limit``, and
         the read by token finds every job it took.
         """
-        self._count_round_trips()
         candidates = [doc["_id"] for doc in self._jobs.find(due, {"_id": 1}, sort=CLAIM_ORDER, limit=limit)]
         if not candidates:
             return []
         with self._given_back_on_failure(update):
-            self._count_round_trips()
             if not self._take({"_id": {"$in": candidates}, **due}, update):
                 return []
             # _id $in (not the token alone) so the read uses the _id index.
             token = update["$set"]["lease"]["token"]
-            self._count_round_trips()
             documents = self._jobs.find(
                 {"_id": {"$in": candidates}, "lease.token": token}, sort=CLAIM_ORDER, limit=len(candidates)
             )
@@ -813,9 +800,7 @@ class MongoJobStore(JobStore):
         ]
         if plain:
             operations.append(UpdateMany({"$or": plain}, {"$set": {"lease.expiresAt": expires_at}}))
-        self._count_round_trips()
         self._jobs.bulk_write(operations, ordered=False)
-        self._count_round_trips()
         found = list(self._jobs.find({"$or": [_held(job) for job in held]}, {"_id": 1, "cancelRequested": 1}))
         return Renewal(
             kept={str(document["_id"]) for document in found},
@@ -843,10 +828,8 @@ class MongoJobStore(JobStore):
         ]
         if not operations:
             return [False] * len(results)
-        self._count_round_trips()
         if self._jobs.bulk_write(operations, ordered=False).matched_count == len(results):
             return [True] * len(results)
-        self._count_round_trips()
         ids = [ObjectId(result.job.id) for result in results]
         stamped = {document.get("resultId") for document in self._jobs.find({"_id": {"$in": ids}}, {"resultId": 1})}
         return [marker is not None and marker in stamped for marker in markers]
@@ -857,7 +840,6 @@ class MongoJobStore(JobStore):
         return super().reap(now=now, retry_strategy=retry_strategy, max_clock_skew=max_clock_skew)
 
     def _expired_leases(self, *, now: datetime) -> list[Job]:
-        self._count_round_trips()
         expired = self._jobs.find({"status": Status.PROCESSING.value, "lease.expiresAt": {"$lt": now}})
         return [_job(document) for document in expired]
 
@@ -914,7 +896,6 @@ class MongoJobStore(JobStore):
         object_id = _object_id(job_id)
         if object_id is None:
             return None
-        self._count_round_trips()
         document = self._jobs.find_one_and_update(
             {"_id": object_id, **state}, update, return_document=ReturnDocument.AFTER
         )
@@ -922,7 +903,6 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def retry_failed(self, *, type: str, now: datetime) -> int:
-        self._count_round_trips()
         result = self._jobs.update_many(
             {"type": type, "status": Status.FAILED.value}, self._rerun_update(truncate_ms(now))
         )
@@ -930,7 +910,6 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def delete_finished(self, *, finished_before: datetime) -> int:
-        self._count_round_trips()
         result = self._jobs.delete_many(
             {"status": {"$in": FINISHED}, "finishedAt": {"$lt": truncate_ms(finished_before)}}
         )
@@ -941,11 +920,9 @@ class MongoJobStore(JobStore):
         """See ``JobStore.purge_finished``: ids read from the ``finished`` index, then one
         ``delete_many`` re-checking the condition, so concurrent purges are harmless."""
         match = {"status": status, "finishedAt": {"$lt": truncate_ms(finished_before)}}
-        self._count_round_trips()
         ids = [doc["_id"] for doc in self._jobs.find(match, {"_id": 1}, sort=[("finishedAt", 1)], limit=limit)]
         if not ids:
             return 0
-        self._count_round_trips()
         return self._jobs.delete_many({"_id": {"$in": ids}, **match}).deleted_count
 
     @_serialized
@@ -958,28 +935,23 @@ class MongoJobStore(JobStore):
                 document = _new_document(NewJob(type=type, payload={}, max_retries=0), at)
                 document.update(status=Status.COMPLETED.value, attemptCount=1, finishedAt=at)
                 documents.append(document)
-            self._count_round_trips()
             self._jobs.insert_many(documents, ordered=False)
 
     # -- named queues ---------------------------------------------------------------
     @_serialized
     def pause_queue(self, name: str, *, now: datetime) -> None:
-        self._count_round_trips()
         self._paused.update_one({"name": name}, {"$setOnInsert": {"pausedAt": truncate_ms(now)}}, upsert=True)
 
     @_serialized
     def resume_queue(self, name: str) -> None:
-        self._count_round_trips()
         self._paused.delete_many({"name": name})
 
     @_serialized
     def paused_queues(self) -> set[str]:
-        self._count_round_trips()
         return {document["name"] for document in self._paused.find({}, {"_id": 0, "name": 1})}
 
     @_serialized
     def count_by_queue_and_status(self) -> dict[tuple[str, str], int]:
-        self._count_round_trips()
         groups = self._jobs.aggregate(
             [
                 {
@@ -994,7 +966,6 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def oldest_due_by_queue(self, *, now: datetime) -> dict[str, datetime]:
-        self._count_round_trips()
         groups = self._jobs.aggregate(
             [
                 {"$match": _due(truncate_ms(now))},
@@ -1008,7 +979,6 @@ class MongoJobStore(JobStore):
     def recently_finished(self, *, limit: int) -> list[Job]:
         jobs: list[Job] = []
         for status in FINISHED[:2]:
-            self._count_round_trips()
             found = self._jobs.find({"status": status}, sort=[("finishedAt", -1)], limit=limit)
             jobs += [_job(document) for document in found]
         jobs.sort(key=lambda job: job.finished_at, reverse=True)
@@ -1016,7 +986,6 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
-        self._count_round_trips()
         groups = self._jobs.aggregate(
             [{"$group": {"_id": {"type": "$type", "status": "$status"}, "count": {"$sum": 1}}}]
         )
@@ -1024,13 +993,11 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def oldest_due_pending(self, *, now: datetime) -> datetime | None:
-        self._count_round_trips()
         document = self._jobs.find_one(_due(truncate_ms(now)), {"_id": 0, "runAt": 1}, sort=[("runAt", 1)])
         return _utc(document["runAt"]) if document else None
 
     @_serialized
     def count_delayed(self, *, now: datetime) -> int:
-        self._count_round_trips()
         return self._jobs.count_documents({"status": Status.PENDING.value, "runAt": {"$gt": truncate_ms(now)}})
 
     @_serialized
@@ -1070,7 +1037,6 @@ class MongoJobStore(JobStore):
             },
             {"$sort": {"_id": 1}},
         ]
-        self._count_round_trips()
         return [
             Throughput(
                 start=datetime.fromtimestamp(int(bucket["_id"]) / 1000, UTC),
@@ -1083,22 +1049,18 @@ class MongoJobStore(JobStore):
     # -- worker-pool registry -------------------------------------------------------
     @_serialized
     def register_pool(self, pool: PoolInfo) -> None:
-        self._count_round_trips()
         self._pools.replace_one({"poolId": pool.id}, _pool_document(pool), upsert=True)
 
     @_serialized
     def heartbeat_pool(self, pool_id: str, *, running: int, now: datetime) -> None:
-        self._count_round_trips()
         self._pools.update_one({"poolId": pool_id}, {"$set": {"running": running, "heartbeatAt": truncate_ms(now)}})
 
     @_serialized
     def unregister_pool(self, pool_id: str) -> None:
-        self._count_round_trips()
         self._pools.delete_one({"poolId": pool_id})
 
     @_serialized
     def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
-        self._count_round_trips()
         documents = self._pools.find(
             {"heartbeatAt": {"$gte": truncate_ms(heartbeat_since)}, "poolId": {"$exists": True}},
             sort=[("startedAt", 1), ("poolId", 1)],
@@ -1114,14 +1076,12 @@ class MongoJobStore(JobStore):
         ``watch``, like the tests' in-memory fake), so the
         caller polls instead. Raises ``StoreUnavailable`` when the server cannot be
         reached or the stream breaks: the caller may watch again later. Not serialized:
-        it blocks. Only opening the stream counts as a round trip, so a watcher running
-        beside a benchmark does not distort its figures.
+        it blocks.
         """
         if not hasattr(type(self._jobs), "watch"):
             logger.info("%s: the client cannot watch changes; workers poll for new jobs", self.describe())
             return False
         try:
-            self._count_round_trips()
             stream = self._jobs.watch(
                 [{"$match": {"operationType": "insert"}}, {"$project": {"_id": 1}}],
                 max_await_time_ms=WATCH_MAX_AWAIT_MS,
@@ -1146,7 +1106,6 @@ class MongoJobStore(JobStore):
     # -- periodic schedules ---------------------------------------------------------------
     @_serialized
     def insert_schedule(self, schedule: Schedule) -> bool:
-        self._count_round_trips()
         try:
             self._schedules.insert_one(_schedule_document(schedule))
         except DuplicateKeyError:
@@ -1155,31 +1114,26 @@ class MongoJobStore(JobStore):
 
     @_serialized
     def replace_schedule(self, schedule: Schedule) -> bool:
-        self._count_round_trips()
         document = _schedule_document(schedule)
         return self._schedules.update_one({"name": schedule.name}, {"$set": document}).matched_count == 1
 
     @_serialized
     def get_schedule(self, name: str) -> Schedule | None:
-        self._count_round_trips()
         document = self._schedules.find_one({"name": name})
         return _schedule(document) if document else None
 
     @_serialized
     def list_schedules(self) -> list[Schedule]:
-        self._count_round_trips()
         return [_schedule(document) for document in self._schedules.find({}).sort("name", pymongo.ASCENDING)]
 
     @_serialized
     def delete_schedule(self, name: str) -> bool:
-        self._count_round_trips()
         return self._schedules.delete_one({"name": name}).deleted_count == 1
 
     @_serialized
     def advance_schedule(
         self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
     ) -> bool:
-        self._count_round_trips()
         moved = self._schedules.update_one(
             {"name": name, "nextRunAt": truncate_ms(expected_next_run)},
             {"$set": {"nextRunAt": truncate_ms(next_run), "lastRunAt": truncate_ms(last_run)}},

@@ -326,7 +326,6 @@ class SqlJobStore(JobStore):
 
     def _execute(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """Run one statement (one round trip); its rows, if it returns any."""
-        self._count_round_trips()
         connection = self._connection
         if connection.vendor == "sqlite" and not connection.queries_logged:
             return _execute_on_sqlite(connection, sql, params)
@@ -463,7 +462,6 @@ class SqlJobStore(JobStore):
             try:
                 # A savepoint inside a caller's transaction, so PostgreSQL can go on after the refusal.
                 with transaction.atomic(using=self.using):
-                    self._count_round_trips(2)  # BEGIN (or SAVEPOINT) and COMMIT (or RELEASE)
                     self._execute(_INSERT, self._insert_params(job_id, new_job, now, encoded_payload))
                 return self._new_job(job_id, new_job, now, encoded_payload), True
             except IntegrityError:
@@ -483,7 +481,6 @@ class SqlJobStore(JobStore):
         params = [self._insert_params(job_id, new_job, now, payload, now_value) for job_id, new_job, payload in rows]
         if params:
             with transaction.atomic(using=self.using):
-                self._count_round_trips(len(params) + 2)  # BEGIN, the inserts, COMMIT
                 with self._connection.cursor() as cursor:
                     cursor.executemany(_INSERT, params)
         return [self._new_job(job_id, new_job, now, payload) for job_id, new_job, payload in rows]
@@ -511,7 +508,6 @@ class SqlJobStore(JobStore):
             created_at, job_id = before
             query = query.filter(created_at__gte=created_at).exclude(created_at=created_at, id__lte=job_id)
             query = query.reverse()
-        self._count_round_trips()
         jobs = [_job_from_row(row) for row in query.values_list(*COLUMNS)[:limit]]
         return jobs[::-1] if before is not None else jobs
 
@@ -607,10 +603,8 @@ class SqlJobStore(JobStore):
             return [self._rowcount(sql, values) == 1 for sql, values in statements]
         applied = []
         with transaction.atomic(using=self.using):
-            self._count_round_trips(2)  # BEGIN and COMMIT
             with self._connection.cursor() as cursor:
                 for sql, values in statements:
-                    self._count_round_trips()
                     cursor.execute(sql, values)
                     applied.append(cursor.rowcount == 1)
         return applied
@@ -625,7 +619,6 @@ class SqlJobStore(JobStore):
     # -- operator actions ---------------------------------------------------------------
     def cancel(self, job_id: str, *, now: datetime) -> Job | None:
         now = truncate_ms(now)
-        self._count_round_trips()
         changed = (
             self._jobs()
             .filter(id=job_id, status=Status.PENDING)
@@ -634,7 +627,6 @@ class SqlJobStore(JobStore):
         return self.get(job_id) if changed else None
 
     def request_cancel(self, job_id: str, *, now: datetime) -> Job | None:
-        self._count_round_trips()
         changed = (
             self._jobs()
             .filter(id=job_id, status=Status.PROCESSING)
@@ -644,7 +636,6 @@ class SqlJobStore(JobStore):
 
     def retry_cancelled(self, job_id: str, *, now: datetime) -> Job | None:
         now = truncate_ms(now)
-        self._count_round_trips()
         changed = (
             self._jobs()
             .filter(id=job_id, status=Status.CANCELLED)
@@ -662,14 +653,12 @@ class SqlJobStore(JobStore):
         if retried:
             return self.get(job_id)
         # A delayed pending job becomes due now; one already due keeps its place in line.
-        self._count_round_trips()
         self._jobs().filter(id=job_id, status=Status.PENDING, run_at__gt=now).update(run_at=now, updated_at=now)
         job = self.get(job_id)
         return job if job is not None and job.status == Status.PENDING else None
 
     def _retry_now_query(self, now: datetime, **match) -> int:
         """Failed jobs matching ``match`` → pending, due now, one more attempt allowed."""
-        self._count_round_trips()
         return (
             self._jobs()
             .filter(status=Status.FAILED, **match)
@@ -687,7 +676,6 @@ class SqlJobStore(JobStore):
         return self._retry_now_query(truncate_ms(now), type=type)
 
     def delete_finished(self, *, finished_before: datetime) -> int:
-        self._count_round_trips()
         deleted, _ = (
             self._jobs().filter(status__in=[s.value for s in FINISHED_STATUSES], finished_at__lt=finished_before)
         ).delete()
@@ -731,19 +719,15 @@ class SqlJobStore(JobStore):
         return PausedQueueRecord.objects.using(self.using)
 
     def pause_queue(self, name: str, *, now: datetime) -> None:
-        self._count_round_trips()
         self._paused().get_or_create(name=name, defaults={"paused_at": truncate_ms(now)})
 
     def resume_queue(self, name: str) -> None:
-        self._count_round_trips()
         self._paused().filter(name=name).delete()
 
     def paused_queues(self) -> set[str]:
-        self._count_round_trips()
         return set(self._paused().values_list("name", flat=True))
 
     def count_by_queue_and_status(self) -> dict[tuple[str, str], int]:
-        self._count_round_trips()
         rows = self._jobs().values_list("queue", "status").annotate(n=Count("*")).order_by()
         return {(queue, status): n for queue, status, n in rows}
 
@@ -767,12 +751,10 @@ class SqlJobStore(JobStore):
         return jobs[:limit]
 
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
-        self._count_round_trips()
         rows = self._jobs().values_list("type", "status").annotate(n=Count("*")).order_by()
         return {(job_type, status): n for job_type, status, n in rows}
 
     def oldest_due_pending(self, *, now: datetime) -> datetime | None:
-        self._count_round_trips()
         oldest = (
             self._jobs()
             .filter(status=Status.PENDING, run_at__lte=now)
@@ -783,7 +765,6 @@ class SqlJobStore(JobStore):
         return truncate_ms(oldest) if oldest else None
 
     def count_delayed(self, *, now: datetime) -> int:
-        self._count_round_trips()
         return self._jobs().filter(status=Status.PENDING, run_at__gt=now).count()
 
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
@@ -858,7 +839,6 @@ class SqlJobStore(JobStore):
 
     # -- worker-pool registry -------------------------------------------------------------
     def register_pool(self, pool: PoolInfo) -> None:
-        self._count_round_trips()
         WorkerPoolRecord.objects.using(self.using).update_or_create(
             id=pool.id,
             defaults={
@@ -872,15 +852,12 @@ class SqlJobStore(JobStore):
         )
 
     def heartbeat_pool(self, pool_id: str, *, running: int, now: datetime) -> None:
-        self._count_round_trips()
         WorkerPoolRecord.objects.using(self.using).filter(id=pool_id).update(running=running, heartbeat_at=now)
 
     def unregister_pool(self, pool_id: str) -> None:
-        self._count_round_trips()
         WorkerPoolRecord.objects.using(self.using).filter(id=pool_id).delete()
 
     def live_pools(self, *, heartbeat_since: datetime) -> list[PoolInfo]:
-        self._count_round_trips()
         records = WorkerPoolRecord.objects.using(self.using).filter(heartbeat_at__gte=heartbeat_since)
         return [_pool_from_record(record) for record in records.order_by("started_at", "id")]
 
@@ -892,7 +869,6 @@ class SqlJobStore(JobStore):
         return {field: getattr(schedule, field) for field in _SCHEDULE_FIELDS}
 
     def insert_schedule(self, schedule: Schedule) -> bool:
-        self._count_round_trips()
         try:
             with transaction.atomic(using=self.using):
                 self._schedules().create(name=schedule.name, **self._schedule_values(schedule))
@@ -901,26 +877,21 @@ class SqlJobStore(JobStore):
         return True
 
     def replace_schedule(self, schedule: Schedule) -> bool:
-        self._count_round_trips()
         return self._schedules().filter(name=schedule.name).update(**self._schedule_values(schedule)) == 1
 
     def get_schedule(self, name: str) -> Schedule | None:
-        self._count_round_trips()
         record = self._schedules().filter(name=name).first()
         return _schedule_from_record(record) if record else None
 
     def list_schedules(self) -> list[Schedule]:
-        self._count_round_trips()
         return [_schedule_from_record(record) for record in self._schedules().order_by("name")]
 
     def delete_schedule(self, name: str) -> bool:
-        self._count_round_trips()
         deleted, _ = self._schedules().filter(name=name).delete()
         return deleted > 0
 
     def advance_schedule(
         self, name: str, *, expected_next_run: datetime, next_run: datetime, last_run: datetime
     ) -> bool:
-        self._count_round_trips()
         moved = self._schedules().filter(name=name, next_run_at=expected_next_run)
         return moved.update(next_run_at=next_run, last_run_at=last_run) == 1

@@ -3,7 +3,8 @@
 Enqueues no-op jobs, runs them on a worker pool of this process, and prints the enqueue
 rate, the processing rate, the pickup latency of a job enqueued in this process (woken
 through ``jobs.wakeups``) and of one inserted as another process would (found by
-polling), and the store round trips per job, the insert included.
+polling), and the round trips per job of each phase (enqueue, claim, record, upkeep) as
+the database driver sent them (``jobs.management.roundtrips`` says what one counts).
 
 ``--tmpfs`` puts the SQLite file in /dev/shm, where fsync costs nothing, so the enqueue
 time left is the Python (and SQLite) cost per job; every run also prints the CPU time per
@@ -15,7 +16,8 @@ the claim's index should not notice. ``--json`` adds one machine-readable line o
 It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
 file (or ``--database PATH``) in a child process whose ``DATABASE_URL`` points there; the
 MongoDB store runs on mongomock (``--store mongomock``) or, with ``MONGODB_URI`` set, in
-a throwaway database on that server that is dropped afterwards.
+a throwaway database on that server that is dropped afterwards. mongomock is no driver
+and reports no commands, so its round trips are not measured (and the output says so).
 """
 
 import json
@@ -27,7 +29,8 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +40,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from jobs import handlers, services
+from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database
 from jobs.models import NewJob, Status
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
@@ -47,6 +51,21 @@ NOOP_TYPE = "benchqueue.noop"
 #: Where ``--tmpfs`` puts the scratch database: a RAM file system, so fsync is free.
 TMPFS_DIR = Path("/dev/shm")
 PROBE_TYPE = "benchqueue.probe"
+#: The phases whose round trips per job are printed; store methods that get their own.
+PHASES = ("enqueue", "claim", "record", "upkeep")
+METHOD_PHASES = {"claim": "claim", "record_results": "record"}
+MONGOMOCK_UNMEASURED = "not measured: mongomock is no driver and fires no CommandListener events"
+
+
+@dataclass
+class RoundTrips:
+    """How this run counts round trips: a counter and the hook that feeds it (installed
+    while the benchmark runs), or why they cannot be counted on this store."""
+
+    counter: RoundTripCounter | None
+    hook: AbstractContextManager = field(default_factory=nullcontext)
+    unit: str = ""
+    unmeasured: str = ""
 
 
 @dataclass
@@ -170,16 +189,21 @@ class Command(BaseCommand):
                 from tests.mongomock_store import MongomockJobStore
             except ImportError:
                 raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
-            self._bench(MongomockJobStore("jobqueue_bench"), options)
+            self._bench(MongomockJobStore("jobqueue_bench"), options, RoundTrips(None, unmeasured=MONGOMOCK_UNMEASURED))
         elif kind != "mongodb":
             raise CommandError(f"benchqueue measures the sql and mongodb stores, not {kind!r}")
         else:
             # The configured server, in a throwaway database dropped afterwards.
             config = settings.JOBQUEUE_STORE
-            bench_options = {**config.get("OPTIONS", {}), "database_name": f"jobqueue_bench_{uuid.uuid4().hex[:8]}"}
+            counter = RoundTripCounter()
+            bench_options = {
+                **config.get("OPTIONS", {}),
+                "database_name": f"jobqueue_bench_{uuid.uuid4().hex[:8]}",
+                "event_listeners": [MongoCommands(counter).listener()],
+            }
             store = build_store({**config, "OPTIONS": bench_options})
             try:
-                self._bench(store, options)
+                self._bench(store, options, RoundTrips(counter, unit=MongoCommands.unit))
             finally:
                 store.drop_database()
 
@@ -198,7 +222,10 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             from jobs.stores.sql import SqlJobStore
 
-            self._bench(SqlJobStore(), options)
+            store = SqlJobStore()
+            counter = RoundTripCounter()
+            statements = SqlStatements(counter, store.using)
+            self._bench(store, options, RoundTrips(counter, statements, statements.unit))
             return
         arguments = ["benchqueue", "--store=sql", f"--jobs={options['jobs']}"]
         arguments += [f"--concurrency={options['concurrency']}", f"--probes={options['probes']}"]
@@ -214,7 +241,7 @@ class Command(BaseCommand):
             run_in_scratch_database(arguments, stdout=self.stdout, database=Path(scratch) / "bench.sqlite3")
 
     # -- the measurements -----------------------------------------------------------------------
-    def _bench(self, store: JobStore, options):
+    def _bench(self, store: JobStore, options, round_trips: RoundTrips):
         try:
             store.ensure_ready()
         except StoreUnavailable as error:
@@ -224,13 +251,14 @@ class Command(BaseCommand):
         handlers.handler(NOOP_TYPE)(lambda payload, context: None)
         handlers.handler(PROBE_TYPE)(probes.handle)
         try:
-            self._run(store, options, probes)
+            with round_trips.hook:
+                self._run(store, options, probes, round_trips)
         finally:
             handlers.unregister(NOOP_TYPE)
             handlers.unregister(PROBE_TYPE)
             use_store(previous)
 
-    def _run(self, store: JobStore, options, probes: Probes):
+    def _run(self, store: JobStore, options, probes: Probes, round_trips: RoundTrips):
         count, concurrency = options["jobs"], options["concurrency"]
         poll = settings.JOBQUEUE_POLL_INTERVAL
         write = self.stdout.write
@@ -239,7 +267,8 @@ class Command(BaseCommand):
         if options["finished"]:
             self._compare_with_finished(store, options)
 
-        trips_at_start = store.round_trips
+        counter = round_trips.counter or RoundTripCounter()  # a counter nothing feeds when unmeasured
+        counter.phase = "enqueue"
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         self._enqueue(count, options["bulk"])
@@ -248,7 +277,7 @@ class Command(BaseCommand):
         # Only this thread runs during the loop, so the process's CPU time is the enqueues'.
         user_us = (cpu.ru_utime - cpu_at_start.ru_utime) / count * 1e6
         system_us = (cpu.ru_stime - cpu_at_start.ru_stime) / count * 1e6
-        trips_after_enqueue = store.round_trips
+        counter.phase = OTHER
         rate = count / enqueue_seconds
         how = f"in batches of {options['bulk']} (enqueue_many)" if options["bulk"] else "one by one"
         write(f"Enqueue:     {rate:8.0f} jobs/s  ({count} enqueued {how} in {enqueue_seconds:.2f} s)")
@@ -261,12 +290,14 @@ class Command(BaseCommand):
         completed_before = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0)
         pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
         timers = StoreTimers(store, ("claim", "record_results"))
+        counter.phase = "upkeep"
         started = time.perf_counter()
-        with timers:
+        # Inside the timers, so it puts their wrappers back when it is done.
+        with timers, counter.attribute_methods(store, METHOD_PHASES):
             pool.run()
         process_seconds = time.perf_counter() - started
+        counter.phase = OTHER
         done = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0) - completed_before
-        trips = store.round_trips - trips_at_start
         write(
             f"Processing:  {done / process_seconds:8.0f} jobs/s  ({done} of {count} completed in "
             f"{process_seconds:.2f} s, every status kept)"
@@ -276,10 +307,7 @@ class Command(BaseCommand):
             + ", ".join(f"{seconds / process_seconds:.0%} in store.{name}" for name, seconds in timers.seconds.items())
             + " (the rest: handing jobs to threads, Python, waiting)"
         )
-        write(
-            f"Round trips: {trips / count:8.2f} per job  (insert {(trips_after_enqueue - trips_at_start) / count:.2f}, "
-            f"claim + finish + upkeep {(store.round_trips - trips_after_enqueue) / count:.2f})"
-        )
+        per_job = self._write_round_trips(round_trips, count)
         # Peak resident size (Linux reports KiB): growth over the run is memory kept per job.
         rss_after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         write(
@@ -298,11 +326,32 @@ class Command(BaseCommand):
             "completed": done,
             "peak_rss_mib_before": rss_before_kib / 1024,
             "peak_rss_mib_after": rss_after_kib / 1024,
+            "round_trips_per_job": per_job,
         }
         if options["probes"]:
             self._measure_pickup(store, options, probes)
         if options["json"]:
             write(json.dumps(figures))
+
+    def _write_round_trips(self, round_trips: RoundTrips, count: int) -> dict | None:
+        """Print the round trips per job of each phase, as the driver counted them (and
+        what of each kind); the figures by phase, or ``None`` when they cannot be counted."""
+        write = self.stdout.write
+        if round_trips.counter is None:
+            write(f"Round trips: {round_trips.unmeasured}")
+            return None
+        counter = round_trips.counter
+        per_job = {phase: counter.total(phase) / count for phase in PHASES}
+        write(
+            f"Round trips: {sum(per_job.values()):8.2f} per job  ("
+            + ", ".join(f"{phase} {figure:.2f}" for phase, figure in per_job.items())
+            + f"; {round_trips.unit})"
+        )
+        for phase in PHASES:
+            kinds = counter.by_kind(phase).most_common()
+            if kinds:
+                write(f"             {phase}, for {count} jobs: " + ", ".join(f"{n} {kind}" for kind, n in kinds))
+        return per_job
 
     @staticmethod
     def _enqueue(count: int, batch: int) -> None:
