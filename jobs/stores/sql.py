@@ -14,6 +14,7 @@ with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -600,20 +601,29 @@ class SqlJobStore(JobStore):
         self, results: Sequence[JobResult], *, now: datetime, expired_before: datetime | None = None
     ) -> list[bool]:
         """See ``JobStore.record_results``: one fenced UPDATE per result, all in one
-        transaction, so a batch pays for one durable commit."""
+        transaction, so a batch pays for one durable commit (none of its own inside
+        ``one_transaction``, whose commit it shares)."""
         now = truncate_ms(now)
         statements = [self._record_statement(result, now, expired_before) for result in results]
         if len(statements) <= 1:
             return [self._rowcount(sql, values) == 1 for sql, values in statements]
-        applied = []
-        with transaction.atomic(using=self.using):
+        # No savepoint inside an outer transaction: a failure here fails all of it anyway.
+        with transaction.atomic(using=self.using, savepoint=False):
             self._count_round_trips(2)  # BEGIN and COMMIT
-            with self._connection.cursor() as cursor:
-                for sql, values in statements:
-                    self._count_round_trips()
-                    cursor.execute(sql, values)
-                    applied.append(cursor.rowcount == 1)
-        return applied
+            return [self._rowcount(sql, values) == 1 for sql, values in statements]
+
+    @contextlib.contextmanager
+    def _shared_transaction(self):
+        try:
+            with transaction.atomic(using=self.using):
+                yield
+        except OperationalError as error:
+            # Raised by the commit, after the calls inside (which translate their own errors).
+            raise _as_unavailable(self, error) from error
+
+    def one_transaction(self):
+        """See ``JobStore.one_transaction``: a Django ``atomic`` block on this store's database."""
+        return self._shared_transaction()
 
     def _expired_leases(self, *, now: datetime) -> list[Job]:
         rows = self._execute(
