@@ -13,7 +13,9 @@ the claim's index should not notice. ``--json`` adds one machine-readable line o
 ``bench/peers.py`` (``make bench-peers``) parses; ``--probes 0`` skips the pickup latencies.
 
 It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
-file (or ``--database PATH``) in a child process whose ``DATABASE_URL`` points there; the
+file (or ``--database PATH``, or a throwaway database created on the PostgreSQL server
+of ``--database-url`` and dropped afterwards) in a child process whose ``DATABASE_URL``
+points there; the
 MongoDB store runs on mongomock (``--store mongomock``) or, with ``MONGODB_URI`` set, in
 a throwaway database on that server that is dropped afterwards.
 """
@@ -37,7 +39,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from jobs import handlers, services
-from jobs.management.scratch import in_scratch_database, run_in_scratch_database
+from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
 from jobs.models import NewJob, Status
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.timeutil import utc_now
@@ -118,6 +120,12 @@ class Command(BaseCommand):
             help="SQLite file for the SQL store (default: a fresh temporary file, deleted afterwards).",
         )
         parser.add_argument(
+            "--database-url",
+            default=None,
+            help="Run the SQL store on this PostgreSQL server (postgres://user:password@host:port/db): the "
+            "benchmark creates a throwaway database there (the user needs CREATEDB) and drops it afterwards.",
+        )
+        parser.add_argument(
             "--tmpfs",
             action="store_true",
             help=f"Put the SQL store's temporary SQLite file in {TMPFS_DIR} (RAM), where fsync is free, so the "
@@ -160,6 +168,10 @@ class Command(BaseCommand):
         kind = options["store"]
         if kind == "configured":
             kind = store_backend().kind
+        if options["database_url"]:
+            if options["tmpfs"] or options["database"] or options["store"] == "mongomock":
+                raise CommandError("--database-url runs the SQL store on that server: not with --tmpfs or --database")
+            kind = "sql"
         if options["tmpfs"] and (kind != "sql" or options["database"]):
             raise CommandError("--tmpfs applies to the SQL store's temporary database only (not with --database)")
         if kind == "sql":
@@ -205,6 +217,10 @@ class Command(BaseCommand):
         arguments += [f"--bulk={options['bulk']}"]
         arguments += [f"--finished={options['finished']}"]
         arguments += ["--json"] if options["json"] else []
+        if options["database_url"]:
+            with throwaway_server_database(options["database_url"]) as url:
+                run_in_scratch_database(arguments, stdout=self.stdout, database_url=url)
+            return
         if not options["tmpfs"]:
             run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
             return
