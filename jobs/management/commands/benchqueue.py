@@ -90,6 +90,43 @@ class StoreTimers:
             delattr(self.store, name)
 
 
+class RssSampler:
+    """The process's resident size (not the peak), sampled on a thread while active,
+    so growth over a run shows whether memory is kept per job."""
+
+    def __init__(self, every: float = 0.1):
+        self.every = every
+        self.samples: list[float] = []  # MiB, oldest first
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="benchqueue-rss", daemon=True)
+
+    @staticmethod
+    def current_mib() -> float:
+        """Resident size now (Linux ``/proc/self/statm``; the peak where that is missing)."""
+        try:
+            resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
+        except OSError:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resident_pages * resource.getpagesize() / 2**20
+
+    def _sample(self):
+        while not self._done.wait(self.every):
+            self.samples.append(self.current_mib())
+
+    def __enter__(self):
+        self.samples.append(self.current_mib())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._done.set()
+        self._thread.join()
+        self.samples.append(self.current_mib())
+
+    def start_middle_end(self) -> tuple[float, float, float]:
+        return self.samples[0], self.samples[len(self.samples) // 2], self.samples[-1]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """The nearest-rank percentile (``fraction`` in (0, 1])."""
     ordered = sorted(values)
@@ -278,7 +315,7 @@ class Command(BaseCommand):
         pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
         timers = StoreTimers(store, ("claim", "record_results"))
         started = time.perf_counter()
-        with timers:
+        with timers, RssSampler() as rss:
             pool.run()
         process_seconds = time.perf_counter() - started
         done = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0) - completed_before
@@ -298,9 +335,11 @@ class Command(BaseCommand):
         )
         # Peak resident size (Linux reports KiB): growth over the run is memory kept per job.
         rss_after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_start, rss_middle, rss_end = rss.start_middle_end()
         write(
-            f"Memory:      peak RSS {rss_before_kib / 1024:.1f} MiB before processing, "
-            f"{rss_after_kib / 1024:.1f} MiB after ({(rss_after_kib - rss_before_kib) / 1024:+.1f} MiB)"
+            f"Memory:      RSS while processing {rss_start:.1f} MiB at the start, {rss_middle:.1f} MiB halfway, "
+            f"{rss_end:.1f} MiB at the end ({rss_end - rss_start:+.1f} MiB); peak RSS {rss_before_kib / 1024:.1f} "
+            f"MiB before processing, {rss_after_kib / 1024:.1f} MiB after"
         )
         figures = {
             "store": store.describe(),
@@ -314,6 +353,7 @@ class Command(BaseCommand):
             "completed": done,
             "peak_rss_mib_before": rss_before_kib / 1024,
             "peak_rss_mib_after": rss_after_kib / 1024,
+            "rss_mib_start_middle_end": [rss_start, rss_middle, rss_end],
         }
         if options["probes"]:
             self._measure_pickup(store, options, probes)
