@@ -164,6 +164,8 @@ def _parse_datetime(value) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+        if value.tzinfo is None and not value.microsecond % 1000:
+            return value.replace(tzinfo=UTC)  # SQLite's naive UTC text, already whole milliseconds
     return truncate_ms(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
