@@ -327,7 +327,7 @@ class Command(BaseCommand):
         write(
             "             the dispatcher spent "
             + ", ".join(f"{seconds / process_seconds:.0%} in store.{name}" for name, seconds in timers.seconds.items())
-            + " (the rest: handing jobs to threads, Python, waiting)"
+            + " (the rest: commits, handing jobs to threads, Python, waiting)"
         )
         write(
             f"Round trips: {trips / count:8.2f} per job  (insert {(trips_after_enqueue - trips_at_start) / count:.2f}, "
