@@ -16,7 +16,7 @@ from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now
 from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, describe_error
-from tests.worker_support import LEASE, FailingWrites, PoolThread, make_pool, run_pool, wait_until
+from tests.worker_support import LEASE, FailingCommits, FailingWrites, PoolThread, make_pool, run_pool, wait_until
 
 
 @pytest.fixture
@@ -261,6 +261,26 @@ def test_a_result_whose_writes_fail_is_kept_and_written_once_the_store_takes_it(
     assert done.status == Status.COMPLETED and done.lease is None
     assert [attempt.outcome for attempt in done.attempts] == [Outcome.COMPLETED]
     assert flaky.calls == failures + 1 and pool.recorded[Completed] == 1
+
+
+def test_a_turn_whose_transaction_fails_runs_none_of_its_claims_and_writes_its_results_once_later(
+    store, clock, test_handlers
+):
+    if store.one_transaction() is None:
+        pytest.skip("this store records results and claims in separate calls")
+    runs = Counter()
+    test_handlers.add("test-count", lambda payload, context: runs.update([payload["n"]]))
+    jobs = [services.enqueue("test-count", {"n": n}, max_retries=0, clock=clock) for n in range(3)]
+    flaky = FailingCommits(store, failures=1)
+
+    pool = run_pool(make_pool(flaky, clock, concurrency=1))
+
+    assert flaky.failures_left == 0  # a turn that wrote a result and claimed was rolled back
+    assert runs == Counter({0: 1, 1: 1, 2: 1})  # the rolled-back claim was not run
+    for job in jobs:
+        stored = store.get(job.id)
+        assert stored.status == Status.COMPLETED and stored.attempt_count == 1
+    assert pool.recorded[Completed] == 3 and pool.lost == 0
 
 
 def test_results_kept_during_a_drain_are_written_before_the_pool_stops(store, clock, test_handlers):

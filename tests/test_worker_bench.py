@@ -2,8 +2,10 @@
 
 import io
 import json
+import os
 import re
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -98,3 +100,30 @@ def test_benchqueue_finished_compares_claims_on_an_empty_table_and_beside_finish
     assert re.search(r"Claim, 500 finished jobs: +\d+ jobs/s processed", text)
     assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", text)
     assert json.loads(text.splitlines()[-1])["completed"] == 30
+
+
+def test_benchqueue_refuses_a_database_url_that_is_not_postgresql(tmp_path):
+    database = tmp_path / "bench.sqlite3"
+    with pytest.raises(CommandError, match="PostgreSQL"):
+        call_command("benchqueue", f"--database-url=sqlite:///{database}", "--probes=0", stdout=io.StringIO())
+    assert not database.exists()
+
+
+def test_benchqueue_refuses_a_database_url_with_tmpfs():
+    with pytest.raises(CommandError, match="--database-url"):
+        call_command("benchqueue", "--database-url=postgres://u:p@127.0.0.1:1/db", "--tmpfs", stdout=io.StringIO())
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+    reason="needs a PostgreSQL server: DATABASE_URL=postgres://… (make test-postgres)",
+)
+def test_benchqueue_on_postgresql_runs_in_a_throwaway_database_and_drops_it():
+    url = os.environ["DATABASE_URL"]
+    out = io.StringIO()
+    call_command("benchqueue", f"--database-url={url}", "--jobs=30", "--probes=0", stdout=out)
+
+    name = re.search(r"Store: PostgreSQL at \S+, database (jobqueue_bench_\w+)", out.getvalue()).group(1)
+    assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", out.getvalue())
+    with psycopg.connect(url, autocommit=True) as server:
+        assert server.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall() == []

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connections
@@ -271,3 +272,29 @@ class FailingWrites:
             self.failures_left -= 1
             raise OSError("injected: the write did not reach the database")
         return self._store.record_results(results, **options)
+
+
+class FailingCommits:
+    """A store whose ``one_transaction`` rolls back its first ``failures`` transactions
+    after everything inside them succeeded, as a failed commit does; everything else
+    goes straight to the wrapped store."""
+
+    def __init__(self, store, *, failures: int):
+        self._store = store
+        self.failures_left = failures
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    @contextmanager
+    def _failing(self, transaction):
+        with transaction:
+            yield
+            self.failures_left -= 1
+            raise OSError("injected: the commit did not reach the disk")
+
+    def one_transaction(self):
+        transaction = self._store.one_transaction()
+        if transaction is None or self.failures_left <= 0:
+            return transaction
+        return self._failing(transaction)

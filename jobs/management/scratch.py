@@ -1,17 +1,23 @@
-"""A scratch SQLite database for benchmark commands, so they never touch the service's jobs.
+"""A scratch database for benchmark commands, so they never touch the service's jobs.
 
 The command runs itself again in a child process whose ``DATABASE_URL`` points at a
-SQLite file in a new temporary directory (deleted afterwards), with ``MONGODB_URI``
+SQLite file in a new temporary directory (deleted afterwards), or at a throwaway
+database on a PostgreSQL server (``throwaway_server_database``), with ``MONGODB_URI``
 unset; the child can check with ``in_scratch_database()`` that it is that child.
 """
 
+import contextlib
 import os
 import secrets
 import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import dj_database_url
 from django.conf import settings
 from django.core.management.base import CommandError
 
@@ -20,25 +26,32 @@ SCRATCH_DATABASE_ENV = "JOBQUEUE_SCRATCH_DATABASE"
 
 
 def run_in_scratch_database(
-    arguments: list[str], *, stdout, database: Path | None = None, extra_env: dict[str, str] | None = None
+    arguments: list[str],
+    *,
+    stdout,
+    database: Path | None = None,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Path:
     """Run ``manage.py <arguments>`` in a child on a scratch SQLite database and copy its
     output (stderr included) to ``stdout``, line by line.
 
     ``database`` chooses the file (kept afterwards); by default it is ``bench.sqlite3`` in
-    the temporary directory. Returns the file's path; ``CommandError`` if the child fails.
+    the temporary directory. ``database_url`` runs the child on that server database
+    instead (one from ``throwaway_server_database``). Returns the file's path;
+    ``CommandError`` if the child fails.
     """
     with tempfile.TemporaryDirectory(prefix="jobqueue-bench-") as scratch:
         database = Path(database).resolve() if database else Path(scratch) / "bench.sqlite3"
         (Path(scratch) / "static").mkdir()  # STATIC_ROOT, which WhiteNoise expects to exist
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database_url or f"sqlite:///{database}",
             "MONGODB_URI": "",
             "JOBQUEUE_VAR_DIR": scratch,
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
             "DJANGO_DEBUG": "0",
-            SCRATCH_DATABASE_ENV: str(database),
+            SCRATCH_DATABASE_ENV: dj_database_url.parse(database_url)["NAME"] if database_url else str(database),
             **(extra_env or {}),
         }
         command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *arguments]
@@ -55,3 +68,27 @@ def run_in_scratch_database(
 def in_scratch_database() -> bool:
     """Whether this process is a child of ``run_in_scratch_database`` on its database."""
     return os.environ.get(SCRATCH_DATABASE_ENV) == str(settings.DATABASES["default"]["NAME"])
+
+
+@contextlib.contextmanager
+def throwaway_server_database(url: str) -> Iterator[str]:
+    """Create a new, empty database on the PostgreSQL server of ``url`` (whose user needs
+    CREATEDB), yield its URL, and drop it afterwards, connections and all."""
+    if dj_database_url.parse(url)["ENGINE"] != "django.db.backends.postgresql":
+        raise CommandError("--database-url must be a PostgreSQL URL (postgres://user:password@host:port/database)")
+    import psycopg  # a runtime requirement, imported here so SQLite-only commands never load it
+
+    name = f"jobqueue_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        server = psycopg.connect(url, autocommit=True)
+    except psycopg.Error as error:
+        raise CommandError(f"cannot connect to the PostgreSQL server of --database-url: {error}") from error
+    with server:
+        try:
+            server.execute(f"CREATE DATABASE {name}")
+        except psycopg.Error as error:
+            raise CommandError(f"cannot create a throwaway database there: {error}") from error
+        try:
+            yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+        finally:
+            server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -22,6 +22,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -120,6 +121,14 @@ class JobStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook, deliberately empty)
         """Release connections held by this store (default: nothing to release)."""
+
+    def one_transaction(self) -> AbstractContextManager | None:
+        """A context whose store calls (from this thread) share one transaction: all of
+        their writes are committed together, with one durable commit, or none is. ``None``
+        (the default) when the store has no such transactions; then callers make the
+        calls one by one. The dispatcher uses it to record a turn's results and claim the
+        next jobs in one commit."""
+        return None
 
     # -- enqueue and read -----------------------------------------------------------
     @abc.abstractmethod

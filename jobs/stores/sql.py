@@ -14,6 +14,7 @@ with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -163,6 +164,8 @@ def _parse_datetime(value) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+        if value.tzinfo is None and not value.microsecond % 1000:
+            return value.replace(tzinfo=UTC)  # SQLite's naive UTC text, already whole milliseconds
     return truncate_ms(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
@@ -596,18 +599,48 @@ class SqlJobStore(JobStore):
         self, results: Sequence[JobResult], *, now: datetime, expired_before: datetime | None = None
     ) -> list[bool]:
         """See ``JobStore.record_results``: one fenced UPDATE per result, all in one
-        transaction, so a batch pays for one durable commit."""
+        transaction, so a batch pays for one durable commit (none of its own inside
+        ``one_transaction``, whose commit it shares)."""
         now = truncate_ms(now)
         statements = [self._record_statement(result, now, expired_before) for result in results]
         if len(statements) <= 1:
             return [self._rowcount(sql, values) == 1 for sql, values in statements]
-        applied = []
-        with transaction.atomic(using=self.using):
-            with self._connection.cursor() as cursor:
-                for sql, values in statements:
+        # No savepoint inside an outer transaction: a failure here fails all of it anyway.
+        with transaction.atomic(using=self.using, savepoint=False):
+            if self._connection.vendor == "postgresql" and not self._connection.queries_logged:
+                return [count == 1 for count in self._rowcounts_pipelined(statements)]
+            return [self._rowcount(sql, values) == 1 for sql, values in statements]
+
+    def _rowcounts_pipelined(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
+        """Run ``statements`` on PostgreSQL in psycopg's pipeline mode: sent together and
+        answered together, one network wait for the lot instead of one per statement
+        (the batch's latency on a busy server). Each statement's row count."""
+        connection = self._connection
+        connection.ensure_connection()
+        connection.validate_no_broken_transaction()
+        raw = connection.connection
+        with connection.wrap_database_errors:
+            cursors = [raw.cursor() for _ in statements]
+            with raw.pipeline():
+                for cursor, (sql, values) in zip(cursors, statements, strict=True):
                     cursor.execute(sql, values)
-                    applied.append(cursor.rowcount == 1)
-        return applied
+            counts = [cursor.rowcount for cursor in cursors]
+            for cursor in cursors:
+                cursor.close()
+        return counts
+
+    @contextlib.contextmanager
+    def _shared_transaction(self):
+        try:
+            with transaction.atomic(using=self.using):
+                yield
+        except OperationalError as error:
+            # Raised by the commit, after the calls inside (which translate their own errors).
+            raise _as_unavailable(self, error) from error
+
+    def one_transaction(self):
+        """See ``JobStore.one_transaction``: a Django ``atomic`` block on this store's database."""
+        return self._shared_transaction()
 
     def _expired_leases(self, *, now: datetime) -> list[Job]:
         rows = self._execute(

@@ -59,28 +59,74 @@ class Dispatcher:
 
     def turn(self, *, claiming: bool = True) -> int:
         """Record the results handed back, then (when ``claiming``) claim for idle workers
-        if a job may be due. How many jobs it claimed."""
+        if a job may be due: both in one transaction when the store has them (one durable
+        commit per turn instead of two). How many jobs it claimed."""
+        if claiming and self._claim_wanted():
+            claimed = self._write_and_claim_together()
+            if claimed is not None:
+                return claimed
         self.write_results()
-        if not claiming:
+        if not claiming or not self._claim_wanted():
             return 0
-        free = self.free_slots()
-        if free == 0:
-            return 0
-        polling = self.new_work or time.monotonic() >= self._next_poll
-        if not polling and self._queue_empty:
-            return 0
-        self.new_work = False
-        if polling:
-            self._empty_lanes.clear()
+        polling = self._start_claim()
         try:
-            claimed = self.claim_jobs(free)
+            claimed = self.claim_jobs()
         except Exception as error:
             self._store_failed("claiming jobs", error)
             return 0
+        self._claim_succeeded(polling)
+        return claimed
+
+    def _claim_wanted(self) -> bool:
+        """A worker is free and a job may be due (a wake-up, the poll interval passed, or
+        the last claim filled every lane)."""
+        if self.free_slots() == 0:
+            return False
+        return self.new_work or time.monotonic() >= self._next_poll or not self._queue_empty
+
+    def _start_claim(self) -> bool:
+        """Before a claim: consume the wake-up; whether this claim is a poll (then every
+        lane is asked again)."""
+        polling = self.new_work or time.monotonic() >= self._next_poll
+        self.new_work = False
+        if polling:
+            self._empty_lanes.clear()
+        return polling
+
+    def _claim_succeeded(self, polling: bool) -> None:
         self.error_backoff = 0.0
         if polling or self._queue_empty:
             self._next_poll = time.monotonic() + self.context.options.poll_interval
-        return claimed
+
+    def _write_and_claim_together(self) -> int | None:
+        """Record the queued results and claim in one store transaction, handing the jobs
+        out only once it committed (a rolled-back claim must not run). ``None`` when there
+        is nothing to write, writes are backing off, or the store has no transactions."""
+        if not self.context.holdings.awaiting_write or time.monotonic() < self._retry_writes_at:
+            return None
+        together = self.context.store().one_transaction()
+        if together is None:
+            return None
+        polling = self._start_claim()
+        batch = self.recorder.take()
+        taken: list[Job] = []
+        try:
+            with together:
+                applied = self.recorder.store(batch) if batch else []
+                self._claim_lanes(self.free_slots(), taken.extend)
+        except Exception as error:
+            # Rolled back: nothing was recorded and nothing claimed.
+            self.recorder.put_back(batch)
+            self._store_failed("recording job results and claiming jobs", error)
+            self._retry_writes_at = time.monotonic() + self.error_backoff
+            return 0
+        self._retry_writes_at = 0.0
+        _written, new_work = self.recorder.settle(batch, applied)
+        if new_work:
+            self.new_work = True  # a retried or released job may be due again at once
+        self._receive(taken)
+        self._claim_succeeded(polling)
+        return len(taken)
 
     def free_slots(self) -> int:
         """Workers without a job, less what ``max_jobs`` still allows."""
@@ -94,7 +140,11 @@ class Dispatcher:
         that is not paused, has idle threads and may have work, and hand them out. A lane
         that got fewer jobs than it asked for is marked empty until the next poll or
         wake-up. How many it claimed."""
-        limit = self.free_slots() if limit is None else limit
+        return self._claim_lanes(self.free_slots() if limit is None else limit, self._receive)
+
+    def _claim_lanes(self, limit: int, receive: Callable[[list[Job]], None]) -> int:
+        """The store calls of ``claim_jobs``; each lane's jobs go to ``receive`` as soon
+        as its claim returns. How many were claimed."""
         paused = self.paused_queues()
         running = self.context.holdings.running_by_queue() if self.context.options.queues else {}
         claimed = 0
@@ -117,12 +167,16 @@ class Dispatcher:
             )
             if len(jobs) < wanted:
                 self._empty_lanes.add(queue)
-            self.context.holdings.claimed(jobs)
-            self._claimed_total += len(jobs)
             claimed += len(jobs)
-            for job in jobs:
-                self._hand_out(job)
+            receive(jobs)
         return claimed
+
+    def _receive(self, jobs: list[Job]) -> None:
+        """Hold claimed jobs and hand them to the workers."""
+        self.context.holdings.claimed(jobs)
+        self._claimed_total += len(jobs)
+        for job in jobs:
+            self._hand_out(job)
 
     def paused_queues(self) -> frozenset[str]:
         """The paused queues, read from the store at most once per poll interval."""

@@ -34,14 +34,33 @@ class ResultRecorder:
         Returns (how many were applied, whether a result may have made a job due again).
         Raises the store's error after putting the batch back, so the caller backs off.
         """
-        batch = self.context.holdings.take_results()
+        batch = self.take()
         if not batch:
             return 0, False
         try:
-            applied = self.context.store().record_results(batch, now=self.context.clock())
+            applied = self.store(batch)
         except Exception:
-            self.context.holdings.put_back(self._still_held(batch))
+            self.put_back(batch)
             raise
+        return self.settle(batch, applied)
+
+    def take(self) -> list[JobResult]:
+        """The queued results, taken for one write: each must then go to ``settle`` or ``put_back``."""
+        return self.context.holdings.take_results()
+
+    def store(self, batch: list[JobResult]) -> list[bool]:
+        """Send ``batch`` to the store (one ``record_results``); for each, whether it applied.
+        Inside the store's ``one_transaction`` nothing is settled until that commits."""
+        return self.context.store().record_results(batch, now=self.context.clock())
+
+    def put_back(self, batch: list[JobResult]) -> None:
+        """The write of ``batch`` failed (or was rolled back): queue again the results whose
+        lease the pool still holds."""
+        self.context.holdings.put_back(self._still_held(batch))
+
+    def settle(self, batch: list[JobResult], applied: list[bool]) -> tuple[int, bool]:
+        """``batch`` was written (committed): count it and let its jobs go. Returns (how
+        many were applied, whether a result may have made a job due again)."""
         self.context.holdings.written(batch)
         written = 0
         for result, ok in zip(batch, applied, strict=True):

@@ -14,7 +14,9 @@ the claim's index should not notice. ``--json`` adds one machine-readable line o
 ``bench/peers.py`` (``make bench-peers``) parses; ``--probes 0`` skips the pickup latencies.
 
 It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
-file (or ``--database PATH``) in a child process whose ``DATABASE_URL`` points there; the
+file (or ``--database PATH``, or a throwaway database created on the PostgreSQL server
+of ``--database-url`` and dropped afterwards) in a child process whose ``DATABASE_URL``
+points there; the
 MongoDB store runs on mongomock (``--store mongomock``) or, with ``MONGODB_URI`` set, in
 a throwaway database on that server that is dropped afterwards. mongomock is no driver
 and reports no commands, so its round trips are not measured (and the output says so).
@@ -41,7 +43,7 @@ from django.db import connections
 
 from jobs import handlers, services
 from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
-from jobs.management.scratch import in_scratch_database, run_in_scratch_database
+from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
 from jobs.models import NewJob, Status
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.timeutil import utc_now
@@ -107,6 +109,43 @@ class StoreTimers:
             delattr(self.store, name)
 
 
+class RssSampler:
+    """The process's resident size (not the peak), sampled on a thread while active,
+    so growth over a run shows whether memory is kept per job."""
+
+    def __init__(self, every: float = 0.1):
+        self.every = every
+        self.samples: list[float] = []  # MiB, oldest first
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="benchqueue-rss", daemon=True)
+
+    @staticmethod
+    def current_mib() -> float:
+        """Resident size now (Linux ``/proc/self/statm``; the peak where that is missing)."""
+        try:
+            resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
+        except OSError:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resident_pages * resource.getpagesize() / 2**20
+
+    def _sample(self):
+        while not self._done.wait(self.every):
+            self.samples.append(self.current_mib())
+
+    def __enter__(self):
+        self.samples.append(self.current_mib())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._done.set()
+        self._thread.join()
+        self.samples.append(self.current_mib())
+
+    def start_middle_end(self) -> tuple[float, float, float]:
+        return self.samples[0], self.samples[len(self.samples) // 2], self.samples[-1]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """The nearest-rank percentile (``fraction`` in (0, 1])."""
     ordered = sorted(values)
@@ -135,6 +174,12 @@ class Command(BaseCommand):
             "--database",
             default=None,
             help="SQLite file for the SQL store (default: a fresh temporary file, deleted afterwards).",
+        )
+        parser.add_argument(
+            "--database-url",
+            default=None,
+            help="Run the SQL store on this PostgreSQL server (postgres://user:password@host:port/db): the "
+            "benchmark creates a throwaway database there (the user needs CREATEDB) and drops it afterwards.",
         )
         parser.add_argument(
             "--tmpfs",
@@ -179,6 +224,10 @@ class Command(BaseCommand):
         kind = options["store"]
         if kind == "configured":
             kind = store_backend().kind
+        if options["database_url"]:
+            if options["tmpfs"] or options["database"] or options["store"] == "mongomock":
+                raise CommandError("--database-url runs the SQL store on that server: not with --tmpfs or --database")
+            kind = "sql"
         if options["tmpfs"] and (kind != "sql" or options["database"]):
             raise CommandError("--tmpfs applies to the SQL store's temporary database only (not with --database)")
         if kind == "sql":
@@ -232,6 +281,10 @@ class Command(BaseCommand):
         arguments += [f"--bulk={options['bulk']}"]
         arguments += [f"--finished={options['finished']}"]
         arguments += ["--json"] if options["json"] else []
+        if options["database_url"]:
+            with throwaway_server_database(options["database_url"]) as url:
+                run_in_scratch_database(arguments, stdout=self.stdout, database_url=url)
+            return
         if not options["tmpfs"]:
             run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
             return
@@ -293,7 +346,7 @@ class Command(BaseCommand):
         counter.phase = "upkeep"
         started = time.perf_counter()
         # Inside the timers, so it puts their wrappers back when it is done.
-        with timers, counter.attribute_methods(store, METHOD_PHASES):
+        with timers, counter.attribute_methods(store, METHOD_PHASES), RssSampler() as rss:
             pool.run()
         process_seconds = time.perf_counter() - started
         counter.phase = OTHER
@@ -305,14 +358,16 @@ class Command(BaseCommand):
         write(
             "             the dispatcher spent "
             + ", ".join(f"{seconds / process_seconds:.0%} in store.{name}" for name, seconds in timers.seconds.items())
-            + " (the rest: handing jobs to threads, Python, waiting)"
+            + " (the rest: commits, handing jobs to threads, Python, waiting)"
         )
         per_job = self._write_round_trips(round_trips, count)
         # Peak resident size (Linux reports KiB): growth over the run is memory kept per job.
         rss_after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_start, rss_middle, rss_end = rss.start_middle_end()
         write(
-            f"Memory:      peak RSS {rss_before_kib / 1024:.1f} MiB before processing, "
-            f"{rss_after_kib / 1024:.1f} MiB after ({(rss_after_kib - rss_before_kib) / 1024:+.1f} MiB)"
+            f"Memory:      RSS while processing {rss_start:.1f} MiB at the start, {rss_middle:.1f} MiB halfway, "
+            f"{rss_end:.1f} MiB at the end ({rss_end - rss_start:+.1f} MiB); peak RSS {rss_before_kib / 1024:.1f} "
+            f"MiB before processing, {rss_after_kib / 1024:.1f} MiB after"
         )
         figures = {
             "store": store.describe(),
@@ -327,6 +382,7 @@ class Command(BaseCommand):
             "peak_rss_mib_before": rss_before_kib / 1024,
             "peak_rss_mib_after": rss_after_kib / 1024,
             "round_trips_per_job": per_job,
+            "rss_mib_start_middle_end": [rss_start, rss_middle, rss_end],
         }
         if options["probes"]:
             self._measure_pickup(store, options, probes)
