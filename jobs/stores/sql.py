@@ -86,7 +86,7 @@ _INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
     "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
     "unique_key, schedule, cancel_requested) "
-    "VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, FALSE)"
+    "VALUES (%s, %s, %s, 'pending', 0, %s, %s, %s, '[]', 0, FALSE, %s, %s, %s, %s, %s, %s, %s, FALSE)"
 )
 # The fencing condition of every write about a held job.
 _HELD = "id = %s AND lease_token = %s AND status = 'processing'"
@@ -408,12 +408,9 @@ class SqlJobStore(JobStore):
             job_id,
             new_job.type,
             encoded_payload,
-            Status.PENDING.value,
             new_job.max_retries,
             new_job.priority,
             now_value if new_job.run_at is None else self._dt(new_job.run_at),
-            "[]",
-            False,
             now_value,
             now_value,
             new_job.idempotency_key,
@@ -423,12 +420,13 @@ class SqlJobStore(JobStore):
             new_job.schedule,
         )
 
-    def _new_job(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> Job:
+    def _new_job(self, job_id: str, new_job: NewJob, now: datetime, stored_payload: dict) -> Job:
+        """The job as inserted; ``stored_payload``: the payload decoded from the text stored (a
+        copy, not the caller's dict, which they may change afterwards)."""
         return Job(
             id=job_id,
             type=new_job.type,
-            # A copy as stored, not the caller's dict, which they may change afterwards.
-            payload=json.loads(encoded_payload),
+            payload=stored_payload,
             status=Status.PENDING,
             retry_count=0,
             max_retries=new_job.max_retries,
@@ -452,7 +450,7 @@ class SqlJobStore(JobStore):
         params = self._insert_params(job_id, new_job, now, encoded_payload)
         if new_job.idempotency_key is None:
             self._execute(_INSERT, params)
-            return self._new_job(job_id, new_job, now, encoded_payload)
+            return self._new_job(job_id, new_job, now, json.loads(encoded_payload))
         try:
             # A savepoint, so that the refused insert leaves an outer transaction usable.
             with transaction.atomic(using=self.using):
@@ -462,7 +460,7 @@ class SqlJobStore(JobStore):
             if existing is None:
                 raise
             return dataclasses.replace(existing, replayed=True)
-        return self._new_job(job_id, new_job, now, encoded_payload)
+        return self._new_job(job_id, new_job, now, json.loads(encoded_payload))
 
     def _by_idempotency_key(self, key: str) -> Job | None:
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE idempotency_key = %s", (key,))
@@ -478,7 +476,7 @@ class SqlJobStore(JobStore):
                 with transaction.atomic(using=self.using):
                     self._count_round_trips(2)  # BEGIN (or SAVEPOINT) and COMMIT (or RELEASE)
                     self._execute(_INSERT, self._insert_params(job_id, new_job, now, encoded_payload))
-                return self._new_job(job_id, new_job, now, encoded_payload), True
+                return self._new_job(job_id, new_job, now, json.loads(encoded_payload)), True
             except IntegrityError:
                 rows = self._execute(_LIVE_WITH_KEY, (new_job.type, new_job.unique_key))
                 if rows:
@@ -499,7 +497,12 @@ class SqlJobStore(JobStore):
                 self._count_round_trips(len(params) + 2)  # BEGIN, the inserts, COMMIT
                 with self._connection.cursor() as cursor:
                     cursor.executemany(_INSERT, params)
-        return [self._new_job(job_id, new_job, now, payload) for job_id, new_job, payload in rows]
+        # One parse for every copy: a JSON array of the texts stored.
+        stored_payloads = json.loads(f"[{','.join(payloads)}]")
+        return [
+            self._new_job(job_id, new_job, now, payload)
+            for job_id, new_job, payload in zip(ids, new_jobs, stored_payloads, strict=True)
+        ]
 
     def get(self, job_id: str) -> Job | None:
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = %s", (job_id,))
