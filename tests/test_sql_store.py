@@ -2,7 +2,7 @@
 round trips, and the reaper's race with a renewing worker. The SQLite-specific ones are
 marked ``sqlite_only`` and skipped when the suite runs on PostgreSQL."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection, connections
@@ -219,3 +219,16 @@ def test_the_list_of_jobs_with_an_error_walks_the_partial_error_index(sql_store,
         plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query}"))
 
     assert "job_error_list_idx" in plan and "TEMP B-TREE" not in plan
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no fraction: SQLite's text has none either
+        datetime(2026, 1, 2, 5, 4, 5, 1_000, tzinfo=timezone(timedelta(hours=2))),
+        None,
+    ],
+)
+def test_datetimes_are_written_as_djangos_own_adapter_writes_them(sql_store, moment):
+    assert sql_store._dt(moment) == connection.ops.adapt_datetimefield_value(moment)
