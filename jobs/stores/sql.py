@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
 from django.db.models import Count, F
 
-from jobs.ids import new_job_id
+from jobs.ids import new_job_id, new_job_ids
 from jobs.models import (
     ALL_JOBS,
     FINISHED_STATUSES,
@@ -487,7 +487,7 @@ class SqlJobStore(JobStore):
     def insert_many(self, new_jobs: Sequence[NewJob], *, now: datetime) -> list[Job]:
         """One ``executemany`` of the insert in one transaction: one durable commit for the lot."""
         now = truncate_ms(now)
-        ids = [new_job_id() for _ in new_jobs]
+        ids = new_job_ids(len(new_jobs))
         payloads = [self._json(new_job.payload) for new_job in new_jobs]
         rows = list(zip(ids, new_jobs, payloads, strict=True))
         now_value = self._dt(now)  # adapted once: most jobs of a batch are due now
