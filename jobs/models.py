@@ -234,8 +234,9 @@ class JobRecord(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True)
-    # UNIQUE: two concurrent POSTs with one Idempotency-Key cannot both insert.
-    idempotency_key = models.CharField(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, null=True, unique=True)
+    # Unique (constraint job_idempotency_key): two concurrent POSTs with one
+    # Idempotency-Key cannot both insert.
+    idempotency_key = models.CharField(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, null=True)
     request_hash = models.CharField(max_length=64, null=True)
     result = models.JSONField(null=True)
     progress = models.JSONField(null=True)
@@ -256,6 +257,13 @@ class JobRecord(models.Model):
                 condition=models.Q(status__in=UNIQUE_KEY_STATUSES, unique_key__isnull=False),
                 name="job_unique_key_live",
             ),
+            # Partial, like the indexes below marked so: a job without a key costs its
+            # insert no index update (each one is a B-tree write and a page in the WAL).
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="job_idempotency_key",
+            ),
         ]
         indexes = [
             # claim: WHERE status='pending' AND run_at <= now [AND queue NOT IN (paused)]
@@ -274,14 +282,25 @@ class JobRecord(models.Model):
             models.Index(fields=["type", "-created_at", "-id"], name="job_type_list_idx"),
             # counts per type x status (covering)
             models.Index(fields=["type", "status"], name="job_type_status_idx"),
-            # reaper: WHERE status='processing' AND lease_expires_at < now
-            models.Index(fields=["status", "lease_expires_at"], name="job_reaper_idx"),
+            # reaper: WHERE status='processing' AND lease_expires_at < now. Partial: only
+            # held jobs are in it, so an insert does not touch it. (status stays a column
+            # so SQLite's planner prefers it to job_due_idx's status=?.)
+            models.Index(
+                fields=["status", "lease_expires_at"], condition=models.Q(status="processing"), name="job_reaper_idx"
+            ),
             # oldest due pending / delayed count: WHERE status='pending' AND run_at <= now
             models.Index(fields=["status", "run_at"], name="job_due_idx"),
-            # throughput chart and purge: WHERE status IN (...) AND finished_at >= since
-            models.Index(fields=["status", "finished_at"], name="job_finished_idx"),
-            # list filtered by "has error"
-            models.Index(fields=["has_error", "-created_at", "-id"], name="job_error_list_idx"),
+            # throughput chart and purge: WHERE status IN (...) AND finished_at >= since.
+            # Partial: only finished jobs are in it (queries name finished_at), so
+            # neither the insert nor the claim touches it.
+            models.Index(
+                fields=["status", "finished_at"],
+                condition=models.Q(finished_at__isnull=False),
+                name="job_finished_idx",
+            ),
+            # list filtered by "has error" (true). Partial: only failed attempts' jobs; a
+            # list of jobs without error walks job_list_idx, where nearly every job matches.
+            models.Index(fields=["-created_at", "-id"], condition=models.Q(has_error=True), name="job_error_list_idx"),
         ]
 
     def __str__(self):

@@ -13,6 +13,8 @@ Clock = Callable[[], datetime]
 
 def truncate_ms(moment: datetime) -> datetime:
     """``moment`` in UTC with microseconds cut to whole milliseconds."""
+    if moment.tzinfo is UTC and not moment.microsecond % 1000:
+        return moment  # already so (most calls): datetimes are immutable
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
@@ -21,7 +23,8 @@ def truncate_ms(moment: datetime) -> datetime:
 
 def utc_now() -> datetime:
     """The current time, UTC, in whole milliseconds. The default clock."""
-    return truncate_ms(datetime.now(UTC))
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def isoformat_z(moment: datetime | None) -> str | None:

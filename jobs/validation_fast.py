@@ -28,6 +28,8 @@ from jobs.validation import (
 )
 
 _QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
+# One encoder for every call: json.dumps builds a new one per call when given options.
+_encode_strict_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 # The names the fast path understands; any other key (an unknown or server-managed
 # field, or runAt) sends the input to the serializer.
@@ -89,7 +91,7 @@ def _valid_payload(payload) -> bool:
     if payload and _payload_problem(payload, depth=1, path="payload") is not None:
         return False
     try:
-        encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        encoded = _encode_strict_json(payload)
     except (TypeError, ValueError):
         return False
     # The byte size is at most 4 per character; count bytes only when it could matter.

@@ -2,12 +2,13 @@
 round trips, and the reaper's race with a renewing worker. The SQLite-specific ones are
 marked ``sqlite_only`` and skipped when the suite runs on PostgreSQL."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
-from jobs.models import Attempt, NewJob, Outcome, Status
+from jobs.models import Attempt, JobFilter, NewJob, Outcome, Status
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.stores import StoreUnavailable
@@ -85,6 +86,7 @@ def test_an_sqlite_without_update_returning_is_refused_at_start(sql_store, monke
             "job_reaper_idx",
         ),
         (f"SELECT type, status, COUNT(*) FROM {TABLE} GROUP BY type, status", "job_type_status_idx"),
+        (f"SELECT id FROM {TABLE} WHERE idempotency_key = 'k'", "job_idempotency_key"),
     ],
 )
 def test_the_hot_queries_use_their_index(sql_store, query, index):
@@ -184,3 +186,50 @@ def test_the_retention_purge_walks_the_finished_index(sql_store, clock):
             )
         )
     assert "job_finished_idx (status=? AND finished_at<?)" in plan and "TEMP B-TREE" not in plan
+
+
+def explained_statements(sql_store, run) -> list[str]:
+    """SQLite's query plans of the raw statements ``run(sql_store)`` would execute (none runs)."""
+    plans = []
+
+    def explain(sql, params=()):
+        with connection.cursor() as cursor:
+            plans.append(" ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)))
+        return []
+
+    sql_store._execute = explain
+    run(sql_store)
+    return plans
+
+
+@pytest.mark.sqlite_only
+def test_the_recently_finished_jobs_are_read_from_the_partial_finished_index(sql_store):
+    plans = explained_statements(sql_store, lambda store: store.recently_finished(limit=10))
+
+    assert len(plans) == 2
+    for plan in plans:
+        assert "USING INDEX job_finished_idx (status=?" in plan and "TEMP B-TREE" not in plan
+
+
+@pytest.mark.sqlite_only
+def test_the_list_of_jobs_with_an_error_walks_the_partial_error_index(sql_store, clock):
+    with CaptureQueriesContext(connection) as captured:
+        sql_store.list_jobs(JobFilter(has_error=True), limit=50)
+    [query] = [entry["sql"] for entry in captured.captured_queries if TABLE in entry["sql"]]
+    with connection.cursor() as cursor:
+        plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query}"))
+
+    assert "job_error_list_idx" in plan and "TEMP B-TREE" not in plan
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no fraction: SQLite's text has none either
+        datetime(2026, 1, 2, 5, 4, 5, 1_000, tzinfo=timezone(timedelta(hours=2))),
+        None,
+    ],
+)
+def test_datetimes_are_written_as_djangos_own_adapter_writes_them(sql_store, moment):
+    assert sql_store._dt(moment) == connection.ops.adapt_datetimefield_value(moment)

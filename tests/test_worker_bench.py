@@ -87,7 +87,7 @@ def test_benchqueue_refuses_tmpfs_with_a_database_file_of_its_own(tmp_path):
 
 
 @pytest.mark.parametrize("store", ["sql", "mongomock"])
-def test_benchqueue_finished_compares_claims_on_an_empty_table_and_beside_finished_jobs(tmp_path, store):
+def test_benchqueue_finished_compares_enqueues_and_claims_on_an_empty_table_and_beside_finished_jobs(tmp_path, store):
     database = ["--database", str(tmp_path / "bench.sqlite3")] if store == "sql" else []
     out = io.StringIO()
     call_command(
@@ -95,9 +95,12 @@ def test_benchqueue_finished_compares_claims_on_an_empty_table_and_beside_finish
     )
 
     text = out.getvalue()
+    assert re.search(r"Enqueue, empty table: +\d+ jobs/s, CPU \d+ µs per job", text)
     assert re.search(r"Claim, empty table: +\d+ jobs/s processed, \d+ µs in store.claim per job", text)
     assert "Pre-filled 500 finished jobs" in text
+    assert re.search(r"Enqueue, 500 finished jobs: +\d+ jobs/s", text)
     assert re.search(r"Claim, 500 finished jobs: +\d+ jobs/s processed", text)
+    assert re.search(r"beside 500 finished jobs: enqueue rate x[\d.]+, claim time per job x", text)
     assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", text)
     assert json.loads(text.splitlines()[-1])["completed"] == 30
 

@@ -205,7 +205,7 @@ class Command(BaseCommand):
             "--finished",
             type=int,
             default=0,
-            help="Pre-fill this many finished jobs and print claim and processing speed on the empty "
+            help="Pre-fill this many finished jobs and print enqueue, claim and processing speed on the empty "
             "table and beside them (default: 0, skip).",
         )
         parser.add_argument(
@@ -422,17 +422,40 @@ class Command(BaseCommand):
     def _compare_with_finished(self, store: JobStore, options):
         """Claim and processing speed on the empty table, then beside ``--finished`` finished jobs."""
         finished = options["finished"]
+        enqueue_empty = self._enqueue_speed(store, options)
+        self.stdout.write(self._enqueue_line("empty table", enqueue_empty))
         empty = self._claim_speed(store, options)
         self.stdout.write(self._claim_line("empty table", empty))
         started = time.perf_counter()
         store.fill_finished(finished, finished_at=utc_now() - timedelta(hours=1), type=NOOP_TYPE)
         self.stdout.write(f"Pre-filled {finished} finished jobs in {time.perf_counter() - started:.1f} s")
+        enqueue_full = self._enqueue_speed(store, options)
+        self.stdout.write(self._enqueue_line(f"{finished} finished jobs", enqueue_full))
         full = self._claim_speed(store, options)
         self.stdout.write(self._claim_line(f"{finished} finished jobs", full))
         self.stdout.write(
-            f"             beside {finished} finished jobs: claim time per job x{full[1] / empty[1]:.2f}, "
-            f"processing rate x{full[0] / empty[0]:.2f} (1.00 = unchanged; timings are noisy)"
+            f"             beside {finished} finished jobs: enqueue rate x{enqueue_full[0] / enqueue_empty[0]:.2f}, "
+            f"claim time per job x{full[1] / empty[1]:.2f}, processing rate x{full[0] / empty[0]:.2f} "
+            "(1.00 = unchanged; timings are noisy)"
         )
+
+    def _enqueue_speed(self, store: JobStore, options) -> tuple[float, float]:
+        """(jobs/s, CPU µs per job) enqueuing ``--jobs`` no-op jobs as the main measurement
+        does; the jobs are then run (untimed), so the table holds only finished jobs again."""
+        count = options["jobs"]
+        cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        self._enqueue(count, options["bulk"])
+        seconds = time.perf_counter() - started
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_us = (cpu.ru_utime - cpu_at_start.ru_utime + cpu.ru_stime - cpu_at_start.ru_stime) / count * 1e6
+        drain = PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True)
+        WorkerPool(drain, store=store).run()
+        return count / seconds, cpu_us
+
+    @staticmethod
+    def _enqueue_line(what: str, figures: tuple[float, float]) -> str:
+        return f"Enqueue, {what}: {figures[0]:8.0f} jobs/s, CPU {figures[1]:.0f} µs per job"
 
     def _claim_speed(self, store: JobStore, options) -> tuple[float, float]:
         """(jobs/s processed, µs in ``store.claim`` per job) for ``--jobs`` no-op jobs."""
