@@ -12,7 +12,7 @@ django_application = get_wsgi_application()
 from django.conf import settings  # noqa: E402
 
 from jobqueue.chunked import ChunkedBodyMiddleware  # noqa: E402
-from jobs.views import max_body_bytes  # noqa: E402
+from jobs.request_body import max_body_bytes  # noqa: E402
 
 
 def _largest_body() -> int:

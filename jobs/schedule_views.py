@@ -6,7 +6,7 @@ with ``ScheduleOutputSerializer``; errors are the API's JSON errors.
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import exceptions, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from apikeys.access import ApiAccess
@@ -22,15 +22,9 @@ from jobs.api_schema import (
     SCHEDULE_READ_RESPONSES,
     SCHEDULE_UPDATE_RESPONSES,
 )
+from jobs.request_body import JobJSONParser, check_json_object_body
 from jobs.schedules import ScheduleInputSerializer
 from jobs.serializers import ScheduleOutputSerializer
-from jobs.views import JobJSONParser
-
-
-def _json_object(request) -> dict:
-    if not isinstance(request.data, dict):
-        raise exceptions.ParseError("The request body must be a JSON object.")
-    return request.data
 
 
 @extend_schema_view(
@@ -74,7 +68,8 @@ class ScheduleViewSet(ApiAccess, viewsets.ViewSet):
         return Response(ScheduleOutputSerializer(schedule_services.list_schedules(), many=True).data)
 
     def create(self, request):
-        schedule = schedule_services.create_schedule(_json_object(request))
+        check_json_object_body(request)
+        schedule = schedule_services.create_schedule(request.data)
         return Response(
             ScheduleOutputSerializer(schedule).data,
             status=status.HTTP_201_CREATED,
@@ -85,7 +80,8 @@ class ScheduleViewSet(ApiAccess, viewsets.ViewSet):
         return Response(ScheduleOutputSerializer(schedule_services.get_schedule(name)).data)
 
     def partial_update(self, request, name=None):
-        return Response(ScheduleOutputSerializer(schedule_services.update_schedule(name, _json_object(request))).data)
+        check_json_object_body(request)
+        return Response(ScheduleOutputSerializer(schedule_services.update_schedule(name, request.data)).data)
 
     def destroy(self, request, name=None):
         schedule_services.delete_schedule(name)

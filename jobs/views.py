@@ -14,13 +14,11 @@ import logging
 import math
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, views, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from apikeys.access import ApiAccess
@@ -41,6 +39,7 @@ from jobs.api_schema import (
     STATS_RESPONSES,
 )
 from jobs.errors import ScheduleExists, ScheduleNotFound, flatten_errors
+from jobs.request_body import JobJSONParser, check_json_object_body, max_bulk_body_bytes
 from jobs.serializers import (
     JobListQuerySerializer,
     JobOutputSerializer,
@@ -65,35 +64,6 @@ _SERVICE_ERROR_STATUS = {
 
 # What a 503 for a busy or unreachable store tells clients to wait before trying again.
 STORE_RETRY_AFTER_SECONDS = "1"
-
-
-class PayloadTooLargeError(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "payload_too_large"
-
-
-class JobJSONParser(JSONParser):
-    """``JSONParser`` that also turns absurdly deep nesting into a 400, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
-
-
-def max_body_bytes() -> int:
-    """The largest ``POST /jobs`` body read at all: room for a payload at the
-    ``JOBQUEUE_MAX_PAYLOAD_BYTES`` limit written with whitespace and ``\\u`` escapes."""
-    return 8 * settings.JOBQUEUE_MAX_PAYLOAD_BYTES + 64 * 1024
-
-
-def max_bulk_body_bytes() -> int:
-    """The largest ``POST /jobs/bulk`` body read at all: 32 MiB, or one ``POST /jobs``
-    body's limit if that is larger (room for 1000 jobs of typical size, not for 1000
-    payloads at the size limit: send those in smaller batches)."""
-    return max(32 * 1024 * 1024, max_body_bytes())
 
 
 @extend_schema_view(
@@ -133,7 +103,7 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
         return response
 
     def create(self, request):
-        self._check_body(request)
+        check_json_object_body(request)
         idempotency_key = _idempotency_key(request)
         if idempotency_key is not None:
             idempotency_key = idempotency.scoped_key(client_scope(request), idempotency_key)
@@ -162,7 +132,7 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
     )
     def bulk_create(self, request):
         """``POST /jobs/bulk`` with ``{"jobs": [...]}``: all stored or none (see ``services.enqueue_many``)."""
-        self._check_body(request, limit=max_bulk_body_bytes())
+        check_json_object_body(request, limit=max_bulk_body_bytes())
         unknown = sorted(set(request.data) - {"jobs"})
         if unknown:
             raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
@@ -183,18 +153,6 @@ class JobViewSet(ApiAccess, viewsets.ViewSet):
     def retry(self, request, job_id=None):
         """``POST /jobs/<id>/retry``: see ``services.retry_job``; 409 naming the status."""
         return Response(JobOutputSerializer(services.retry_job(job_id)).data)
-
-    @staticmethod
-    def _check_body(request, *, limit: int | None = None) -> None:
-        """Refuse a body over ``limit`` bytes, without a content type, or not a JSON object."""
-        limit = limit or max_body_bytes()
-        content_length = _content_length(request)
-        if content_length > limit:
-            raise PayloadTooLargeError(f"Request body is {content_length} bytes; the limit is {limit}.")
-        if content_length and not request.content_type:
-            raise exceptions.UnsupportedMediaType("", detail="Content-Type is missing; send application/json.")
-        if not isinstance(request.data, dict):
-            raise exceptions.ParseError(f"The request body must be a JSON object, not {_json_kind(request.data)}.")
 
     @staticmethod
     def _next_page_url(request, last_job, limit: int) -> str:
@@ -298,16 +256,3 @@ def _idempotency_key(request) -> str | None:
             {"Idempotency-Key": [f"Must be 1 to {idempotency.MAX_CLIENT_KEY_LENGTH} characters."]}
         )
     return key
-
-
-def _content_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
-def _json_kind(value) -> str:
-    """The JSON name of a parsed value's type, for messages."""
-    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return "null" if value is None else kinds.get(type(value), type(value).__name__)

@@ -86,3 +86,16 @@ def test_a_taken_name_is_a_409_and_unknown_names_404(api):
     assert send(api, "patch", "/schedules/nope", {"enabled": False}).status_code == 404
     assert api.delete("/schedules/nope").status_code == 404
     assert api.get("/schedules/nope").status_code == 404
+
+
+@pytest.mark.parametrize("body, kind", [([DIGEST], "an array"), ("digest", "a string"), (None, "null")])
+def test_a_body_that_is_not_a_json_object_is_refused_as_by_post_jobs(api, body, kind):
+    created = send(api, "post", "/schedules", body)
+    send(api, "post", "/schedules", DIGEST)
+    changed = send(api, "patch", "/schedules/digest", body)
+
+    for response in (created, changed):
+        assert response.status_code == 400
+        assert response.json()["error"] == f"The request body must be a JSON object, not {kind}."
+    assert [schedule.name for schedule in schedule_services.list_schedules()] == ["digest"]
+    assert api.get("/schedules/digest").json()["cron"] == DIGEST["cron"]

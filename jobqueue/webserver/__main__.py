@@ -36,8 +36,8 @@ def main() -> None:
     from jobqueue.webserver.bridge import WSGIBridge
     from jobqueue.webserver.protocol import TimedHttpProtocol
     from jobs import groupcommit
+    from jobs.request_body import max_body_bytes
     from jobs.stores import get_store
-    from jobs.views import max_body_bytes
 
     if args.fd is not None:
         sock = socket.socket(fileno=args.fd)
