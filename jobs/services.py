@@ -26,6 +26,7 @@ from jobs.errors import (
     ServiceError,
     plain_errors,
 )
+from jobs.frozen_build import FrozenBuilder
 from jobs.handlers import get_handler, known_types
 from jobs.models import ALL_JOBS, Job, JobFilter, NewJob, PoolInfo, Status, Throughput
 from jobs.stores import ListCursor, get_store
@@ -234,10 +235,13 @@ def _validated_input(
         raise JobValidationError(plain_errors(as_serializer_error(error))) from None
 
 
+_build_new_job = FrozenBuilder(NewJob)
+
+
 def _new_job(job_input: Mapping, encoded_payload: str | None = None, **stored_with) -> NewJob:
     """The ``NewJob`` of validated input; ``stored_with``: the idempotency fields."""
     run_at = job_input["run_at"]
-    return NewJob(
+    return _build_new_job(
         type=job_input["type"],
         payload=job_input["payload"],
         max_retries=job_input["max_retries"],
