@@ -188,7 +188,7 @@ def enqueue_many(
     inputs, errors = [], {}  # inputs: (validated input, encoded payload or None)
     for index, data in enumerate(jobs):
         try:
-            if not isinstance(data, Mapping):
+            if type(data) is not dict and not isinstance(data, Mapping):  # skips the ABC check for JSON
                 raise JobValidationError({"non_field_errors": ["Must be a JSON object."]})
             if data.get("uniqueKey") is not None:
                 # insert_many is all or none: one held key would refuse the whole batch.
