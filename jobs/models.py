@@ -151,6 +151,10 @@ class NewJob:
     queue: str = DEFAULT_QUEUE
     unique_key: str | None = None
     schedule: str | None = None
+    #: ``payload`` as compact JSON text (``separators=(",", ":")``, ``ensure_ascii=False``)
+    #: when validation already encoded it: a store that keeps JSON text writes it as is
+    #: instead of encoding the payload a second time. ``None``: the store encodes it.
+    encoded_payload: str | None = field(default=None, compare=False, repr=False)
 
 
 # While a job is in one of these, its (type, unique key) is taken.

@@ -26,12 +26,13 @@ from jobs.errors import (
     ServiceError,
     plain_errors,
 )
+from jobs.frozen_build import FrozenBuilder
 from jobs.handlers import get_handler, known_types
 from jobs.models import ALL_JOBS, Job, JobFilter, NewJob, PoolInfo, Status, Throughput
 from jobs.stores import ListCursor, get_store
 from jobs.timeutil import Clock, truncate_ms, utc_now
 from jobs.validation import JobInputSerializer
-from jobs.validation_fast import quick_validated
+from jobs.validation_fast import quick_validated_and_encoded
 
 __all__ = [
     "IdempotencyConflict",
@@ -136,13 +137,15 @@ def submit_job(
     ``schedule`` names the schedule enqueuing the job (not a client's field).
     """
     now = clock()
-    job_input = _validated_input(data, now)
+    job_input, encoded_payload = _validated_input(data, now)
     if authorize is not None:
         authorize(job_input)
     if idempotency_key is not None and not idempotency.is_valid_key(idempotency_key):
         raise JobValidationError({"idempotencyKey": [f"Must be 1 to {idempotency.MAX_STORED_KEY_LENGTH} characters."]})
     fingerprint = idempotency.request_hash(data) if idempotency_key is not None else None
-    new_job = _new_job(job_input, idempotency_key=idempotency_key, request_hash=fingerprint, schedule=schedule)
+    new_job = _new_job(
+        job_input, encoded_payload, idempotency_key=idempotency_key, request_hash=fingerprint, schedule=schedule
+    )
     if new_job.unique_key is not None:
         job, created = get_store().insert_unique(new_job, now=now)
         if not created:
@@ -182,10 +185,10 @@ def enqueue_many(
         raise JobValidationError({"jobs": [f"Give from 1 to {MAX_BULK_JOBS} jobs; got {len(jobs)}."]})
     now = clock()
     checker = JobInputSerializer(context={"now": now})
-    inputs, errors = [], {}
+    inputs, errors = [], {}  # inputs: (validated input, encoded payload or None)
     for index, data in enumerate(jobs):
         try:
-            if not isinstance(data, Mapping):
+            if type(data) is not dict and not isinstance(data, Mapping):  # skips the ABC check for JSON
                 raise JobValidationError({"non_field_errors": ["Must be a JSON object."]})
             if data.get("uniqueKey") is not None:
                 # insert_many is all or none: one held key would refuse the whole batch.
@@ -198,16 +201,19 @@ def enqueue_many(
     if errors:
         raise JobValidationError({"jobs": errors})
     if authorize is not None:
-        for job_input in inputs:
+        for job_input, _ in inputs:
             authorize(job_input)
-    stored = get_store().insert_many([_new_job(job_input) for job_input in inputs], now=now)
+    stored = get_store().insert_many([_new_job(*checked) for checked in inputs], now=now)
     logger.debug("enqueued %d jobs in bulk", len(stored))
     wakeups.job_enqueued()
     return stored
 
 
-def _validated_input(data: Mapping, now: datetime, checker: JobInputSerializer | None = None) -> Mapping:
-    """The validated input of one ``POST /jobs`` body; ``JobValidationError`` or
+def _validated_input(
+    data: Mapping, now: datetime, checker: JobInputSerializer | None = None
+) -> tuple[Mapping, str | None]:
+    """The validated input of one ``POST /jobs`` body and its payload as JSON text if the
+    check encoded it (``None``: the store encodes it); ``JobValidationError`` or
     ``PayloadTooLarge`` otherwise.
 
     A plain job passes the fast check (``jobs.validation_fast``); anything else goes
@@ -215,24 +221,27 @@ def _validated_input(data: Mapping, now: datetime, checker: JobInputSerializer |
     ``checker`` (an unbound ``JobInputSerializer``) may be shared by many calls: DRF
     deep-copies a serializer's fields once per instance, the bulk of a small job's cost.
     """
-    job_input = quick_validated(data, now)
-    if job_input is not None:
-        return job_input
+    checked = quick_validated_and_encoded(data, now)
+    if checked is not None:
+        return checked
     if checker is None:
         given = JobInputSerializer(data=data, context={"now": now})
         if not given.is_valid():
             raise JobValidationError(plain_errors(given.errors))
-        return given.validated_data
+        return given.validated_data, None
     try:
-        return checker.run_validation(data)
+        return checker.run_validation(data), None
     except ValidationError as error:
         raise JobValidationError(plain_errors(as_serializer_error(error))) from None
 
 
-def _new_job(job_input: Mapping, **stored_with) -> NewJob:
+_build_new_job = FrozenBuilder(NewJob)
+
+
+def _new_job(job_input: Mapping, encoded_payload: str | None = None, **stored_with) -> NewJob:
     """The ``NewJob`` of validated input; ``stored_with``: the idempotency fields."""
     run_at = job_input["run_at"]
-    return NewJob(
+    return _build_new_job(
         type=job_input["type"],
         payload=job_input["payload"],
         max_retries=job_input["max_retries"],
@@ -240,6 +249,7 @@ def _new_job(job_input: Mapping, **stored_with) -> NewJob:
         run_at=truncate_ms(run_at) if run_at is not None else None,
         queue=job_input["queue"],
         unique_key=job_input["unique_key"],
+        encoded_payload=encoded_payload,
         **stored_with,
     )
 

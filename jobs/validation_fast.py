@@ -40,6 +40,13 @@ def quick_validated(data: Mapping, now: datetime) -> dict | None:
     """``JobInputSerializer(data=data, context={"now": now}).validated_data`` when the
     input is valid and simple enough to check here; ``None`` means "ask the serializer"
     (which then gives the errors, or the same result)."""
+    checked = quick_validated_and_encoded(data, now)
+    return None if checked is None else checked[0]
+
+
+def quick_validated_and_encoded(data: Mapping, now: datetime) -> tuple[dict, str] | None:
+    """``quick_validated``'s result and the payload as the compact JSON text the check
+    encoded anyway (``NewJob.encoded_payload``), so the store need not encode it again."""
     if not isinstance(data, dict) or not _FAST_FIELDS.issuperset(data):
         return None
     job_type = data.get("type")
@@ -55,7 +62,8 @@ def quick_validated(data: Mapping, now: datetime) -> dict | None:
     if handler is None or handler.serializer is not None:
         return None
     payload = data.get("payload", {})
-    if not _valid_payload(payload):
+    encoded_payload = _encoded_if_valid(payload)
+    if encoded_payload is None:
         return None
     max_retries = data.get("maxRetries", settings.JOBQUEUE_MAX_RETRIES)
     priority = data.get("priority", 0)
@@ -70,7 +78,7 @@ def quick_validated(data: Mapping, now: datetime) -> dict | None:
         if type(delay) not in (int, float) or not (0 <= delay <= MAX_DELAY_SECONDS) or not math.isfinite(delay):
             return None
         run_at = now + timedelta(seconds=float(delay))
-    return {
+    job_input = {
         "type": job_type,
         "payload": payload,
         "queue": queue,
@@ -79,21 +87,27 @@ def quick_validated(data: Mapping, now: datetime) -> dict | None:
         "priority": priority,
         "run_at": run_at,
     }
+    return job_input, encoded_payload
 
 
 def _int_within(value, low: int, high: int) -> bool:
     return type(value) is int and low <= value <= high
 
 
-def _valid_payload(payload) -> bool:
+def _encoded_if_valid(payload) -> str | None:
+    """The payload's compact JSON text if it is a valid payload; ``None`` otherwise."""
     if type(payload) is not dict:
-        return False
-    if payload and _payload_problem(payload, depth=1, path="payload") is not None:
-        return False
+        return None
+    if not payload:
+        return "{}"
+    if _payload_problem(payload, depth=1, path="payload") is not None:
+        return None
     try:
         encoded = _encode_strict_json(payload)
     except (TypeError, ValueError):
-        return False
+        return None
     # The byte size is at most 4 per character; count bytes only when it could matter.
     limit = settings.JOBQUEUE_MAX_PAYLOAD_BYTES
-    return len(encoded) * 4 <= limit or len(encoded.encode("utf-8")) <= limit
+    if len(encoded) * 4 <= limit or len(encoded.encode("utf-8")) <= limit:
+        return encoded
+    return None

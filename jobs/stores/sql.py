@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
 from django.db.models import Count, F
 
+from jobs.frozen_build import FrozenBuilder
 from jobs.ids import new_job_id, new_job_ids
 from jobs.models import (
     ALL_JOBS,
@@ -283,6 +284,15 @@ def _execute_on_sqlite(connection, sql: str, params: Sequence) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _decode_payload(text: str) -> dict:
+    """A fresh copy of the payload stored as ``text`` (most payloads are empty)."""
+    return {} if text == "{}" else json.loads(text)
+
+
+#: ``Job(**values)`` for the job an insert returns, built quicker (``jobs.frozen_build``).
+_pending_job = FrozenBuilder(Job)
+
+
 def _pool_from_record(record: WorkerPoolRecord) -> PoolInfo:
     return PoolInfo(
         id=record.id,
@@ -347,9 +357,10 @@ class SqlJobStore(JobStore):
     def _dt(self, value: datetime | None):
         """A datetime as the database driver wants it (naive UTC text on SQLite)."""
         if value is not None and value.tzinfo is UTC and self._naive_utc_text:
-            # What adapt_datetimefield_value returns for it, without its connection and
-            # settings look-ups (a tenth of an enqueue's Python).
-            return str(value.replace(tzinfo=None))
+            # What adapt_datetimefield_value returns for it (str() of the naive datetime),
+            # without its connection and settings look-ups (a tenth of an enqueue's
+            # Python); isoformat then cutting "+00:00" is a third quicker than replace+str.
+            return value.isoformat(" ")[:-6]
         return self._connection.ops.adapt_datetimefield_value(value)
 
     @functools.cached_property
@@ -360,6 +371,12 @@ class SqlJobStore(JobStore):
 
     def _json(self, value) -> str:
         return _encode_json(value)
+
+    @staticmethod
+    def _encoded_payload(new_job: NewJob) -> str:
+        """The payload's JSON text: as validation encoded it (the same compact form), else encoded now."""
+        encoded = new_job.encoded_payload
+        return _encode_json(new_job.payload) if encoded is None else encoded
 
     def _jobs(self):
         return JobRecord.objects.using(self.using)
@@ -425,7 +442,7 @@ class SqlJobStore(JobStore):
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime, stored_payload: dict) -> Job:
         """The job as inserted; ``stored_payload``: the payload decoded from the text stored (a
         copy, not the caller's dict, which they may change afterwards)."""
-        return Job(
+        return _pending_job(
             id=job_id,
             type=new_job.type,
             payload=stored_payload,
@@ -448,11 +465,11 @@ class SqlJobStore(JobStore):
             return self.insert_unique(new_job, now=now)[0]
         now = truncate_ms(now)
         job_id = new_job_id()
-        encoded_payload = self._json(new_job.payload)
+        encoded_payload = self._encoded_payload(new_job)
         params = self._insert_params(job_id, new_job, now, encoded_payload)
         if new_job.idempotency_key is None:
             self._execute(_INSERT, params)
-            return self._new_job(job_id, new_job, now, json.loads(encoded_payload))
+            return self._new_job(job_id, new_job, now, _decode_payload(encoded_payload))
         try:
             # A savepoint, so that the refused insert leaves an outer transaction usable.
             with transaction.atomic(using=self.using):
@@ -462,7 +479,7 @@ class SqlJobStore(JobStore):
             if existing is None:
                 raise
             return dataclasses.replace(existing, replayed=True)
-        return self._new_job(job_id, new_job, now, json.loads(encoded_payload))
+        return self._new_job(job_id, new_job, now, _decode_payload(encoded_payload))
 
     def _by_idempotency_key(self, key: str) -> Job | None:
         rows = self._execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE idempotency_key = %s", (key,))
@@ -472,12 +489,12 @@ class SqlJobStore(JobStore):
         now = truncate_ms(now)
         for _ in range(UNIQUE_INSERT_TRIES):
             job_id = new_job_id()
-            encoded_payload = self._json(new_job.payload)
+            encoded_payload = self._encoded_payload(new_job)
             try:
                 # A savepoint inside a caller's transaction, so PostgreSQL can go on after the refusal.
                 with transaction.atomic(using=self.using):
                     self._execute(_INSERT, self._insert_params(job_id, new_job, now, encoded_payload))
-                return self._new_job(job_id, new_job, now, json.loads(encoded_payload)), True
+                return self._new_job(job_id, new_job, now, _decode_payload(encoded_payload)), True
             except IntegrityError:
                 rows = self._execute(_LIVE_WITH_KEY, (new_job.type, new_job.unique_key))
                 if rows:
@@ -489,7 +506,7 @@ class SqlJobStore(JobStore):
         """One ``executemany`` of the insert in one transaction: one durable commit for the lot."""
         now = truncate_ms(now)
         ids = new_job_ids(len(new_jobs))
-        payloads = [self._json(new_job.payload) for new_job in new_jobs]
+        payloads = [self._encoded_payload(new_job) for new_job in new_jobs]
         rows = list(zip(ids, new_jobs, payloads, strict=True))
         now_value = self._dt(now)  # adapted once: most jobs of a batch are due now
         params = [self._insert_params(job_id, new_job, now, payload, now_value) for job_id, new_job, payload in rows]
