@@ -129,11 +129,13 @@ class Job:
         """This job with ``attempt`` recorded: appended to the history (which keeps the
         latest ``ATTEMPT_HISTORY_LIMIT``) and counted in ``attempt_count``. Nothing else
         changes; the stores write the result's status and times themselves."""
-        return replace(
-            self,
-            attempts=(*self.attempts, attempt)[-ATTEMPT_HISTORY_LIMIT:],
-            attempt_count=self.attempt_count + 1,
-        )
+        attempts, attempt_count = self.recorded_attempts(attempt)
+        return replace(self, attempts=attempts, attempt_count=attempt_count)
+
+    def recorded_attempts(self, attempt: Attempt) -> tuple[tuple["Attempt", ...], int]:
+        """The history and ``attempt_count`` of ``with_attempt(attempt)``, without copying
+        the job (a store recording a batch of results needs only these)."""
+        return (*self.attempts, attempt)[-ATTEMPT_HISTORY_LIMIT:], self.attempt_count + 1
 
 
 @dataclass(frozen=True)

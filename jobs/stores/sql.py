@@ -636,14 +636,14 @@ class SqlJobStore(JobStore):
         """``result`` as one row of a batched record: its shape (the columns its transition
         changes, whether it counts a retry) and the values, ending with id and lease token."""
         job, change = result.job, result.transition(now)
-        recorded = job.with_attempt(result.attempt)
+        history, attempt_count = job.recorded_attempts(result.attempt)
         fields = change.changed_fields()
         values = [self._column_value(name, value) for name, value in fields.items()]
         if change.retry_increment:
             values.append(change.retry_increment)
         values += [
-            self._json([_attempt_to_json(item) for item in recorded.attempts]),
-            recorded.attempt_count,
+            self._json([_attempt_to_json(item) for item in history]),
+            attempt_count,
             job.id,
             job.lease.token,
         ]
