@@ -129,11 +129,13 @@ class Job:
         """This job with ``attempt`` recorded: appended to the history (which keeps the
         latest ``ATTEMPT_HISTORY_LIMIT``) and counted in ``attempt_count``. Nothing else
         changes; the stores write the result's status and times themselves."""
-        return replace(
-            self,
-            attempts=(*self.attempts, attempt)[-ATTEMPT_HISTORY_LIMIT:],
-            attempt_count=self.attempt_count + 1,
-        )
+        attempts, attempt_count = self.recorded_attempts(attempt)
+        return replace(self, attempts=attempts, attempt_count=attempt_count)
+
+    def recorded_attempts(self, attempt: Attempt) -> tuple[tuple["Attempt", ...], int]:
+        """The history and ``attempt_count`` of ``with_attempt(attempt)``, without copying
+        the job (a store recording a batch of results needs only these)."""
+        return (*self.attempts, attempt)[-ATTEMPT_HISTORY_LIMIT:], self.attempt_count + 1
 
 
 @dataclass(frozen=True)
@@ -272,10 +274,20 @@ class JobRecord(models.Model):
         indexes = [
             # claim: WHERE status='pending' AND run_at <= now [AND queue NOT IN (paused)]
             # ORDER BY priority DESC, run_at, id. Covering, so paused queues are skipped in
-            # the index without reading rows.
-            models.Index(fields=["status", "-priority", "run_at", "id", "queue"], name="job_claim_idx"),
+            # the index without reading rows. Partial, like the other indexes of pending jobs:
+            # a job leaves them when claimed and a claim or completion moves no entry of them
+            # (queries must spell status = 'pending' as a literal for SQLite to use them).
+            models.Index(
+                fields=["status", "-priority", "run_at", "id", "queue"],
+                condition=models.Q(status="pending"),
+                name="job_claim_idx",
+            ),
             # claim from one queue (runworkers --queue): the same, within a queue
-            models.Index(fields=["status", "queue", "-priority", "run_at", "id"], name="job_queue_claim_idx"),
+            models.Index(
+                fields=["status", "queue", "-priority", "run_at", "id"],
+                condition=models.Q(status="pending"),
+                name="job_queue_claim_idx",
+            ),
             # list filtered by queue; counts per queue x status
             models.Index(fields=["queue", "-created_at", "-id"], name="job_queue_list_idx"),
             # list: ORDER BY created_at DESC, id DESC (cursor pagination)
@@ -292,8 +304,8 @@ class JobRecord(models.Model):
             models.Index(
                 fields=["status", "lease_expires_at"], condition=models.Q(status="processing"), name="job_reaper_idx"
             ),
-            # oldest due pending / delayed count: WHERE status='pending' AND run_at <= now
-            models.Index(fields=["status", "run_at"], name="job_due_idx"),
+            # oldest due pending / delayed count: WHERE status='pending' AND run_at <= now. Partial.
+            models.Index(fields=["status", "run_at"], condition=models.Q(status="pending"), name="job_due_idx"),
             # throughput chart and purge: WHERE status IN (...) AND finished_at >= since.
             # Partial: only finished jobs are in it (queries name finished_at), so
             # neither the insert nor the claim touches it.

@@ -12,7 +12,8 @@ import threading
 import pytest
 from django.db import connection
 
-from jobs.models import NewJob, Status
+from jobs.models import Attempt, NewJob, Outcome, Status
+from jobs.results import Completed
 from jobs.stores.sql import TABLE
 from tests.worker_support import run_in_threads
 
@@ -82,3 +83,29 @@ def test_concurrent_claims_each_stay_within_their_limit(sql_store, clock):
     claimed_ids = [job.id for batch in batches for job in batch]
     assert len(claimed_ids) == len(set(claimed_ids)) == 200
     assert processing_count(sql_store) == 200
+
+
+@pytest.mark.parametrize(("where", "index"), [({}, "job_claim_idx"), ({"queue": "default"}, "job_queue_claim_idx")])
+def test_a_claim_among_many_finished_jobs_walks_the_partial_index_of_pending_jobs(
+    sql_store, clock, forget_sqlite_statistics, where, index
+):
+    """On either database, with statistics: the claim indexes hold only pending jobs
+    (migration 0004), and the claim still finds its jobs through them."""
+    sql_store.insert_many([new() for _ in range(3000)], now=clock())
+    finished = sql_store.claim(owner="w", limit=2900, now=clock(), lease_seconds=LEASE)
+    attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
+    assert all(sql_store.record_results([Completed(job, attempt) for job in finished], now=clock()))
+    analyze()
+    plans = []
+
+    def explain(sql, params=()):
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {'QUERY PLAN ' if connection.vendor == 'sqlite' else ''}{sql}", params)
+            plans.append(" ".join(str(row) for row in cursor.fetchall()))
+        return []
+
+    sql_store._execute = explain
+    sql_store.claim(owner="w", limit=8, now=clock(), lease_seconds=LEASE, **where)
+
+    [plan] = plans
+    assert index in plan

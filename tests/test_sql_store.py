@@ -203,6 +203,51 @@ def explained_statements(sql_store, run) -> list[str]:
 
 
 @pytest.mark.sqlite_only
+def test_the_due_and_delayed_counts_read_the_partial_index_of_pending_jobs(sql_store, clock):
+    def run(store):
+        store.oldest_due_pending(now=clock())
+        store.oldest_due_by_queue(now=clock())
+        store.count_delayed(now=clock())
+
+    plans = explained_statements(sql_store, run)
+
+    assert len(plans) == 3
+    for plan in plans:
+        # oldest due per queue may walk job_queue_claim_idx instead: as partial, and covering
+        assert "job_due_idx (status=? AND run_at" in plan or "COVERING INDEX job_queue_claim_idx" in plan
+        assert "SCAN jobs_job" not in plan
+
+
+@pytest.mark.sqlite_only
+def test_a_batch_of_results_is_one_statement_looking_each_job_up_by_id(sql_store, clock):
+    sql_store.insert_many([new() for _ in range(4)], now=clock())
+    held = sql_store.claim(owner="w", limit=4, now=clock(), lease_seconds=LEASE)
+    attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
+
+    plans = explained_statements(
+        sql_store, lambda store: store.record_results([Completed(job, attempt) for job in held], now=clock())
+    )
+
+    [plan] = plans
+    assert "SEARCH jobs_job USING INDEX sqlite_autoindex_jobs_job_1 (id=?)" in plan
+    assert "SCAN jobs_job" not in plan
+
+
+def test_a_second_result_for_the_same_attempt_in_one_batch_is_refused(sql_store, clock):
+    sql_store.insert_many([new() for _ in range(2)], now=clock())
+    first, second = sql_store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
+    attempt = Attempt(started_at=clock(), finished_at=clock(), worker="w", outcome=Outcome.COMPLETED)
+
+    applied = sql_store.record_results(
+        [Completed(first, attempt), Completed(second, attempt), Completed(first, attempt)], now=clock()
+    )
+
+    assert applied == [True, True, False]
+    assert sql_store.get(first.id).attempt_count == 1
+    assert sql_store.get(first.id).status == Status.COMPLETED
+
+
+@pytest.mark.sqlite_only
 def test_the_recently_finished_jobs_are_read_from_the_partial_finished_index(sql_store):
     plans = explained_statements(sql_store, lambda store: store.recently_finished(limit=10))
 

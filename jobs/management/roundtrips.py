@@ -15,8 +15,7 @@ What one count is, per database:
   Django's cursor, seen by ``connection.execute_wrapper``. Transaction control that
   Django sends as SQL (savepoints) is counted; the ``BEGIN`` the driver adds on its own
   and ``COMMIT``/``ROLLBACK`` through ``connection.commit()`` are *not* (Django does not
-  route them through its cursor), and neither are the result batches the SQL store sends
-  in psycopg's pipeline mode on the raw connection, so these figures are a floor.
+  route them through its cursor), so these figures are a floor.
 * **MongoDB**: one command the driver started (``insert``, ``update``, ``find``,
   ``getMore``, ``findAndModify``, ...), seen by a ``pymongo.monitoring.CommandListener``
   on the store's client. A bulk write split into several batches counts each batch.

@@ -90,25 +90,73 @@ _INSERT = (
     "unique_key, schedule, cancel_requested) "
     "VALUES (%s, %s, %s, 'pending', 0, %s, %s, %s, '[]', 0, FALSE, %s, %s, %s, %s, %s, %s, %s, FALSE)"
 )
-# The fencing condition of every write about a held job.
-_HELD = "id = %s AND lease_token = %s AND status = 'processing'"
-# Every result write ends the lease and fences on it; the result's transition adds the rest.
-_END_LEASE = (
-    "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL, "
-    "cancel_requested = FALSE, attempts = %s, attempt_count = %s, updated_at = %s"
-)
-# The reaper's extra fence: the lease it read is still the one that expired.
-_EXPIRED = " AND lease_expires_at < %s"
+# PostgreSQL types of the values a result records: client-side bound parameters reach
+# PostgreSQL as untyped literals, which a VALUES list makes text.
+_RECORDED_TYPES = {
+    "status": "varchar",
+    "run_at": "timestamptz",
+    "finished_at": "timestamptz",
+    "last_error": "text",
+    "has_error": "boolean",
+    "result": "jsonb",
+    "retries": "integer",
+    "attempts": "jsonb",
+    "attempt_count": "integer",
+}
+
+# Rows per recording statement: far below SQLite's 32,766 bound parameters.
+RECORD_CHUNK = 500
 
 
 @functools.cache
-def _record_sql(columns: tuple[str, ...], counts_retry: bool, only_expired: bool) -> str:
-    """The text of a result's UPDATE: a handful of shapes, built once each."""
-    assignments = [f"{column} = %s" for column in columns]
+def _record_sql(vendor: str, columns: tuple[str, ...], counts_retry: bool, only_expired: bool, rows: int) -> str:
+    """One UPDATE recording ``rows`` results of one shape (the columns their transition
+    changes): the values come as a VALUES list joined on id, fenced per row on its lease
+    token and status; ``RETURNING id`` says which rows matched. Parameters, in text order:
+    ``now``; each row's changed values, [its retry increment], attempts, attempt count, id,
+    lease token; [``expired_before``]."""
+    names = [*columns, *(["retries"] if counts_retry else []), "attempts", "attempt_count", "job_id", "token"]
+    row = f"({', '.join(['%s'] * len(names))})"
+    # A VALUES list names its columns column1, column2, … on both SQLite and PostgreSQL.
+    position = {name: f"v.column{number}" for number, name in enumerate(names, start=1)}
+
+    def value(name: str) -> str:
+        return f"CAST({position[name]} AS {_RECORDED_TYPES[name]})" if vendor == "postgresql" else position[name]
+
+    assignments = [f"{column} = {value(column)}" for column in columns]
     if counts_retry:
-        assignments.append("retry_count = retry_count + %s")
-    sql = f"UPDATE {TABLE} SET {', '.join(assignments)}, {_END_LEASE} WHERE {_HELD}"
-    return sql + _EXPIRED if only_expired else sql
+        assignments.append(f"retry_count = retry_count + {value('retries')}")
+    assignments += [
+        "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, lease_started_at = NULL",
+        f"cancel_requested = FALSE, attempts = {value('attempts')}, attempt_count = {value('attempt_count')}",
+        "updated_at = %s",
+    ]
+    # The unary + (SQLite) keeps the planner on the primary key, not the index of held jobs.
+    status = f"{'' if vendor == 'postgresql' else '+'}{TABLE}.status"
+    sql = (
+        f"UPDATE {TABLE} SET {', '.join(assignments)} FROM (VALUES {', '.join([row] * rows)}) AS v "
+        f"WHERE {TABLE}.id = {position['job_id']} AND {TABLE}.lease_token = {position['token']} "
+        f"AND {status} = 'processing'"
+    )
+    if only_expired:
+        sql += f" AND {TABLE}.lease_expires_at < %s"
+    return sql + f" RETURNING {TABLE}.id"
+
+
+def _batches(rows: Sequence[tuple[int, tuple, bool, list]]) -> list[tuple[tuple, list[tuple[int, list]]]]:
+    """``rows`` (index, columns, counts_retry, values) as statements to run, in order: one
+    per shape and chunk. Two results for one job each get their own statement, in order
+    (a join would apply one of them without saying which; the later one now fails its fence)."""
+    if len({values[-2] for _, _, _, values in rows}) < len(rows):
+        return [((columns, counts_retry), [(index, values)]) for index, columns, counts_retry, values in rows]
+    shapes: dict[tuple, list[tuple[int, list]]] = {}
+    for index, columns, counts_retry, values in rows:
+        shapes.setdefault((columns, counts_retry), []).append((index, values))
+    return [
+        (shape, batch[start : start + RECORD_CHUNK])
+        for shape, batch in shapes.items()
+        for start in range(0, len(batch), RECORD_CHUNK)
+    ]
 
 
 _CLAIM_SET = (
@@ -601,25 +649,22 @@ class SqlJobStore(JobStore):
         )
         return Renewal(kept={job_id for job_id, _ in rows}, cancel_requested={job_id for job_id, flag in rows if flag})
 
-    def _record_statement(self, result: JobResult, now: datetime, expired_before: datetime | None) -> tuple[str, list]:
-        """The one fenced UPDATE recording ``result``: only the columns its transition changes."""
+    def _record_row(self, result: JobResult, now: datetime) -> tuple[tuple, bool, list]:
+        """``result`` as one row of a batched record: its shape (the columns its transition
+        changes, whether it counts a retry) and the values, ending with id and lease token."""
         job, change = result.job, result.transition(now)
-        recorded = job.with_attempt(result.attempt)
-        history, count = recorded.attempts, recorded.attempt_count
+        history, attempt_count = job.recorded_attempts(result.attempt)
         fields = change.changed_fields()
         values = [self._column_value(name, value) for name, value in fields.items()]
         if change.retry_increment:
             values.append(change.retry_increment)
         values += [
             self._json([_attempt_to_json(item) for item in history]),
-            count,
-            self._dt(now),
+            attempt_count,
             job.id,
             job.lease.token,
         ]
-        if expired_before is not None:
-            values.append(self._dt(truncate_ms(expired_before)))
-        return _record_sql(tuple(fields), bool(change.retry_increment), expired_before is not None), values
+        return tuple(fields), bool(change.retry_increment), values
 
     def _column_value(self, name: str, value):
         if name == "result":
@@ -631,36 +676,32 @@ class SqlJobStore(JobStore):
     def record_results(
         self, results: Sequence[JobResult], *, now: datetime, expired_before: datetime | None = None
     ) -> list[bool]:
-        """See ``JobStore.record_results``: one fenced UPDATE per result, all in one
+        """See ``JobStore.record_results``: one fenced ``UPDATE … FROM (VALUES …) RETURNING id``
+        per shape of transition (a batch of completions is one statement), all in one
         transaction, so a batch pays for one durable commit (none of its own inside
-        ``one_transaction``, whose commit it shares)."""
+        ``one_transaction``, whose commit it shares). A result is applied exactly when its
+        row (id, lease token, still processing) matched, which the returned ids tell."""
         now = truncate_ms(now)
-        statements = [self._record_statement(result, now, expired_before) for result in results]
-        if len(statements) <= 1:
-            return [self._rowcount(sql, values) == 1 for sql, values in statements]
-        # No savepoint inside an outer transaction: a failure here fails all of it anyway.
-        with transaction.atomic(using=self.using, savepoint=False):
-            if self._connection.vendor == "postgresql" and not self._connection.queries_logged:
-                return [count == 1 for count in self._rowcounts_pipelined(statements)]
-            return [self._rowcount(sql, values) == 1 for sql, values in statements]
-
-    def _rowcounts_pipelined(self, statements: Sequence[tuple[str, Sequence]]) -> list[int]:
-        """Run ``statements`` on PostgreSQL in psycopg's pipeline mode: sent together and
-        answered together, one network wait for the lot instead of one per statement
-        (the batch's latency on a busy server). Each statement's row count."""
-        connection = self._connection
-        connection.ensure_connection()
-        connection.validate_no_broken_transaction()
-        raw = connection.connection
-        with connection.wrap_database_errors:
-            cursors = [raw.cursor() for _ in statements]
-            with raw.pipeline():
-                for cursor, (sql, values) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, values)
-            counts = [cursor.rowcount for cursor in cursors]
-            for cursor in cursors:
-                cursor.close()
-        return counts
+        if not results:
+            return []
+        rows = [(index, *self._record_row(result, now)) for index, result in enumerate(results)]
+        applied = [False] * len(results)
+        expired = [self._dt(truncate_ms(expired_before))] if expired_before is not None else []
+        vendor = self._connection.vendor
+        batches = _batches(rows)
+        # One statement needs no transaction of its own; several share one (without a
+        # savepoint inside an outer transaction: a failure here fails all of it anyway).
+        together = (
+            transaction.atomic(using=self.using, savepoint=False) if len(batches) > 1 else contextlib.nullcontext()
+        )
+        with together:
+            for (columns, counts_retry), batch in batches:
+                sql = _record_sql(vendor, columns, counts_retry, expired_before is not None, len(batch))
+                params = [self._dt(now), *(value for _, values in batch for value in values), *expired]
+                matched = {row[0] for row in self._execute(sql, params)}
+                for index, values in batch:
+                    applied[index] = values[-2] in matched
+        return applied
 
     @contextlib.contextmanager
     def _shared_transaction(self):
@@ -823,18 +864,19 @@ class SqlJobStore(JobStore):
         rows = self._jobs().values_list("type", "status").annotate(n=Count("*")).order_by()
         return {(job_type, status): n for job_type, status, n in rows}
 
+    # The two below name status = 'pending' as a literal, not a bound parameter as the ORM
+    # would: SQLite uses the partial job_due_idx only for a query it can see is about pending jobs.
     def oldest_due_pending(self, *, now: datetime) -> datetime | None:
-        oldest = (
-            self._jobs()
-            .filter(status=Status.PENDING, run_at__lte=now)
-            .order_by("run_at")
-            .values_list("run_at", flat=True)
-            .first()
+        rows = self._execute(
+            f"SELECT MIN(run_at) FROM {TABLE} WHERE status = 'pending' AND run_at <= %s", (self._dt(truncate_ms(now)),)
         )
-        return truncate_ms(oldest) if oldest else None
+        return _parse_datetime(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def count_delayed(self, *, now: datetime) -> int:
-        return self._jobs().filter(status=Status.PENDING, run_at__gt=now).count()
+        rows = self._execute(
+            f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'pending' AND run_at > %s", (self._dt(truncate_ms(now)),)
+        )
+        return sum(count for (count,) in rows)
 
     def throughput(self, *, since: datetime, bucket_seconds: int) -> list[Throughput]:
         """See ``JobStore.throughput``, in two grouped queries.
