@@ -300,7 +300,7 @@ class JobRecord(models.Model):
             models.Index(fields=["type", "status"], name="job_type_status_idx"),
             # reaper: WHERE status='processing' AND lease_expires_at < now. Partial: only
             # held jobs are in it, so an insert does not touch it. (status stays a column
-            # so SQLite's planner prefers it to job_due_idx's status=?.)
+            # so SQLite's planner prefers it to job_status_list_idx for status=?.)
             models.Index(
                 fields=["status", "lease_expires_at"], condition=models.Q(status="processing"), name="job_reaper_idx"
             ),
