@@ -59,6 +59,7 @@ def test_other_answers_count_as_failed(server_answering):
     result = run_load(port, connections=2, seconds=0.3, request=post_request("/jobs", b"{}"))
 
     assert result.done == 0 and result.failed > 0
+    assert set(result.failures) == {503} and result.describe_failures() == f"{result.failed} x 503"
 
 
 def test_a_port_nobody_listens_on_fails_every_attempt():
@@ -68,4 +69,4 @@ def test_a_port_nobody_listens_on_fails_every_attempt():
 
     result = run_load(closed_port, connections=1, seconds=0.2, request=post_request("/jobs", b"{}"))
 
-    assert result.done == 0 and result.failed > 0
+    assert result.done == 0 and result.failed > 0 and set(result.failures) == {"connection"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 try:
@@ -22,12 +23,21 @@ except ImportError:  # pragma: no cover - uvloop is a runtime requirement, but t
 @dataclass
 class LoadResult:
     """What one run measured: answers with ``expected_status``, other answers or broken
-    connections (``failed``), the latency of each good answer in seconds, and the run's length."""
+    connections (``failed``, counted by why in ``failures``: the status, ``"timeout"`` or
+    ``"connection"``), the latency of each good answer in seconds, and the run's length."""
 
     done: int = 0
-    failed: int = 0
+    failures: Counter = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def describe_failures(self) -> str:
+        """``"3 x 503, 1 x timeout"``, or ``""`` when none failed."""
+        return ", ".join(f"{count} x {why}" for why, count in self.failures.most_common())
 
     @property
     def rate(self) -> float:
@@ -67,8 +77,8 @@ async def _client(port, request, expected_status, deadline, timeout, result: Loa
                     reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
                 writer.write(request)
                 status = await asyncio.wait_for(_read_response(reader), timeout)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-                result.failed += 1
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as error:
+                result.failures["timeout" if isinstance(error, TimeoutError) else "connection"] += 1
                 if writer is not None:
                     writer.close()
                 writer = None
@@ -77,7 +87,7 @@ async def _client(port, request, expected_status, deadline, timeout, result: Loa
                 result.done += 1
                 result.latencies.append(clock() - started)
             else:
-                result.failed += 1
+                result.failures[status] += 1
     finally:
         if writer is not None:
             writer.close()

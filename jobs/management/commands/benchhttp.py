@@ -226,4 +226,6 @@ class Command(BaseCommand):
             f"{target.name:<26} {load:<20} {result.rate:>7.0f} {p50:>7.1f} {p99:>7.1f} {result.failed:>6}"
             f" {cpu_per_job:>14.2f} {processed:>11.0f} {os.getloadavg()[0]:>8.1f}"
         )
+        if result.failed:
+            self.stdout.write(f"{'':<26} failed: {result.describe_failures()}")
         self.stdout.flush()
