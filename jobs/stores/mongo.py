@@ -335,8 +335,7 @@ def _record_update(result: JobResult, now: datetime, marker: str) -> dict:
     written whole from the holder's copy (nothing else changes it while the job is held)
     and ``resultId`` stamped so the writer can tell its update applied."""
     change = result.transition(now)
-    recorded = result.job.with_attempt(result.attempt)
-    history, attempt_count = recorded.attempts, recorded.attempt_count
+    history, attempt_count = result.job.recorded_attempts(result.attempt)
     fields = {_FIELD_NAMES[name]: value for name, value in change.changed_fields().items()}
     update = {
         "$set": {
