@@ -21,7 +21,8 @@ class _ToActiveCounters:
             counter.record(kind)
 
 
-LISTENER = MongoCommands(_ToActiveCounters()).listener()
+_COMMANDS = MongoCommands(_ToActiveCounters())
+LISTENER = _COMMANDS.listener()
 
 
 @contextmanager
@@ -41,6 +42,7 @@ def counting(store, *, skip_unmeasured: bool = True):
         return
     _counting.append(counter)
     try:
-        yield counter
+        with _COMMANDS:
+            yield counter
     finally:
         _counting.remove(counter)

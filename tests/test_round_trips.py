@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from conftest import REAL_MONGODB_URI, discard_store, make_store
+from jobs.management.commands.benchqueue import Command
 from jobs.management.roundtrips import RoundTripCounter, SqlStatements
 from jobs.models import Attempt, NewJob, Outcome, PoolInfo
 from jobs.results import Completed
@@ -218,6 +219,31 @@ def test_benchqueue_prints_the_driver_counts_per_phase_on_sql(tmp_path, settings
     # One by one in autocommit: exactly one INSERT per job, nothing else.
     assert "enqueue 1.00," in text and "enqueue, for 20 jobs: 20 INSERT\n" in text
     assert "SQLite statements, BEGIN and COMMIT included" in text
+
+
+@pytest.mark.sqlite_only
+def test_benchqueue_times_its_workload_unhooked_and_counts_on_a_second_pass(sql_store, settings, monkeypatch):
+    # The hook is a Python call per statement: inside the timed pass it would be timed as ours.
+    # On the test database itself, so that the benchmark runs in this process.
+    database = connections["default"].settings_dict["NAME"]
+    settings.JOBQUEUE_POLL_INTERVAL = 0.02
+    counted = []
+    record = RoundTripCounter.record
+    monkeypatch.setattr(RoundTripCounter, "record", lambda self, kind: (counted.append(kind), record(self, kind))[1])
+    counted_per_enqueue_pass = []
+    enqueue = Command._enqueue
+
+    def watched_enqueue(count, batch):
+        before = len(counted)
+        enqueue(count, batch)
+        counted_per_enqueue_pass.append(len(counted) - before)
+
+    monkeypatch.setattr(Command, "_enqueue", staticmethod(watched_enqueue))
+    out = io.StringIO()
+    call_command("benchqueue", "--store=sql", f"--database={database}", "--jobs=20", "--probes=0", stdout=out)
+
+    assert counted_per_enqueue_pass == [0, 20]  # the timed pass unseen; the counted pass one INSERT per job
+    assert "enqueue, for 20 jobs: 20 INSERT\n" in out.getvalue()
 
 
 def test_benchqueue_on_mongomock_says_round_trips_are_not_measured(settings):

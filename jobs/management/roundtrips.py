@@ -173,24 +173,35 @@ class SqlStatements:
 
 class MongoCommands:
     """A pymongo ``CommandListener`` factory: pass ``listener()`` as one of the client's
-    ``event_listeners`` and every command started on that client is counted by name."""
+    ``event_listeners``; every command started on that client while this is active (inside
+    ``with``) is counted by name. A client's listeners are fixed when it is made, so the
+    listener stays and counts nothing outside the block."""
 
     #: What one count is, in a few words, for printing beside the figures.
     unit = "MongoDB commands the driver started"
 
     def __init__(self, counter: RoundTripCounter):
         self.counter = counter
+        self._active = False
+
+    def __enter__(self):
+        self._active = True
+        return self
+
+    def __exit__(self, *exc_info):
+        self._active = False
 
     def listener(self):
         """A listener for ``MongoClient(event_listeners=[...])``."""
         # Imported here: only a MongoDB measurement needs the driver.
         from pymongo import monitoring
 
-        counter = self.counter
+        commands = self
 
         class CommandCounter(monitoring.CommandListener):
             def started(self, event):
-                counter.record(event.command_name)
+                if commands._active:
+                    commands.counter.record(event.command_name)
 
             def succeeded(self, event):
                 pass
