@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.db import connections
 
 from conftest import REAL_MONGODB_URI, discard_store, make_store
-from jobs.management.commands.benchqueue import Command
+from jobs.management import tablegrowth
+from jobs.management.commands import benchqueue
 from jobs.management.roundtrips import RoundTripCounter, SqlStatements
 from jobs.models import Attempt, NewJob, Outcome, PoolInfo
 from jobs.results import Completed
@@ -231,14 +232,14 @@ def test_benchqueue_times_its_workload_unhooked_and_counts_on_a_second_pass(sql_
     record = RoundTripCounter.record
     monkeypatch.setattr(RoundTripCounter, "record", lambda self, kind: (counted.append(kind), record(self, kind))[1])
     counted_per_enqueue_pass = []
-    enqueue = Command._enqueue
+    enqueue = tablegrowth.enqueue_noops
 
     def watched_enqueue(count, batch):
         before = len(counted)
         enqueue(count, batch)
         counted_per_enqueue_pass.append(len(counted) - before)
 
-    monkeypatch.setattr(Command, "_enqueue", staticmethod(watched_enqueue))
+    monkeypatch.setattr(benchqueue, "enqueue_noops", watched_enqueue)
     out = io.StringIO()
     call_command("benchqueue", "--store=sql", f"--database={database}", "--jobs=20", "--probes=0", stdout=out)
 

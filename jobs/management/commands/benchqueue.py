@@ -23,17 +23,12 @@ and reports no commands, so its round trips are not measured (and the output say
 """
 
 import json
-import math
-import random
 import resource
-import statistics
 import tempfile
-import threading
 import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -42,17 +37,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from jobs import handlers, services
+from jobs.management.measures import RssSampler, StoreTimers
+from jobs.management.pickup import PickupLatency
 from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
-from jobs.models import NewJob, Status
+from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops
+from jobs.models import Status
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
-from jobs.timeutil import utc_now
 from jobs.worker import PoolOptions, WorkerPool
 
-NOOP_TYPE = "benchqueue.noop"
 #: Where ``--tmpfs`` puts the scratch database: a RAM file system, so fsync is free.
 TMPFS_DIR = Path("/dev/shm")
-PROBE_TYPE = "benchqueue.probe"
 #: The phases whose round trips per job are printed; store methods that get their own.
 PHASES = ("enqueue", "claim", "record", "upkeep")
 METHOD_PHASES = {"claim": "claim", "record_results": "record"}
@@ -68,88 +63,6 @@ class RoundTrips:
     hook: AbstractContextManager = field(default_factory=nullcontext)
     unit: str = ""
     unmeasured: str = ""
-
-
-@dataclass
-class Probes:
-    """When each probe job's handler started (perf_counter), by probe number."""
-
-    started: dict
-    event: threading.Event
-
-    def handle(self, payload, context):
-        self.started[payload["n"]] = time.perf_counter()
-        self.event.set()
-
-
-class StoreTimers:
-    """Time spent in some store methods while active (wraps them on the instance)."""
-
-    def __init__(self, store: JobStore, names: tuple[str, ...]):
-        self.store = store
-        self.seconds = dict.fromkeys(names, 0.0)
-
-    def _timed(self, name: str, method):
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.perf_counter() - started
-
-        return timed
-
-    def __enter__(self):
-        for name in self.seconds:
-            setattr(self.store, name, self._timed(name, getattr(self.store, name)))
-        return self
-
-    def __exit__(self, *exc_info):
-        for name in self.seconds:
-            delattr(self.store, name)
-
-
-class RssSampler:
-    """The process's resident size (not the peak), sampled on a thread while active,
-    so growth over a run shows whether memory is kept per job."""
-
-    def __init__(self, every: float = 0.1):
-        self.every = every
-        self.samples: list[float] = []  # MiB, oldest first
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="benchqueue-rss", daemon=True)
-
-    @staticmethod
-    def current_mib() -> float:
-        """Resident size now (Linux ``/proc/self/statm``; the peak where that is missing)."""
-        try:
-            resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
-        except OSError:
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return resident_pages * resource.getpagesize() / 2**20
-
-    def _sample(self):
-        while not self._done.wait(self.every):
-            self.samples.append(self.current_mib())
-
-    def __enter__(self):
-        self.samples.append(self.current_mib())
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._done.set()
-        self._thread.join()
-        self.samples.append(self.current_mib())
-
-    def start_middle_end(self) -> tuple[float, float, float]:
-        return self.samples[0], self.samples[len(self.samples) // 2], self.samples[-1]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The nearest-rank percentile (``fraction`` in (0, 1])."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 class Command(BaseCommand):
@@ -301,28 +214,28 @@ class Command(BaseCommand):
         except StoreUnavailable as error:
             raise CommandError(str(error)) from error
         previous = use_store(store)
-        probes = Probes(started={}, event=threading.Event())
         handlers.handler(NOOP_TYPE)(lambda payload, context: None)
-        handlers.handler(PROBE_TYPE)(probes.handle)
         try:
-            self._run(store, options, probes, round_trips)
+            self._run(store, options, round_trips)
         finally:
             handlers.unregister(NOOP_TYPE)
-            handlers.unregister(PROBE_TYPE)
             use_store(previous)
 
-    def _run(self, store: JobStore, options, probes: Probes, round_trips: RoundTrips):
+    def _run(self, store: JobStore, options, round_trips: RoundTrips):
         count, concurrency = options["jobs"], options["concurrency"]
         poll = settings.JOBQUEUE_POLL_INTERVAL
         write = self.stdout.write
         write(f"Store: {store.describe()}")
         write(f"{count} no-op jobs, {concurrency} worker threads, poll interval {poll:g} s")
         if options["finished"]:
-            self._compare_with_finished(store, options)
+            comparison = FinishedJobsComparison(
+                store, jobs=count, bulk=options["bulk"], concurrency=concurrency, finished=options["finished"]
+            )
+            comparison.run(write)
 
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
-        self._enqueue(count, options["bulk"])
+        enqueue_noops(count, options["bulk"])
         enqueue_seconds = time.perf_counter() - started
         cpu = resource.getrusage(resource.RUSAGE_SELF)
         # Only this thread runs during the loop, so the process's CPU time is the enqueues'.
@@ -379,7 +292,9 @@ class Command(BaseCommand):
             "rss_mib_start_middle_end": [rss_start, rss_middle, rss_end],
         }
         if options["probes"]:
-            self._measure_pickup(store, options, probes)
+            pickup = PickupLatency(store, concurrency=concurrency, samples=options["probes"])
+            for line in pickup.measure():
+                write(line)
         if options["json"]:
             write(json.dumps(figures))
 
@@ -402,7 +317,7 @@ class Command(BaseCommand):
         )
         with round_trips.hook:
             counter.phase = "enqueue"
-            self._enqueue(count, options["bulk"])
+            enqueue_noops(count, options["bulk"])
             counter.phase = "upkeep"
             with counter.attribute_methods(store, METHOD_PHASES):
                 pool.run()
@@ -418,116 +333,3 @@ class Command(BaseCommand):
             if kinds:
                 write(f"             {phase}, for {count} jobs: " + ", ".join(f"{n} {kind}" for kind, n in kinds))
         return per_job
-
-    @staticmethod
-    def _enqueue(count: int, batch: int) -> None:
-        """Enqueue ``count`` no-op jobs one by one, or ``batch`` at a time through ``enqueue_many``."""
-        if not batch:
-            for _ in range(count):
-                services.enqueue(NOOP_TYPE, {})
-            return
-        for start in range(0, count, batch):
-            services.enqueue_many([{"type": NOOP_TYPE, "payload": {}}] * min(batch, count - start))
-
-    def _compare_with_finished(self, store: JobStore, options):
-        """Claim and processing speed on the empty table, then beside ``--finished`` finished jobs."""
-        finished = options["finished"]
-        enqueue_empty = self._enqueue_speed(store, options)
-        self.stdout.write(self._enqueue_line("empty table", enqueue_empty))
-        empty = self._claim_speed(store, options)
-        self.stdout.write(self._claim_line("empty table", empty))
-        started = time.perf_counter()
-        store.fill_finished(finished, finished_at=utc_now() - timedelta(hours=1), type=NOOP_TYPE)
-        self.stdout.write(f"Pre-filled {finished} finished jobs in {time.perf_counter() - started:.1f} s")
-        enqueue_full = self._enqueue_speed(store, options)
-        self.stdout.write(self._enqueue_line(f"{finished} finished jobs", enqueue_full))
-        full = self._claim_speed(store, options)
-        self.stdout.write(self._claim_line(f"{finished} finished jobs", full))
-        self.stdout.write(
-            f"             beside {finished} finished jobs: enqueue rate x{enqueue_full[0] / enqueue_empty[0]:.2f}, "
-            f"claim time per job x{full[1] / empty[1]:.2f}, processing rate x{full[0] / empty[0]:.2f} "
-            "(1.00 = unchanged; timings are noisy)"
-        )
-
-    def _enqueue_speed(self, store: JobStore, options) -> tuple[float, float]:
-        """(jobs/s, CPU µs per job) enqueuing ``--jobs`` no-op jobs as the main measurement
-        does; the jobs are then run (untimed), so the table holds only finished jobs again."""
-        count = options["jobs"]
-        cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
-        self._enqueue(count, options["bulk"])
-        seconds = time.perf_counter() - started
-        cpu = resource.getrusage(resource.RUSAGE_SELF)
-        cpu_us = (cpu.ru_utime - cpu_at_start.ru_utime + cpu.ru_stime - cpu_at_start.ru_stime) / count * 1e6
-        drain = PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True)
-        WorkerPool(drain, store=store).run()
-        return count / seconds, cpu_us
-
-    @staticmethod
-    def _enqueue_line(what: str, figures: tuple[float, float]) -> str:
-        return f"Enqueue, {what}: {figures[0]:8.0f} jobs/s, CPU {figures[1]:.0f} µs per job"
-
-    def _claim_speed(self, store: JobStore, options) -> tuple[float, float]:
-        """(jobs/s processed, µs in ``store.claim`` per job) for ``--jobs`` no-op jobs."""
-        count = options["jobs"]
-        store.insert_many([NewJob(type=NOOP_TYPE, payload={}, max_retries=0) for _ in range(count)], now=utc_now())
-        pool = WorkerPool(
-            PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True), store=store
-        )
-        timers = StoreTimers(store, ("claim",))
-        started = time.perf_counter()
-        with timers:
-            pool.run()
-        seconds = time.perf_counter() - started
-        return count / seconds, timers.seconds["claim"] / count * 1e6
-
-    @staticmethod
-    def _claim_line(what: str, figures: tuple[float, float]) -> str:
-        return f"Claim, {what}: {figures[0]:8.0f} jobs/s processed, {figures[1]:.0f} µs in store.claim per job"
-
-    def _measure_pickup(self, store: JobStore, options, probes: Probes):
-        write = self.stdout.write
-        poll = settings.JOBQUEUE_POLL_INTERVAL
-        pool = WorkerPool(PoolOptions.from_settings(concurrency=options["concurrency"]), store=store)
-        runner = threading.Thread(target=pool.run, name="benchqueue-pool")
-        runner.start()
-        try:
-            same = self._pickup(pool, probes, options["probes"], lambda n: services.enqueue(PROBE_TYPE, {"n": n}))
-            write(self._latency_line("same process (wake-up)", same))
-            other = self._pickup(
-                pool,
-                probes,
-                options["probes"],
-                # Straight into the store, as another process would: no in-process wake-up.
-                lambda n: store.insert(NewJob(type=PROBE_TYPE, payload={"n": n}, max_retries=0), now=utc_now()),
-                jitter=poll,
-            )
-            write(self._latency_line(f"other process (polling every {poll:g} s)", other))
-        finally:
-            pool.stop()
-            runner.join()
-
-    def _pickup(self, pool: WorkerPool, probes: Probes, samples: int, enqueue, *, jitter: float = 0.005):
-        """Seconds from enqueue to handler start, one job at a time on an idle pool."""
-        latencies = []
-        for n in range(samples):
-            deadline = time.monotonic() + 10
-            while not pool.idle and time.monotonic() < deadline:
-                time.sleep(0.001)
-            # A random pause, so enqueues land at every phase of the poll timer.
-            time.sleep(random.uniform(0, jitter))
-            probes.event.clear()
-            enqueued_at = time.perf_counter()
-            enqueue(n)
-            if not probes.event.wait(10):
-                raise CommandError("a probe job did not start within 10 s")
-            latencies.append(probes.started[n] - enqueued_at)
-        return latencies
-
-    @staticmethod
-    def _latency_line(what: str, latencies: list[float]) -> str:
-        return (
-            f"Pickup, {what}: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
-            f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
-            f"mean {statistics.fmean(latencies) * 1000:.1f} ms ({len(latencies)} jobs)"
-        )
