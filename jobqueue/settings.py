@@ -136,6 +136,7 @@ JOBQUEUE_STORE_TIMEOUT = envfloat("JOBQUEUE_STORE_TIMEOUT", 5.0, minimum=0.1, ma
 # SQLite: WAL with synchronous=FULL so an acknowledged write survives a power cut; a busy
 # timeout and BEGIN IMMEDIATE so concurrent processes wait for the lock (at most
 # JOBQUEUE_STORE_TIMEOUT) instead of failing at once with "database is locked".
+SQLITE_ENGINE = "jobqueue.db.sqlite3"
 _SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
     "transaction_mode": "IMMEDIATE",
@@ -154,7 +155,7 @@ else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "django.db.backends.sqlite3",  # made SQLITE_ENGINE below, as for sqlite:// URLs
             "NAME": VAR_DIR / "jobqueue.sqlite3",
             "CONN_MAX_AGE": _CONN_MAX_AGE,
             # Tests use a real file so that threads and processes share it, as in production;
@@ -163,6 +164,8 @@ else:
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend with a writer queue across processes (jobqueue.db.sqlite3).
+    DATABASES["default"]["ENGINE"] = SQLITE_ENGINE
     DATABASES["default"].setdefault("OPTIONS", {}).update(_SQLITE_OPTIONS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -242,7 +245,7 @@ def _rate(name: str, default: str) -> str | None:
 # lost count is harmless; a GET should not cost a durable write); on a server database,
 # its ThrottleWindow table, shared by every machine. See apikeys/throttle_counters.py.
 JOBQUEUE_THROTTLE_SQLITE = (
-    str(VAR_DIR / "throttle.sqlite3") if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else None
+    str(VAR_DIR / "throttle.sqlite3") if DATABASES["default"]["ENGINE"] == SQLITE_ENGINE else None
 )
 JOBQUEUE_THROTTLE_RATES = {
     "enqueue": _rate("JOBQUEUE_THROTTLE_ENQUEUE", "120/min"),

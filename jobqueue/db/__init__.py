@@ -1,0 +1,1 @@
+"""Database backends of the service (Django's, with what the job queue needs added)."""
