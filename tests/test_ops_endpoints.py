@@ -154,7 +154,8 @@ def test_healthz_answers_without_touching_the_store(client, monkeypatch):
         raise StoreUnavailable("cannot reach MongoDB at mongodb://db")
 
     monkeypatch.setattr("jobs.stores.get_store", unreachable)
-    monkeypatch.setattr("jobs.services.get_store", unreachable)
+    for module in ("enqueuing", "reading", "actions", "stats"):  # where the use cases look it up
+        monkeypatch.setattr(f"jobs.services.{module}.get_store", unreachable)
 
     response = client.get("/healthz")
 
@@ -173,7 +174,7 @@ def test_readyz_names_an_unreachable_store(sql_store, client, monkeypatch):
     def unreachable():
         raise StoreUnavailable("cannot reach MongoDB at mongodb://db")
 
-    monkeypatch.setattr("jobs.services.get_store", unreachable)
+    monkeypatch.setattr("jobs.services.stats.get_store", unreachable)
 
     response = client.get("/readyz")
 

@@ -14,7 +14,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from jobs.stores.base import JobStore, ListCursor, Renewal, StoreRejectedValue, StoreUnavailable
+from jobs.stores.base import JobStore
+from jobs.stores.errors import StoreRejectedValue, StoreUnavailable
+from jobs.stores.values import ListCursor, Renewal
 
 __all__ = [
     "JobStore",

@@ -18,78 +18,23 @@ Invariants (see docs/ARCHITECTURE.md, "State machine and invariants"):
 from __future__ import annotations
 
 import abc
-import functools
-import inspect
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jobs.models import ALL_JOBS, Attempt, Job, JobFilter, NewJob, Outcome, PoolInfo, Schedule, Throughput
 from jobs.results import Cancelled, JobResult, after_failure
 from jobs.retry import LeaseExpired, RetryStrategy
+from jobs.stores.errors import StoreRejectedValue, StoreUnavailable, translate_errors
+from jobs.stores.values import ListCursor, Renewal
 from jobs.timeutil import truncate_ms
 
+# What a store raises and the values it trades live in their own modules; they are
+# importable from here too, as every store module imports them.
+__all__ = ["JobStore", "ListCursor", "Renewal", "StoreRejectedValue", "StoreUnavailable", "translate_errors"]
+
 logger = logging.getLogger(__name__)
-
-# (createdAt, id) of the last job of a page: the next page starts strictly after it.
-ListCursor = tuple[datetime, str]
-
-
-@dataclass(frozen=True)
-class Renewal:
-    """What one ``renew`` found: the held jobs whose lease it extended, and which of those
-    were asked to cancel (``POST /jobs/<id>/cancel`` while processing)."""
-
-    kept: set[str] = field(default_factory=set)
-    cancel_requested: set[str] = field(default_factory=set)
-
-
-class StoreUnavailable(Exception):
-    """The store's database cannot be reached, is locked or answered too slowly; the
-    message says where, without secrets. The operation changed nothing, or (a MongoDB
-    write-concern timeout) may have been applied but was not confirmed durable."""
-
-
-class StoreRejectedValue(ValueError):
-    """The database cannot represent a value it was given (an integer over 8 bytes in
-    MongoDB): bad input, not an outage. Nothing was written."""
-
-
-def translate_errors(translate: Callable[[JobStore, Exception], Exception | None]):
-    """Class decorator: every public method of the store (inherited ones included) hands
-    an exception to ``translate(store, error)`` and raises what it returns instead, so
-    callers see only ``StoreUnavailable``/``StoreRejectedValue``, never a driver's error.
-    ``translate`` returns ``None`` for an error it leaves alone."""
-
-    def wrap(method):
-        @functools.wraps(method)
-        def run(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except (StoreUnavailable, StoreRejectedValue):
-                raise
-            except Exception as error:
-                translated = translate(self, error)
-                if translated is None:
-                    raise
-                raise translated from error
-
-        return run
-
-    def decorate(cls):
-        public = {
-            name
-            for klass in cls.__mro__[:-1]  # object's methods stay as they are
-            for name, member in vars(klass).items()
-            if not name.startswith("_") and inspect.isfunction(member)
-        }
-        for name in public:
-            setattr(cls, name, wrap(getattr(cls, name)))
-        return cls
-
-    return decorate
 
 
 class JobStore(abc.ABC):
