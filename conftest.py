@@ -19,6 +19,7 @@ import os
 import uuid
 
 import pytest
+from django.db import connections
 
 from jobs.stores import use_store
 
@@ -146,6 +147,20 @@ def sql_store(request, transactional_db):
     previous = use_store(job_store)
     yield job_store
     use_store(previous)
+
+
+@pytest.fixture
+def short_busy_timeout():
+    """The default connection reopened with a 0.2 s busy timeout (the setting is read
+    when a connection opens), put back afterwards."""
+    connection = connections["default"]
+    options = connection.settings_dict["OPTIONS"]
+    previous = options["timeout"]
+    connection.close()
+    options["timeout"] = 0.2
+    yield
+    connection.close()
+    options["timeout"] = previous
 
 
 @pytest.fixture

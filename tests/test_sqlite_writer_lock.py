@@ -44,18 +44,6 @@ def other_writer():
     lock.close()
 
 
-@pytest.fixture
-def short_timeout():
-    connection = connections["default"]
-    options = connection.settings_dict["OPTIONS"]
-    previous = options["timeout"]
-    connection.close()
-    options["timeout"] = 0.2
-    yield
-    connection.close()
-    options["timeout"] = previous
-
-
 def test_a_transaction_holds_the_writer_lock_until_it_commits(sql_store):
     with transaction.atomic():
         services.enqueue("email", EMAIL)
@@ -92,7 +80,7 @@ def test_a_writer_waits_for_its_turn_and_goes_on_when_the_holder_lets_go(sql_sto
 
 
 def test_a_writer_kept_waiting_past_the_store_timeout_hears_locked_and_stores_nothing(
-    sql_store, short_timeout, other_writer
+    sql_store, short_busy_timeout, other_writer
 ):
     with pytest.raises(StoreUnavailable, match="locked"):
         services.enqueue_many([{"type": "email", "payload": EMAIL}])

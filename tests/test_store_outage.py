@@ -20,20 +20,6 @@ def job_count() -> int:
 
 
 @pytest.fixture
-def short_busy_timeout():
-    """The default connection reopened with a 0.2 s busy timeout (the setting is read
-    when a connection opens), put back afterwards."""
-    connection = connections["default"]
-    options = connection.settings_dict["OPTIONS"]
-    previous = options["timeout"]
-    connection.close()
-    options["timeout"] = 0.2
-    yield
-    connection.close()
-    options["timeout"] = previous
-
-
-@pytest.fixture
 def sqlite_write_lock():
     """Another connection holding SQLite's write lock, as a second writer process would."""
     holder = sqlite3.connect(connections["default"].settings_dict["NAME"], isolation_level=None)
