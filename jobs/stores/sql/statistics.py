@@ -1,4 +1,4 @@
-"""What the dashboard, the metrics and ``jobs stats`` read: recently finished jobs,
+"""What ``/stats``, the dashboard, the metrics and ``jobs stats`` read: recently finished jobs,
 counts by type and status, the oldest due job, delayed jobs, and throughput per time
 bucket (counted in SQL, never by loading jobs).
 """
