@@ -14,8 +14,8 @@ with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both
 Modules: ``statements`` (the raw SQL texts and the column list), ``rows`` (row ↔ ``Job``),
 ``connection`` (running a statement, adapting values, transactions, supported databases),
 and one part of ``SqlJobStore`` per concern, composed in ``store``: ``enqueue``,
-``worker_side``, ``operator_actions``, ``retention``, ``queues``, ``statistics``,
-``pools`` and ``schedules``. Settings name the store ``jobs.stores.sql.SqlJobStore``.
+``claims``, ``leases``, ``actions``, ``retention``, ``queues``, ``statistics``, ``pools``
+and ``schedules``. Settings name the store ``jobs.stores.sql.SqlJobStore``.
 """
 
 from jobs.stores.sql.statements import COLUMNS, TABLE

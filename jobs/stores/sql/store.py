@@ -8,21 +8,23 @@ its module; the hot paths call their statements directly, with no layer in betwe
 from __future__ import annotations
 
 from jobs.stores.base import translate_errors
+from jobs.stores.sql.actions import OperatorActions
+from jobs.stores.sql.claims import Claims
 from jobs.stores.sql.connection import as_unavailable
 from jobs.stores.sql.enqueue import EnqueueAndRead
-from jobs.stores.sql.operator_actions import OperatorActions
+from jobs.stores.sql.leases import HeldJobs
 from jobs.stores.sql.pools import PoolRegistry
 from jobs.stores.sql.queues import NamedQueues
 from jobs.stores.sql.retention import Retention
 from jobs.stores.sql.schedules import Schedules
 from jobs.stores.sql.statistics import Statistics
-from jobs.stores.sql.worker_side import WorkerSide
 
 
 @translate_errors(as_unavailable)
 class SqlJobStore(
     EnqueueAndRead,
-    WorkerSide,
+    Claims,
+    HeldJobs,
     OperatorActions,
     Retention,
     NamedQueues,

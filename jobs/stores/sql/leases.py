@@ -1,17 +1,15 @@
-"""The worker's side of the store: claiming due jobs under a lease, renewing leases (with
-progress and cancel requests), recording results fenced on the lease, and the expired
-leases the reaper (``JobStore.reap``) takes back.
+"""Writes fenced on a held job's lease: renewing leases (with the handlers' progress, hearing
+of cancel requests), recording results, and reading the expired leases the reaper
+(``JobStore.reap``) takes back through ``record_results``.
 
-Each is one raw statement per call (a batch of results: one per shape of transition).
-On PostgreSQL the claim picks its rows with ``FOR UPDATE SKIP LOCKED``; on SQLite the
-statement runs under the write lock (``statements.claim_sql``).
+A renewal is one raw statement; a batch of results one per shape of transition
+(``statements.record_sql``), each row matched on its id, lease token and status.
 """
 
 from __future__ import annotations
 
 import contextlib
-import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -21,37 +19,12 @@ from jobs.results import JobResult
 from jobs.stores.base import Renewal
 from jobs.stores.sql.connection import SqlConnection
 from jobs.stores.sql.rows import attempt_to_json, job_from_row
-from jobs.stores.sql.statements import SELECT_COLUMNS, TABLE, claim_sql, record_batches, record_sql
+from jobs.stores.sql.statements import SELECT_COLUMNS, TABLE, record_batches, record_sql
 from jobs.timeutil import truncate_ms
 
 
-class WorkerSide(SqlConnection):
-    """``claim``, ``renew``, ``record_results`` and the expired leases ``reap`` reads."""
-
-    def claim(
-        self,
-        *,
-        owner: str,
-        limit: int,
-        now: datetime,
-        lease_seconds: float,
-        queue: str | None = None,
-        exclude_queues: Collection[str] = (),
-    ) -> list[Job]:
-        if limit < 1:
-            return []
-        now = truncate_ms(now)
-        token = uuid.uuid4().hex
-        expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
-        lease = (owner, token, self._dt(expires_at), self._dt(now), self._dt(now))
-        excluded = () if queue is not None else tuple(sorted(exclude_queues))
-        pick = (self._dt(now), *((queue,) if queue is not None else excluded), limit)
-        vendor = self._connection.vendor
-        sql = claim_sql(vendor, queue is not None, len(excluded))
-        rows = self._execute(sql, (*pick, *lease) if vendor == "postgresql" else (*lease, *pick))
-        jobs = [job_from_row(row) for row in rows]
-        jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
-        return jobs
+class HeldJobs(SqlConnection):
+    """``renew``, ``record_results`` and the expired leases ``reap`` reads."""
 
     def renew(
         self,
