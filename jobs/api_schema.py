@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from jobs.models import Status
+from jobs.domain import Status
 from jobs.serializers import (
     JobOutputSerializer,
     QueueOutputSerializer,

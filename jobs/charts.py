@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-from jobs.models import Throughput
+from jobs.domain import Throughput
 
 COMPLETED_FILL = "#3a9a5b"
 FAILED_FILL = "#c8463d"

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from django.db import close_old_connections, connections
 
-from jobs.models import Job, NewJob
+from jobs.domain import Job, NewJob
 from jobs.stores import JobStore, get_store
 from jobs.timeutil import utc_now
 

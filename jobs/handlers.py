@@ -29,7 +29,7 @@ from django.core.mail import send_mail
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from jobs.models import Job
+from jobs.domain import Job
 from jobs.retry import DoNotRetry  # noqa: F401 (handlers raise it from here; the strategy decides on it)
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from jobs.models import MAX_IDEMPOTENCY_KEY_LENGTH
+from jobs.domain import MAX_IDEMPOTENCY_KEY_LENGTH
 
 #: What a client may send in ``Idempotency-Key``.
 MAX_CLIENT_KEY_LENGTH = 255

@@ -25,7 +25,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.utils import floatToGoString
 
 from jobs import queues, services
-from jobs.models import FINISHED_STATUSES, Job
+from jobs.domain import FINISHED_STATUSES, Job
 
 #: Finished jobs the run-time and wait histograms are computed from.
 SAMPLE_SIZE = 500

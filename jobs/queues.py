@@ -10,8 +10,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from jobs.domain import DEFAULT_QUEUE, QUEUE_NAME_PATTERN, Status
 from jobs.errors import JobValidationError
-from jobs.models import DEFAULT_QUEUE, QUEUE_NAME_PATTERN, Status
 from jobs.stores import get_store
 from jobs.timeutil import Clock, utc_now
 

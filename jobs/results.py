@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from jobs.models import Attempt, Job, Status
+from jobs.domain import Attempt, Job, Status
 from jobs.retry import Decision, RetryAt
 from jobs.timeutil import truncate_ms
 

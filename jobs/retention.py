@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from jobqueue.env import parse_duration
-from jobs.models import Status
+from jobs.domain import Status
 from jobs.stores import JobStore, get_store
 from jobs.timeutil import Clock, utc_now
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from jobs.timeutil import truncate_ms
 
 if TYPE_CHECKING:
-    from jobs.models import Job
+    from jobs.domain import Job
 
 
 class DoNotRetry(Exception):

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from django.conf import settings
 
+from jobs.domain import Schedule
 from jobs.errors import JobValidationError, ScheduleExists, ScheduleNotFound, plain_errors
-from jobs.models import Schedule
 from jobs.schedules import ScheduleInputSerializer, latest_tick, next_tick
 from jobs.services import submit_job
 from jobs.stores import get_store

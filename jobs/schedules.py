@@ -50,7 +50,7 @@ class StrictBooleanField(serializers.BooleanField):
 
 class ScheduleInputSerializer(StrictSerializer):
     """A schedule as ``POST /schedules`` and ``JOBQUEUE_SCHEDULES`` give it (camelCase
-    where the API has it). ``validated_data`` holds the ``jobs.models.Schedule`` fields
+    where the API has it). ``validated_data`` holds the ``jobs.domain.Schedule`` fields
     but the run times. The payload passes the job type's own validation, exactly as a
     ``POST /jobs`` of that type and payload would."""
 

@@ -124,7 +124,7 @@ class SharedFieldsSerializer(serializers.Serializer):
 
 
 class JobOutputSerializer(SharedFieldsSerializer):
-    """The job JSON of the API, from a ``jobs.models.Job``."""
+    """The job JSON of the API, from a ``jobs.domain.Job``."""
 
     id = serializers.CharField(read_only=True)
     type = serializers.CharField(read_only=True)
@@ -175,7 +175,7 @@ class QueueOutputSerializer(serializers.Serializer):
 
 
 class ScheduleOutputSerializer(serializers.Serializer):
-    """The schedule JSON of the API, from a ``jobs.models.Schedule``."""
+    """The schedule JSON of the API, from a ``jobs.domain.Schedule``."""
 
     name = serializers.CharField(read_only=True)
     type = serializers.CharField(read_only=True)

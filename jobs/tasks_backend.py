@@ -26,8 +26,8 @@ import threading
 from dataclasses import replace
 
 from jobs import services
+from jobs.domain import Job, Status
 from jobs.handlers import JobContext, handler
-from jobs.models import Job, Status
 
 try:  # Django 6.x ships the framework
     from django.tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from django.conf import settings
 from rest_framework import serializers
 
+from jobs.domain import DEFAULT_QUEUE, QUEUE_NAME_PATTERN
 from jobs.errors import PayloadTooLarge
 from jobs.handlers import get_handler, known_types
-from jobs.models import DEFAULT_QUEUE, QUEUE_NAME_PATTERN
 
 MAX_TYPE_LENGTH = 100
 MAX_PAYLOAD_DEPTH = 32

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from jobs.domain import DEFAULT_QUEUE, QUEUE_NAME_PATTERN
 from jobs.handlers import get_handler
-from jobs.models import DEFAULT_QUEUE, QUEUE_NAME_PATTERN
 from jobs.validation import (
     MAX_DELAY_SECONDS,
     MAX_RETRIES_LIMIT,

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from jobs import queues, schedule_services, services
-from jobs.models import Attempt, NewJob, Outcome, PoolInfo, Status
+from jobs.domain import Attempt, NewJob, Outcome, PoolInfo, Status
 from jobs.results import Cancelled, Completed, Failed, Retried
 from jobs.timeutil import utc_now
 

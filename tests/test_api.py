@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from jobs import enqueue, services
-from jobs.models import Attempt, Outcome
+from jobs.domain import Attempt, Outcome
 from jobs.results import Failed
 from jobs.timeutil import isoformat_z
 from tests.api_support import EMAIL, post_job

@@ -7,7 +7,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from jobs import enqueue_many, services
-from jobs.models import Attempt, Outcome, Status
+from jobs.domain import Attempt, Outcome, Status
 from jobs.results import Completed, Failed
 from jobs.timeutil import utc_now
 from tests.roundtrip_support import counting

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from jobs import services
-from jobs.models import Outcome, Status
+from jobs.domain import Outcome, Status
 from jobs.worker import PoolOptions, WorkerPool
 from tests.test_store_contract import LEASE, NO_BACKOFF, claim_one, new
 from tests.test_worker import Gate

@@ -7,7 +7,7 @@ import threading
 from dataclasses import replace
 
 from jobs import services
-from jobs.models import Outcome, Status
+from jobs.domain import Outcome, Status
 from jobs.retry import RetryStrategy
 from jobs.worker import PoolOptions, WorkerPool
 from tests.worker_support import PoolThread, run_pool, wait_until

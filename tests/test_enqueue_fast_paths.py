@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs import handlers, services
+from jobs.domain import Job, NewJob, Status
 from jobs.frozen_build import FrozenBuilder
-from jobs.models import Job, NewJob, Status
 from jobs.validation_fast import quick_validated, quick_validated_and_encoded
 
 NOW = datetime(2026, 2, 2, 5, 30, 0, 123000, tzinfo=UTC)

@@ -68,7 +68,7 @@ def test_show_retry_cancel_exit_1_when_not_found_or_refused_and_2_for_a_bad_id(s
 
 
 def test_retry_failed_type_stats_and_purge(store, clock):
-    from jobs.models import Attempt, NewJob, Outcome
+    from jobs.domain import Attempt, NewJob, Outcome
     from jobs.results import Failed
 
     store.insert_many([NewJob(type="fail", payload={}, max_retries=0)], now=clock())

@@ -8,8 +8,8 @@ import pytest
 from pythonjsonlogger.json import JsonFormatter
 
 from jobqueue import logconfig
+from jobs.domain import Job
 from jobs.logcontext import JobContextFilter, job_log_context
-from jobs.models import Job
 
 
 def json_handler(stream) -> logging.Handler:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, Job, JobRecord, Status
+from jobs.domain import ATTEMPT_HISTORY_LIMIT, Attempt, Job, Status
+from jobs.models import JobRecord
 
 T0 = datetime(2026, 2, 2, 5, 30, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError, WriteConc
 from rest_framework.test import APIClient
 
 from conftest import discard_store, make_store
-from jobs.models import NewJob, Status
+from jobs.domain import NewJob, Status
 from jobs.retry import RetryStrategy
 from jobs.stores import use_store
 from jobs.stores.base import StoreUnavailable

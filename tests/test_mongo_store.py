@@ -16,7 +16,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from conftest import discard_store, make_store
-from jobs.models import Attempt, NewJob, PoolInfo
+from jobs.domain import Attempt, NewJob, PoolInfo
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.stores.base import StoreUnavailable

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import queues, services
-from jobs.models import Attempt, Outcome, PoolInfo
+from jobs.domain import Attempt, Outcome, PoolInfo
 from jobs.results import Completed, Failed
 from jobs.stores import StoreUnavailable
 
@@ -37,7 +37,7 @@ def finish(store, clock, job_type, *, seconds_waiting, seconds_running, failed=F
 
 
 def services_new_job(job_type):
-    from jobs.models import NewJob
+    from jobs.domain import NewJob
 
     return NewJob(type=job_type, payload={}, max_retries=0)
 

@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from jobs import services
-from jobs.models import Status
+from jobs.domain import Status
 from jobs.retry import RetryStrategy
 from jobs.worker import PoolOptions, WorkerPool
 from tests.worker_support import run_pool

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from jobs import services
+from jobs.domain import Outcome, Status
 from jobs.handlers import Cancelled
-from jobs.models import Outcome, Status
 from jobs.results import Cancelled as CancelledResult
 from jobs.retry import RetryStrategy
 from jobs.worker.execution import MAX_RESULT_BYTES

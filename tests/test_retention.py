@@ -6,7 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from jobqueue.env import envduration, parse_duration
 from jobs import retention, services
-from jobs.models import Attempt, Outcome, Status
+from jobs.domain import Attempt, Outcome, Status
 from jobs.results import Completed, Failed
 from jobs.retry import RetryStrategy
 from jobs.worker import PoolOptions, WorkerPool

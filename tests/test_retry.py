@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs.domain import Job, Status
 from jobs.handlers import DoNotRetry
-from jobs.models import Job, Status
 from jobs.retry import GiveUp, LeaseExpired, RetryAt, RetryStrategy
 from jobs.worker import JobTimedOut
 

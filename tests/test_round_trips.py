@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.db import connections
 
 from conftest import REAL_MONGODB_URI, discard_store, make_store
+from jobs.domain import Attempt, NewJob, Outcome, PoolInfo
 from jobs.management import tablegrowth
 from jobs.management.commands import benchqueue
 from jobs.management.roundtrips import RoundTripCounter, SqlStatements
-from jobs.models import Attempt, NewJob, Outcome, PoolInfo
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from tests.roundtrip_support import counting

@@ -12,7 +12,7 @@ import threading
 import pytest
 from django.db import connection
 
-from jobs.models import Attempt, NewJob, Outcome, Status
+from jobs.domain import Attempt, NewJob, Outcome, Status
 from jobs.results import Completed
 from jobs.stores.sql import TABLE
 from tests.worker_support import run_in_threads

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from jobs.models import Attempt, JobFilter, NewJob, Outcome, Status
+from jobs.domain import Attempt, JobFilter, NewJob, Outcome, Status
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.stores import StoreUnavailable

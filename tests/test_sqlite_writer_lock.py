@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connections, transaction
 
+from jobqueue.db.sqlite3 import writerlock
 from jobqueue.db.sqlite3.writerlock import WriterLock
 from jobs import services
 from jobs.stores import StoreUnavailable
@@ -101,4 +102,23 @@ def test_a_wait_given_up_hands_the_lock_on_once_it_is_granted(tmp_path):
     assert next_writer.acquire(timeout=5)
     assert not quitter.held
     for lock in (holder, quitter, next_writer):
+        lock.close()
+
+
+def test_while_given_up_waits_still_block_a_contended_acquire_polls_instead_of_adding_threads(tmp_path, monkeypatch):
+    monkeypatch.setattr(writerlock, "MAX_ABANDONED_WAITS", 1)
+    path = str(tmp_path / "db-writer.lock")
+    holder, first, second = WriterLock(path), WriterLock(path), WriterLock(path)
+    assert holder.acquire(timeout=1)
+    assert not first.acquire(timeout=0.05)  # its thread stays blocked: the holder is stuck
+    blocked = [thread for thread in threading.enumerate() if thread.name == "sqlite-writer-lock"]
+
+    assert not second.acquire(timeout=0.05)
+    assert [thread for thread in threading.enumerate() if thread.name == "sqlite-writer-lock"] == blocked
+
+    holder.release()
+    for thread in blocked:
+        thread.join(timeout=5)
+    assert second.acquire(timeout=5)
+    for lock in (holder, first, second):
         lock.close()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, JobFilter, NewJob, Outcome, PoolInfo, Status
+from jobs.domain import ATTEMPT_HISTORY_LIMIT, Attempt, JobFilter, NewJob, Outcome, PoolInfo, Status
 from jobs.results import Completed, Failed, Released, Retried
 from jobs.retry import RetryStrategy
 from jobs.timeutil import truncate_ms

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from jobs.models import JobFilter, NewJob, Status
+from jobs.domain import JobFilter, NewJob, Status
 from jobs.results import Completed
 from tests.test_store_contract import LEASE, attempt
 

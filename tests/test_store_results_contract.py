@@ -3,7 +3,7 @@
 import pytest
 
 from jobs import services
-from jobs.models import Attempt, NewJob, Outcome
+from jobs.domain import Attempt, NewJob, Outcome
 from jobs.results import Completed, Failed
 from tests.roundtrip_support import counting
 

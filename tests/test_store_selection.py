@@ -39,7 +39,7 @@ def test_the_backend_named_in_the_setting_is_built_with_its_options(settings, tr
 
 @pytest.mark.parametrize(
     "backend, message",
-    [("jobs.stores.nosuch.Store", "cannot be imported"), ("jobs.models.Job", "is not a JobStore class")],
+    [("jobs.stores.nosuch.Store", "cannot be imported"), ("jobs.domain.Job", "is not a JobStore class")],
 )
 def test_a_bad_backend_path_is_improperly_configured_naming_it(backend, message):
     with pytest.raises(ImproperlyConfigured, match=message) as raised:

@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs import enqueue, services
-from jobs.models import Attempt, Outcome
+from jobs.domain import Attempt, Outcome
 from jobs.results import Completed, Failed
 from tests.api_support import EMAIL, post_job
 from tests.results_support import record

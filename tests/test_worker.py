@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from jobs import services
+from jobs.domain import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, Status
 from jobs.handlers import DoNotRetry
-from jobs.models import ATTEMPT_HISTORY_LIMIT, Attempt, NewJob, Outcome, Status
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from jobs import queues, services
-from jobs.models import Attempt, JobFilter, Outcome, Status
+from jobs.domain import Attempt, JobFilter, Outcome, Status
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.worker import PoolOptions, WorkerPool

@@ -8,7 +8,7 @@ import signal
 import pytest
 from django.core.management import CommandError, call_command
 
-from jobs.models import Outcome, Status
+from jobs.domain import Outcome, Status
 from jobs.stores import StoreUnavailable
 from tests.worker_support import wait_until
 

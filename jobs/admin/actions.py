@@ -17,7 +17,7 @@ from django.views.generic import RedirectView
 from jobs import services
 from jobs.admin.base import JobAdminAction, JobAdminMixin
 from jobs.admin.dashboard import DEFAULT_PURGE_DAYS
-from jobs.models import Status
+from jobs.domain import Status
 from jobs.services import InvalidJobId, InvalidTransition, JobNotFound, JobValidationError
 from jobs.timeutil import utc_now
 

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from jobs import queues, retention, services
 from jobs.admin.base import JobAdminPage
-from jobs.models import Status
+from jobs.domain import Status
 from jobs.timeutil import utc_now
 
 #: Days offered by default when deleting finished jobs.

@@ -10,8 +10,8 @@ from django.contrib import messages
 from jobs import services
 from jobs.admin.base import JobAdminPage
 from jobs.admin.dashboard import STATUS_ORDER
+from jobs.domain import QUEUE_NAME_PATTERN, Job, JobFilter
 from jobs.handlers import known_types
-from jobs.models import QUEUE_NAME_PATTERN, Job, JobFilter
 from jobs.services import InvalidJobId, JobNotFound
 from jobs.stores import ListCursor
 from jobs.timeutil import utc_now

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from jobs import redaction, services
 from jobs.admin.base import JobAdminPage
-from jobs.models import Status
+from jobs.domain import Status
 from jobs.services import InvalidJobId, JobNotFound
 from jobs.timeutil import utc_now
 

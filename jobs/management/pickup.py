@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from jobs import handlers, services
+from jobs.domain import NewJob
 from jobs.management.measures import percentile
-from jobs.models import NewJob
 from jobs.stores import JobStore
 from jobs.timeutil import utc_now
 from jobs.worker import PoolOptions, WorkerPool

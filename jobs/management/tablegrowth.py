@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from jobs import services
+from jobs.domain import NewJob
 from jobs.management.measures import StoreTimers
-from jobs.models import NewJob
 from jobs.stores import JobStore
 from jobs.timeutil import utc_now
 from jobs.worker import PoolOptions, WorkerPool

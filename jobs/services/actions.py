@@ -8,8 +8,8 @@ import logging
 from datetime import timedelta
 
 from jobs import wakeups
+from jobs.domain import Job, Status
 from jobs.errors import InvalidTransition, JobValidationError
-from jobs.models import Job, Status
 from jobs.services.reading import get_job
 from jobs.stores import get_store
 from jobs.timeutil import Clock, utc_now

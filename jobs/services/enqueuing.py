@@ -14,9 +14,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.serializers import as_serializer_error
 
 from jobs import groupcommit, idempotency, wakeups
+from jobs.domain import Job, NewJob
 from jobs.errors import IdempotencyConflict, JobValidationError, PayloadTooLarge, plain_errors
 from jobs.frozen_build import FrozenBuilder
-from jobs.models import Job, NewJob
 from jobs.stores import get_store
 from jobs.timeutil import Clock, truncate_ms, utc_now
 from jobs.validation import JobInputSerializer

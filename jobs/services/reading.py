@@ -5,9 +5,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from jobs.domain import ALL_JOBS, Job, JobFilter, Status
 from jobs.errors import InvalidJobId, JobNotFound, JobValidationError
 from jobs.handlers import get_handler, known_types
-from jobs.models import ALL_JOBS, Job, JobFilter, Status
 from jobs.stores import ListCursor, get_store
 
 MAX_LIST_LIMIT = 500

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from jobs.domain import Job, PoolInfo, Status, Throughput
 from jobs.errors import JobValidationError
-from jobs.models import Job, PoolInfo, Status, Throughput
 from jobs.stores import get_store
 from jobs.timeutil import Clock, utc_now
 

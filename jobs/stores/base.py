@@ -1,6 +1,6 @@
 """The one interface every job store implements.
 
-Stores take and return domain objects (``jobs.models``), never cursors or rows. Both
+Stores take and return domain objects (``jobs.domain``), never cursors or rows. Both
 implementations pass the shared contract suite in ``tests/test_store_contract.py``.
 
 Invariants (see docs/ARCHITECTURE.md, "State machine and invariants"):
@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
-from jobs.models import ALL_JOBS, Attempt, Job, JobFilter, NewJob, Outcome, PoolInfo, Schedule, Throughput
+from jobs.domain import ALL_JOBS, Attempt, Job, JobFilter, NewJob, Outcome, PoolInfo, Schedule, Throughput
 from jobs.results import Cancelled, JobResult, after_failure
 from jobs.retry import LeaseExpired, RetryStrategy
 from jobs.stores.errors import StoreRejectedValue, StoreUnavailable, translate_errors

@@ -1,4 +1,4 @@
-"""Plain values a store call takes or returns besides the domain objects of ``jobs.models``."""
+"""Plain values a store call takes or returns besides the domain objects of ``jobs.domain``."""
 
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from jobs.models import Job
+from jobs.domain import Job
 from jobs.worker.context import PoolContext
 from jobs.worker.recorder import ResultRecorder
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from django.db import connections
 
+from jobs.domain import Attempt, Job, Outcome
 from jobs.handlers import Cancelled as CancelledByHandler
 from jobs.handlers import Handler, JobContext, get_handler
 from jobs.logcontext import job_log_context
-from jobs.models import Attempt, Job, Outcome
 from jobs.results import Cancelled, Completed, JobResult, after_failure
 from jobs.retry import RetryAt, RetryStrategy
 from jobs.timeutil import Clock

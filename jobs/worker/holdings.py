@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jobs.models import Attempt, Job, Outcome
+from jobs.domain import Attempt, Job, Outcome
 from jobs.results import JobResult, Released
 
 

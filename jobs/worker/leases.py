@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.db import connections
 
 from jobs import retention, schedule_services
-from jobs.models import PoolInfo
+from jobs.domain import PoolInfo
 from jobs.timeutil import truncate_ms
 from jobs.worker.context import PoolContext
 

@@ -29,7 +29,7 @@ from queue import SimpleQueue
 from django.db import connections
 
 from jobs import wakeups
-from jobs.models import Job
+from jobs.domain import Job
 from jobs.results import Completed, Failed, Released, Retried
 from jobs.stores import JobStore, get_store
 from jobs.timeutil import Clock, isoformat_z, truncate_ms, utc_now

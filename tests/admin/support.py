@@ -9,7 +9,8 @@ from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 
 from jobs import services
-from jobs.models import Attempt, JobRecord, Outcome
+from jobs.domain import Attempt, Outcome
+from jobs.models import JobRecord
 from jobs.results import Completed, Failed
 from jobs.timeutil import truncate_ms, utc_now
 from tests.results_support import record

@@ -8,7 +8,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
 from jobs import services
-from jobs.models import JobRecord, Status
+from jobs.domain import Status
+from jobs.models import JobRecord
 from jobs.timeutil import utc_now
 from tests.admin.support import DASHBOARD, JOB_LIST, follow, job_log, job_url, make_user, messages_of, text
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobs import charts
-from jobs.models import Throughput
+from jobs.domain import Throughput
 
 
 def minute(index: int) -> datetime:

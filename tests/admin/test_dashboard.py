@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from jobs.models import PoolInfo
+from jobs.domain import PoolInfo
 from jobs.timeutil import utc_now
 from tests.admin.support import DASHBOARD, JOB_LIST, text
 

@@ -3,7 +3,7 @@
 from django.test import Client
 
 from jobs import services
-from jobs.models import Status
+from jobs.domain import Status
 from tests.admin.support import DASHBOARD, JOB_LIST, job_log, job_url, make_user
 
 

@@ -13,13 +13,24 @@ A blocking ``flock`` cannot be given a timeout, and a caller must still hear "lo
 within the store timeout (a process stopped while it holds the lock must not hang every
 other writer). So a contended acquire blocks in a short-lived thread of its own while
 the caller waits at most until its deadline; a wait given up releases the lock as soon as
-that thread gets it.
+that thread gets it. While ``MAX_ABANDONED_WAITS`` given-up waits of this process still
+block (the holder is stuck), a contended acquire polls instead, so a stuck holder cannot
+pile up threads.
 """
 
 import fcntl
 import os
 import threading
 import time
+from collections import Counter
+
+#: Given-up waits per lock file that may still block in a thread of this process.
+MAX_ABANDONED_WAITS = 4
+#: How often a polling acquire tries again.
+POLL_INTERVAL_SECONDS = 0.001
+
+_abandoned_lock = threading.Lock()
+_abandoned: Counter[str] = Counter()  # lock file path -> given-up waits still blocking
 
 
 def _open(path: str) -> int:
@@ -49,10 +60,23 @@ class WriterLock:
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._held = _ContendedWait(self.path).wait(timeout)
+            with _abandoned_lock:
+                stuck = _abandoned[self.path] >= MAX_ABANDONED_WAITS
+            self._held = self._poll(timeout) if stuck else _ContendedWait(self.path).wait(timeout)
             return self._held is not None
         self._held = self._fd
         return True
+
+    def _poll(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self._fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(POLL_INTERVAL_SECONDS)
 
     def release(self) -> None:
         """Let the next writer in; a no-op when not held."""
@@ -74,6 +98,7 @@ class _ContendedWait:
     waiting for."""
 
     def __init__(self, path: str):
+        self._path = path
         self._fd = _open(path)
         self._decided = threading.Lock()
         self._granted = threading.Event()
@@ -88,7 +113,9 @@ class _ContendedWait:
             if self._granted.is_set():
                 return self._fd
             self._abandoned = True
-            return None
+            with _abandoned_lock:
+                _abandoned[self._path] += 1
+        return None
 
     def _block(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -99,3 +126,5 @@ class _ContendedWait:
         # The caller gave up: pass the lock straight on.
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
+        with _abandoned_lock:
+            _abandoned[self._path] -= 1

@@ -63,7 +63,7 @@ def fill_store(store, *, jobs: int, now, seed: int = 7, chunk_size: int = 200) -
     stay pending are inserted last (with their original creation time), so that no claim
     takes them. Deterministic for a given ``seed``.
     """
-    from jobs.models import Attempt, NewJob, Outcome, Status
+    from jobs.domain import Attempt, NewJob, Outcome, Status
     from jobs.results import Completed, Failed
 
     started = time.perf_counter()
@@ -197,7 +197,7 @@ class Command(BaseCommand):
 
         from jobs import services
         from jobs.admin import job_list as jobs_admin
-        from jobs.models import JobFilter
+        from jobs.domain import JobFilter
 
         pages = [("dashboard", "/admin/jobs/"), ("job list, first page", "/admin/jobs/jobrecord/")]
         deep = _cursor_at(depth)

@@ -37,12 +37,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from jobs import handlers, services
+from jobs.domain import Status
 from jobs.management.measures import RssSampler, StoreTimers
 from jobs.management.pickup import PickupLatency
 from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
 from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops
-from jobs.models import Status
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.worker import PoolOptions, WorkerPool
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from jobs.models import QUEUE_NAME_PATTERN
+from jobs.domain import QUEUE_NAME_PATTERN
 from jobs.results import Completed, Failed, Released, Retried
 from jobs.stores import StoreUnavailable, get_store, use_store
 from jobs.worker import PoolOptions, ProcessSupervisor, WorkerPool, run_until_signalled

@@ -8,7 +8,7 @@ from datetime import datetime
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from jobs.models import Job, Status
+from jobs.domain import Job, Status
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import job_of, object_id
 from jobs.stores.mongo.errors import serialized

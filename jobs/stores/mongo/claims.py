@@ -21,7 +21,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError, WriteConcernError
 
-from jobs.models import Job, Status
+from jobs.domain import Job, Status
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import job_of
 from jobs.stores.mongo.errors import reason, serialized

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bson import ObjectId
 
-from jobs.models import DEFAULT_QUEUE, Attempt, Job, Lease, NewJob, PoolInfo, Schedule, Status
+from jobs.domain import DEFAULT_QUEUE, Attempt, Job, Lease, NewJob, PoolInfo, Schedule, Status
 from jobs.timeutil import truncate_ms
 
 _SCHEDULE_FIELDS = ("type", "payload", "cron", "timezone", "queue", "priority", "enabled")

@@ -16,7 +16,7 @@ from datetime import datetime
 import pymongo
 from pymongo.errors import DuplicateKeyError
 
-from jobs.models import ALL_JOBS, Job, JobFilter, NewJob
+from jobs.domain import ALL_JOBS, Job, JobFilter, NewJob
 from jobs.stores.base import ListCursor, StoreUnavailable
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import job_of, new_document, object_id

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from bson import ObjectId
 from pymongo import UpdateMany, UpdateOne
 
-from jobs.models import Job, Status
+from jobs.domain import Job, Status
 from jobs.results import JobResult
 from jobs.retry import RetryStrategy
 from jobs.stores.base import Renewal

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobs.models import PoolInfo
+from jobs.domain import PoolInfo
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import pool_document, pool_of
 from jobs.stores.mongo.errors import serialized

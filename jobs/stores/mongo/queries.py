@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bson import ObjectId
 
-from jobs.models import UNIQUE_KEY_STATUSES, Job, Status
+from jobs.domain import UNIQUE_KEY_STATUSES, Job, Status
 from jobs.results import JobResult
 from jobs.stores.mongo.documents import attempt_document
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobs.models import DEFAULT_QUEUE
+from jobs.domain import DEFAULT_QUEUE
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import utc
 from jobs.stores.mongo.errors import serialized

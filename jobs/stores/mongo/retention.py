@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobs.models import NewJob, Status
+from jobs.domain import NewJob, Status
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import new_document
 from jobs.stores.mongo.errors import serialized

@@ -8,7 +8,7 @@ from datetime import datetime
 import pymongo
 from pymongo.errors import DuplicateKeyError
 
-from jobs.models import Schedule
+from jobs.domain import Schedule
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import schedule_document, schedule_of
 from jobs.stores.mongo.errors import serialized

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobs.models import Job, Outcome, Status, Throughput
+from jobs.domain import Job, Outcome, Status, Throughput
 from jobs.stores.mongo.connection import MongoConnection
 from jobs.stores.mongo.documents import job_of, utc
 from jobs.stores.mongo.errors import serialized

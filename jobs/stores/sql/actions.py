@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from jobs.models import Job, Status
+from jobs.domain import Job, Status
 from jobs.stores.sql.connection import SqlConnection
 from jobs.timeutil import truncate_ms
 

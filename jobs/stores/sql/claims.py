@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from jobs.models import Job
+from jobs.domain import Job
 from jobs.stores.sql.connection import SqlConnection
 from jobs.stores.sql.rows import job_from_row
 from jobs.stores.sql.statements import claim_sql

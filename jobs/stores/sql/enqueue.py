@@ -14,8 +14,8 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from jobs.domain import ALL_JOBS, Job, JobFilter, NewJob, Status
 from jobs.ids import new_job_id, new_job_ids
-from jobs.models import ALL_JOBS, Job, JobFilter, NewJob, Status
 from jobs.stores.base import ListCursor, StoreUnavailable
 from jobs.stores.sql.connection import SqlConnection
 from jobs.stores.sql.rows import decode_payload, encode_json, job_from_row, pending_job

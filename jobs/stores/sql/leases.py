@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from jobs.models import Job, Status
+from jobs.domain import Job, Status
 from jobs.results import JobResult
 from jobs.stores.base import Renewal
 from jobs.stores.sql.connection import SqlConnection

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobs.models import PoolInfo, WorkerPoolRecord
+from jobs.domain import PoolInfo
+from jobs.models import WorkerPoolRecord
 from jobs.stores.sql.connection import SqlConnection
 from jobs.timeutil import truncate_ms
 

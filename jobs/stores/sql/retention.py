@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from jobs.models import FINISHED_STATUSES
+from jobs.domain import FINISHED_STATUSES
 from jobs.stores.sql.connection import SqlConnection
 from jobs.stores.sql.statements import TABLE
 from jobs.timeutil import truncate_ms

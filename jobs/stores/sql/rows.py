@@ -11,8 +11,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from jobs.domain import Attempt, Job, Lease, Status
 from jobs.frozen_build import FrozenBuilder
-from jobs.models import Attempt, Job, Lease, Status
 from jobs.timeutil import truncate_ms
 
 

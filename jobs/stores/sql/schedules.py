@@ -9,7 +9,8 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from jobs.models import Schedule, ScheduleRecord
+from jobs.domain import Schedule
+from jobs.models import ScheduleRecord
 from jobs.stores.sql.connection import SqlConnection
 from jobs.timeutil import truncate_ms
 

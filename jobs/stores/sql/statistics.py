@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from django.db.models import Count
 
-from jobs.models import Job, Outcome, Status, Throughput
+from jobs.domain import Job, Outcome, Status, Throughput
 from jobs.stores.sql.connection import SqlConnection
 from jobs.stores.sql.rows import job_from_row, parse_datetime
 from jobs.stores.sql.statements import SELECT_COLUMNS, TABLE
