@@ -4,7 +4,8 @@ Enqueues no-op jobs, runs them on a worker pool of this process, and prints the 
 rate, the processing rate, the pickup latency of a job enqueued in this process (woken
 through ``jobs.wakeups``) and of one inserted as another process would (found by
 polling), and the round trips per job of each phase (enqueue, claim, record, upkeep) as
-the database driver sent them (``jobs.management.roundtrips`` says what one counts).
+the database driver sent them (``jobs.management.roundtrips`` says what one counts),
+counted on a second pass of the same workload so that counting is never timed.
 
 ``--tmpfs`` puts the SQLite file in /dev/shm, where fsync costs nothing, so the enqueue
 time left is the Python (and SQLite) cost per job; every run also prints the CPU time per
@@ -56,8 +57,8 @@ MONGOMOCK_UNMEASURED = "not measured: mongomock is no driver and fires no Comman
 
 @dataclass
 class RoundTrips:
-    """How this run counts round trips: a counter and the hook that feeds it (installed
-    while the benchmark runs), or why they cannot be counted on this store."""
+    """How this run counts round trips: a counter and the hook that feeds it (active only
+    during the counted pass, after the timed one), or why they cannot be counted here."""
 
     counter: RoundTripCounter | None
     hook: AbstractContextManager = field(default_factory=nullcontext)
