@@ -132,3 +132,16 @@ def test_benchqueue_on_postgresql_runs_in_a_throwaway_database_and_drops_it():
     assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", out.getvalue())
     with psycopg.connect(url, autocommit=True) as server:
         assert server.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall() == []
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+    reason="needs a PostgreSQL server: DATABASE_URL=postgres://… (make test-postgres)",
+)
+def test_benchqueue_takes_django_options_in_the_database_url_query():
+    # server_side_binding is Django's own option; psycopg would refuse it in a conninfo.
+    url = os.environ["DATABASE_URL"].split("?")[0] + "?server_side_binding=true&prepare_threshold=5"
+    out = io.StringIO()
+    call_command("benchqueue", f"--database-url={url}", "--jobs=30", "--probes=0", stdout=out)
+
+    assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", out.getvalue())

@@ -70,17 +70,32 @@ def in_scratch_database() -> bool:
     return os.environ.get(SCRATCH_DATABASE_ENV) == str(settings.DATABASES["default"]["NAME"])
 
 
+#: OPTIONS Django's PostgreSQL backend reads itself and does not pass to psycopg.
+DJANGO_ONLY_OPTIONS = frozenset({"server_side_binding", "pool", "assume_role", "isolation_level"})
+
+
 @contextlib.contextmanager
 def throwaway_server_database(url: str) -> Iterator[str]:
     """Create a new, empty database on the PostgreSQL server of ``url`` (whose user needs
     CREATEDB), yield its URL, and drop it afterwards, connections and all."""
-    if dj_database_url.parse(url)["ENGINE"] != "django.db.backends.postgresql":
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
         raise CommandError("--database-url must be a PostgreSQL URL (postgres://user:password@host:port/database)")
     import psycopg  # a runtime requirement, imported here so SQLite-only commands never load it
 
     name = f"jobqueue_bench_{uuid.uuid4().hex[:8]}"
+    # The URL's query parameters are Django's OPTIONS; psycopg takes all but Django's own.
+    options = {key: value for key, value in config.get("OPTIONS", {}).items() if key not in DJANGO_ONLY_OPTIONS}
     try:
-        server = psycopg.connect(url, autocommit=True)
+        server = psycopg.connect(
+            dbname=config["NAME"],
+            user=config["USER"] or None,
+            password=config["PASSWORD"] or None,
+            host=config["HOST"] or None,
+            port=config["PORT"] or None,
+            autocommit=True,
+            **options,
+        )
     except psycopg.Error as error:
         raise CommandError(f"cannot connect to the PostgreSQL server of --database-url: {error}") from error
     with server:
