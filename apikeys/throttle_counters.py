@@ -13,6 +13,7 @@ Two backends, chosen by ``JOBQUEUE_THROTTLE_SQLITE``:
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -31,6 +32,12 @@ _COUNT = (
     " ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count"
 )
 _connections = threading.local()
+# One thread of this process at a time opens a counters file for the first time: two
+# connections switching a new file to WAL at once can deadlock on the lock upgrade, and
+# SQLite then fails one of them at once ("database is locked") instead of waiting.
+_first_open = threading.Lock()
+#: How often opening waits for another process that is switching the file to WAL.
+_WAL_RETRY_SECONDS = 0.01
 
 
 def count_request(key: str, window_start: int) -> int:
@@ -51,12 +58,30 @@ def _side_file(path: str) -> sqlite3.Connection:
     connection = open_files.get(path)
     if connection is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=settings.JOBQUEUE_STORE_TIMEOUT, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=OFF")
-        connection.execute(_SCHEMA)
+        with _first_open:
+            connection = sqlite3.connect(path, timeout=settings.JOBQUEUE_STORE_TIMEOUT, isolation_level=None)
+            _switch_to_wal(connection)
+            connection.execute("PRAGMA synchronous=OFF")
+            connection.execute(_SCHEMA)
         open_files[path] = connection
     return connection
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (kept in the file: later opens find it done), waiting at
+    most the store timeout for another process doing the same (the same upgrade deadlock
+    as between threads, across processes)."""
+    deadline = time.monotonic() + settings.JOBQUEUE_STORE_TIMEOUT
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return  # the other process switched it
+        time.sleep(_WAL_RETRY_SECONDS)
 
 
 def _count_in_side_file(path: str, key: str, window_start: int) -> int:

@@ -99,3 +99,35 @@ def stored_windows(settings) -> int:
         connection = throttle_counters._side_file(settings.JOBQUEUE_THROTTLE_SQLITE)
         return connection.execute("SELECT count(*) FROM throttle_window").fetchone()[0]
     return ThrottleWindow.objects.count()
+
+
+def count_from_threads_at_once(threads: int) -> tuple[list[int], list[Exception]]:
+    """Each of ``threads`` threads counts one request of the same key at the same moment."""
+    start = threading.Barrier(threads, timeout=10)
+    counts, errors = [], []
+
+    def count():
+        start.wait()
+        try:
+            counts.append(throttle_counters.count_request("k", 1_800_000_000))
+        except Exception as error:  # the failure the test below is about
+            errors.append(error)
+
+    workers = [threading.Thread(target=count) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    return counts, errors
+
+
+def test_a_fresh_counters_file_opened_by_many_threads_at_once_counts_every_request(settings, tmp_path):
+    # Two connections switching a new file to WAL at once could deadlock, and SQLite then
+    # failed one at once with "database is locked": a 500 on a fresh server's first requests.
+    for round_number in range(40):
+        settings.JOBQUEUE_THROTTLE_SQLITE = str(tmp_path / f"throttle-{round_number}.sqlite3")
+
+        counts, errors = count_from_threads_at_once(12)
+
+        assert errors == []
+        assert sorted(counts) == list(range(1, 13))
