@@ -135,7 +135,8 @@ JOBQUEUE_STORE_TIMEOUT = envfloat("JOBQUEUE_STORE_TIMEOUT", 5.0, minimum=0.1, ma
 
 # SQLite: WAL with synchronous=FULL so an acknowledged write survives a power cut; a busy
 # timeout and BEGIN IMMEDIATE so concurrent processes wait for the lock (at most
-# JOBQUEUE_STORE_TIMEOUT) instead of failing at once with "database is locked".
+# JOBQUEUE_STORE_TIMEOUT) instead of failing at once with "database is locked", and
+# SQLITE_ENGINE's writer queue so they wait their turn instead of polling for it.
 SQLITE_ENGINE = "jobqueue.db.sqlite3"
 _SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",

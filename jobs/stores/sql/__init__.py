@@ -7,7 +7,8 @@ which the ORM cannot express. Everything else goes through the ORM.
 
 Durability and concurrency come from the connection settings (``jobqueue.settings``):
 WAL with ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` transactions with a busy timeout,
-so several processes share the file safely. On PostgreSQL the claim picks its rows
+queued for the writer lock of ``jobqueue.db.sqlite3``, so several processes share the
+file safely and take turns writing it. On PostgreSQL the claim picks its rows
 with ``FOR UPDATE SKIP LOCKED``. Supported: SQLite ≥ 3.35 and PostgreSQL (both have
 ``UPDATE … RETURNING``); other databases are refused at start.
 

@@ -3,7 +3,8 @@ adapting values for the driver, transactions, and a locked database as an outage
 
 Durability and concurrency come from the connection settings (``jobqueue.settings``):
 WAL with ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` transactions with a busy timeout,
-so several processes share the file safely. Supported: SQLite ≥ 3.35 and PostgreSQL
+queued for the writer lock of ``jobqueue.db.sqlite3``, so several processes share the
+file safely and take turns writing it. Supported: SQLite ≥ 3.35 and PostgreSQL
 (both have ``UPDATE … RETURNING``); other databases are refused at start.
 
 ``SqlConnection`` is the base of every part of ``SqlJobStore`` (``store.py``).
