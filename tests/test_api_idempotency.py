@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
@@ -73,7 +74,10 @@ def test_concurrent_posts_with_one_key_create_one_job(store):
 
     def send():
         start.wait()
-        responses.append(post(APIClient(), {"type": "noop", "payload": {"x": 1}}, "race"))
+        try:
+            responses.append(post(APIClient(), {"type": "noop", "payload": {"x": 1}}, "race"))
+        finally:
+            connections.close_all()  # this thread's, kept open by CONN_MAX_AGE otherwise
 
     threads = [threading.Thread(target=send) for _ in range(count)]
     for thread in threads:

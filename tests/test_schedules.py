@@ -5,6 +5,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connections
 
 from jobs import schedule_services, services
 from jobs.errors import JobValidationError, ScheduleExists
@@ -86,7 +87,10 @@ def test_two_pools_ticking_at_once_enqueue_one_job_per_tick(store, clock):
 
         def tick_pool(pool, start=start, counts=counts):
             start.wait(timeout=30)
-            counts.append(pool.tick_schedules())
+            try:
+                counts.append(pool.tick_schedules())
+            finally:
+                connections.close_all()  # this thread's, kept open by CONN_MAX_AGE otherwise
 
         threads = [threading.Thread(target=tick_pool, args=(pool,)) for pool in pools]
         for thread in threads:

@@ -4,6 +4,7 @@
 import threading
 
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from apikeys import throttle_counters
@@ -72,7 +73,10 @@ def test_concurrent_requests_are_all_counted(throttled, store):
 
     def send():
         start.wait()
-        codes.append(APIClient().post("/jobs", {"type": "noop"}, format="json").status_code)
+        try:
+            codes.append(APIClient().post("/jobs", {"type": "noop"}, format="json").status_code)
+        finally:
+            connections.close_all()  # this thread's, kept open by CONN_MAX_AGE otherwise
 
     threads = [threading.Thread(target=send) for _ in range(count)]
     for thread in threads:
