@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from jobs.domain import Job
+from jobs.domain import Job, Lease
 from jobs.stores.sql.connection import SqlConnection
 from jobs.stores.sql.rows import job_from_row
 from jobs.stores.sql.statements import claim_sql
@@ -43,6 +43,8 @@ class Claims(SqlConnection):
         vendor = self._connection.vendor
         sql = claim_sql(vendor, queue is not None, len(excluded))
         rows = self._execute(sql, (*pick, *lease) if vendor == "postgresql" else (*lease, *pick))
-        jobs = [job_from_row(row) for row in rows]
+        # Every job taken holds this one lease: no need to parse it from each row.
+        held = Lease(owner=owner, token=token, expires_at=expires_at, started_at=now)
+        jobs = [job_from_row(row, held) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs

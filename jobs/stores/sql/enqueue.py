@@ -18,7 +18,7 @@ from jobs.domain import ALL_JOBS, Job, JobFilter, NewJob, Status
 from jobs.ids import new_job_id, new_job_ids
 from jobs.stores.base import ListCursor, StoreUnavailable
 from jobs.stores.sql.connection import SqlConnection
-from jobs.stores.sql.rows import decode_payload, encode_json, job_from_row, pending_job
+from jobs.stores.sql.rows import build_job, decode_payload, encode_json, job_from_row
 from jobs.stores.sql.statements import COLUMNS, INSERT, LIVE_WITH_KEY, SELECT_COLUMNS, TABLE
 from jobs.timeutil import truncate_ms
 
@@ -59,7 +59,7 @@ class EnqueueAndRead(SqlConnection):
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime, stored_payload: dict) -> Job:
         """The job as inserted; ``stored_payload``: the payload decoded from the text stored (a
         copy, not the caller's dict, which they may change afterwards)."""
-        return pending_job(
+        return build_job(
             id=job_id,
             type=new_job.type,
             payload=stored_payload,

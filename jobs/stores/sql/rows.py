@@ -17,19 +17,29 @@ from jobs.timeutil import truncate_ms
 
 
 def parse_datetime(value) -> datetime | None:
-    """A column value as an aware UTC datetime (SQLite hands back text)."""
+    """A column value as an aware UTC datetime (SQLite hands back text, or a naive UTC
+    datetime where Django's converter already parsed it)."""
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-        if value.tzinfo is None and not value.microsecond % 1000:
-            return value.replace(tzinfo=UTC)  # SQLite's naive UTC text, already whole milliseconds
+    if value.tzinfo is None and not value.microsecond % 1000:
+        return value.replace(tzinfo=UTC)  # SQLite's naive UTC, already whole milliseconds
     return truncate_ms(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
 def parse_json(value):
     """A JSON column's value (text on SQLite, already decoded on PostgreSQL)."""
+    if value is None:
+        return None
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _parse_attempts(value) -> tuple[Attempt, ...]:
+    """The ``attempts`` column: a JSON array (``[]`` for every job not yet run)."""
+    if value is None or value == "[]":
+        return ()
+    return tuple(Attempt.from_dict(item, parse_datetime) for item in parse_json(value))
 
 
 def attempt_to_json(attempt: Attempt) -> dict:
@@ -43,8 +53,12 @@ def attempt_to_json(attempt: Attempt) -> dict:
     }
 
 
-def job_from_row(row: Sequence) -> Job:
-    """The job a row of ``statements.COLUMNS`` (in that order) holds."""
+def job_from_row(row: Sequence, lease: Lease | None = None) -> Job:
+    """The job a row of ``statements.COLUMNS`` (in that order) holds.
+
+    ``lease``: the lease the statement that returned the row gave the job (a claim gives
+    one lease to every job it takes), used instead of parsing the row's lease columns.
+    """
     (
         job_id,
         job_type,
@@ -73,19 +87,18 @@ def job_from_row(row: Sequence) -> Job:
         unique_key,
         schedule,
     ) = row
-    lease = None
-    if lease_token is not None:
+    if lease is None and lease_token is not None:
         lease = Lease(
             owner=lease_owner,
             token=lease_token,
             expires_at=parse_datetime(lease_expires_at),
             started_at=parse_datetime(lease_started_at),
         )
-    return Job(
+    return build_job(
         id=job_id,
         type=job_type,
-        payload=parse_json(payload),
-        status=Status(status),
+        payload=decode_payload(payload) if isinstance(payload, str) else parse_json(payload),
+        status=_STATUS_BY_VALUE[status],
         retry_count=retry_count,
         max_retries=max_retries,
         priority=priority,
@@ -95,7 +108,7 @@ def job_from_row(row: Sequence) -> Job:
         finished_at=parse_datetime(finished_at),
         last_error=last_error,
         lease=lease,
-        attempts=tuple(Attempt.from_dict(item, parse_datetime) for item in parse_json(attempts) or ()),
+        attempts=_parse_attempts(attempts),
         attempt_count=attempt_count,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
@@ -108,6 +121,8 @@ def job_from_row(row: Sequence) -> Job:
     )
 
 
+_STATUS_BY_VALUE = {status.value: status for status in Status}
+
 # One encoder for every call: json.dumps builds a new one per call when given options.
 encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -117,5 +132,5 @@ def decode_payload(text: str) -> dict:
     return {} if text == "{}" else json.loads(text)
 
 
-#: ``Job(**values)`` for the job an insert returns, built quicker (``jobs.frozen_build``).
-pending_job = FrozenBuilder(Job)
+#: ``Job(**values)``, built quicker (``jobs.frozen_build``): for each job a row or an insert gives.
+build_job = FrozenBuilder(Job)
