@@ -272,7 +272,9 @@ def _error_response(code: int, message: str, *, details=None, headers=None, extr
 
 def _idempotency_key(request) -> str | None:
     """The ``Idempotency-Key`` header, or ``None``; 400 when it is empty or too long."""
-    key = request.headers.get("Idempotency-Key")
+    # META, not ``request.headers``: that mapping of every header is built on first use,
+    # for this one read on each ``POST /jobs``.
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")
     if key is None:
         return None
     if not 0 < len(key) <= idempotency.MAX_CLIENT_KEY_LENGTH:
