@@ -43,7 +43,6 @@ def test_threads_rendering_at_once_each_get_their_own_job(store):
     assert [rendered[index]["id"] for index in range(len(jobs))] == [job.id for job in jobs]
 
 
-
 def test_the_job_json_is_what_drfs_own_rendering_gives(store):
     """The shared serializer's quick rendering matches DRF's general one field for field,
     for a fresh job and for one with every optional part set."""
