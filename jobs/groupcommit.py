@@ -39,7 +39,7 @@ class _Waiter:
     locks; making and resolving one per request was a thirtieth of the web server's CPU.
     """
 
-    __slots__ = ("_committed", "_job", "_error")
+    __slots__ = ("_committed", "_error", "_job")
 
     def __init__(self):
         self._committed = threading.Lock()
