@@ -30,42 +30,6 @@ MAX_URL_BYTES = 8190
 MAX_HEADER_BYTES = 8190 * 100
 
 
-class CoalescingTransport:
-    """A connection's transport whose writes made in one turn of the event loop leave
-    together at its end, in one send.
-
-    uvicorn writes a response's head as soon as the app starts the response and its
-    body when the app sends it; the bridge sends both in the same turn, so they leave as
-    one segment instead of two sends (the second was a fifteenth of the event loop's
-    CPU). Closing sends what is pending first; everything else is the transport's own.
-    """
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        if not self._pending:
-            self._loop.call_soon(self._flush)
-        self._pending.append(data)
-
-    def close(self) -> None:
-        self._flush()
-        self._transport.close()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        data = b"".join(self._pending)
-        self._pending.clear()
-        if not self._transport.is_closing():  # else the client is gone: nobody to answer
-            self._transport.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._transport, name)
-
-
 class _RequestTooLarge(Exception):
     """Raised inside a parser callback: httptools reports it as a parser error."""
 
@@ -82,7 +46,7 @@ class TimedHttpProtocol(HttpToolsProtocol):
     _header_bytes = 0
 
     def connection_made(self, transport) -> None:
-        super().connection_made(CoalescingTransport(transport, self.loop))
+        super().connection_made(transport)
         self._arm_read_timer()
 
     def on_message_begin(self) -> None:
