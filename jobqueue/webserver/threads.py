@@ -11,37 +11,24 @@ _STOP = None
 
 
 class CallThreads:
-    """``CallThreads(count, name_prefix)``: up to ``count`` threads running the calls
-    given to ``submit`` in order of arrival.
+    """``CallThreads(count, name_prefix)``: ``count`` threads running the calls given to
+    ``submit`` in order of arrival, ``count`` at a time.
 
     What ``ThreadPoolExecutor`` does minus its futures: the bridge's calls hand their
     answers to the event loop themselves, and making, running and resolving a future
     nobody waited on (a condition variable and its locks) was a twentieth of the web
-    server's CPU per ``POST /jobs``. As in the executor, a thread is started only when
-    none is idle, so a light load keeps to a few warm threads. A call that raises is
-    logged and the thread goes on.
+    server's CPU per ``POST /jobs``. A call that raises is logged and the thread goes on.
     """
 
     def __init__(self, count: int, *, name_prefix: str):
-        self._count = count
-        self._name_prefix = name_prefix
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-        self._idle = 0
+        self._threads = [threading.Thread(target=self._run, name=f"{name_prefix}_{index}") for index in range(count)]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, function, *args) -> None:
         """Run ``function(*args)`` on the first free thread."""
         self._calls.put((function, args))
-        with self._lock:
-            if self._idle:
-                self._idle -= 1  # that thread takes this call
-                return
-            if len(self._threads) >= self._count:
-                return
-            thread = threading.Thread(target=self._run, name=f"{self._name_prefix}_{len(self._threads)}")
-            self._threads.append(thread)
-        thread.start()
 
     def shutdown(self) -> None:
         """Drop the calls not started; each thread stops after the call it is running
@@ -51,10 +38,7 @@ class CallThreads:
                 self._calls.get_nowait()
         except queue.Empty:
             pass
-        with self._lock:
-            self._count = 0  # no thread starts after this
-            threads = list(self._threads)
-        for _ in threads:
+        for _ in self._threads:
             self._calls.put(_STOP)
 
     def _run(self) -> None:
@@ -65,5 +49,3 @@ class CallThreads:
             except BaseException:
                 logger.exception("a web server thread's call failed")
             del call, function, args  # no reference to the last request kept while idle
-            with self._lock:
-                self._idle += 1
