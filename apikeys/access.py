@@ -23,7 +23,7 @@ class ApiAccess:
         Without an ``Authorization`` header or a session cookie every authentication
         class answers "nobody" and none can fail, so the answer is left to DRF's lazy
         path (the first read of ``request.user``): an open API's ``POST /jobs`` never
-        asks, and authenticating it anyway was a fortieth of the web server's CPU.
+        asks, and authenticating it anyway was a twelfth of its CPU.
         """
         if "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES:
             super().perform_authentication(request)

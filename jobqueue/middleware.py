@@ -53,7 +53,7 @@ class LazyMessageMiddleware(MessageMiddleware):
     something reads or adds a message.
 
     The default storage (a cookie storage and a session storage) was built for every API
-    request, which never uses messages: a fortieth of the web server's CPU per
+    request, which never uses messages: a fiftieth of the web server's CPU per
     ``POST /jobs``. A storage nobody touched has nothing to save, so skipping its
     ``update`` leaves the response exactly as Django's middleware would.
     """

@@ -36,7 +36,7 @@ class _Waiter:
     over the stored job or the commit's error.
 
     A ``concurrent.futures.Future`` does the same with a condition variable and its
-    locks; making and resolving one per request was a thirtieth of the web server's CPU.
+    locks; making and resolving one per request was a fiftieth of the web server's CPU.
     """
 
     __slots__ = ("_committed", "_error", "_job")

@@ -187,8 +187,8 @@ def job_location(job_id: str) -> str:
     """``reverse("job-detail", kwargs={"job_id": job_id})``, the ``Location`` of a new job.
 
     Reversed once per script prefix and URLconf, then filled in, quoted as ``reverse``
-    quotes a path segment: a full ``reverse`` per ``POST /jobs`` was a twentieth of the
-    web server's CPU.
+    quotes a path segment: a full ``reverse`` per ``POST /jobs`` was a thirtieth of its
+    CPU.
     """
     before, after = _job_location_template(get_script_prefix(), get_urlconf())
     return before + quote(job_id, safe=RFC3986_SUBDELIMS + "~:@") + after
