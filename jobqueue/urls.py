@@ -6,14 +6,17 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+# The API first: ``POST /jobs`` is the hottest path, and Django tries these in order (with the
+# API last, its failed matches against the others were a twentieth of a POST /jobs' CPU).
+# No two of these groups match the same path, so the order changes no answer.
 urlpatterns = [
+    path("", include("jobs.urls")),
+    path("", include("jobs.ops_urls")),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/schema/", SpectacularAPIView.as_view()),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema")),
-    path("", include("jobs.ops_urls")),
-    path("", include("jobs.urls")),
     path("", RedirectView.as_view(url="/admin/jobs/", permanent=False)),
 ]
 

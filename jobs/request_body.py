@@ -3,9 +3,16 @@
 Shared by the job and schedule views, so a bad body gets the same answer everywhere.
 """
 
+import json
+
 from django.conf import settings
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.utils.json import strict_constant
+
+# Built once: DRF's ``json.load(..., parse_constant=...)`` builds a decoder per request.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=strict_constant)
+_DECODER = json.JSONDecoder()
 
 
 class PayloadTooLargeError(exceptions.APIException):
@@ -18,8 +25,14 @@ class JobJSONParser(JSONParser):
     """``JSONParser`` that also turns absurdly deep nesting into a 400, not a 500."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        """``JSONParser.parse`` with a decoder built once; the same data and errors."""
         try:
-            return super().parse(stream, media_type, parser_context)
+            text = stream.read().decode(get_encoding(parser_context or {}))
+            if text.startswith("\ufeff"):  # what json.load refuses before decoding
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+            return (_STRICT_DECODER if self.strict else _DECODER).decode(text)
+        except ValueError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply") from None
 

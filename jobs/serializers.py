@@ -122,6 +122,34 @@ class SharedFieldsSerializer(serializers.Serializer):
             cls._shared_fields = shared  # a race builds two equal sets; either will do
         return shared
 
+    def to_representation(self, instance):
+        """DRF's ``Serializer.to_representation`` for an instance whose fields' sources
+        are plain attributes (not mapping keys, methods or related objects): each value
+        read with ``getattr`` along the field's ``source_attrs``, ``None`` as null, any
+        other value through the field's ``to_representation``.
+
+        DRF's general lookup (mapping or attribute, callables, defaults, skipped fields)
+        was a fortieth of the CPU of a ``POST /jobs``.
+        """
+        ret = {}
+        for name, source_attrs, represent in self._representation_plan():
+            value = instance
+            for attr in source_attrs:
+                value = getattr(value, attr)
+            ret[name] = None if value is None else represent(value)
+        return ret
+
+    def _representation_plan(self) -> tuple:
+        cls = type(self)
+        plan = cls.__dict__.get("_shared_plan")
+        if plan is None:
+            plan = tuple(
+                (field.field_name, tuple(field.source_attrs), field.to_representation)
+                for field in self._readable_fields
+            )
+            cls._shared_plan = plan
+        return plan
+
 
 class JobOutputSerializer(SharedFieldsSerializer):
     """The job JSON of the API, from a ``jobs.domain.Job``."""

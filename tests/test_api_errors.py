@@ -51,13 +51,25 @@ def post_raw(api, body: str | bytes, content_type="application/json"):
         ("{'type': 'email'}", ["Malformed JSON"]),
         ('{"type": "noop", "payload": {"n": NaN}}', ["Malformed JSON"]),
         (b'{"type": "\xff"}', ["Malformed JSON"]),
+        ('\ufeff{"type": "noop"}'.encode(), ["Malformed JSON", "BOM"]),
         ("[" * 100_000, ["Malformed JSON"]),
         ('[{"type": "email"}]', ["JSON object", "array"]),
         ('"email"', ["JSON object", "string"]),
         ("42", ["JSON object", "number"]),
         ("null", ["JSON object", "null"]),
     ],
-    ids=["truncated", "single-quotes", "nan", "not-utf8", "deeply-nested", "array", "string", "number", "null"],
+    ids=[
+        "truncated",
+        "single-quotes",
+        "nan",
+        "not-utf8",
+        "byte-order-mark",
+        "deeply-nested",
+        "array",
+        "string",
+        "number",
+        "null",
+    ],
 )
 def test_malformed_json_or_a_body_that_is_not_an_object_is_400(api, existing_job, body, mentions):
     assert_error(post_raw(api, body), 400, mentions=mentions)

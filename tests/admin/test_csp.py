@@ -42,3 +42,13 @@ def test_the_json_api_is_excluded_from_the_policy_and_the_admin_is_not(store):
     assert "Content-Security-Policy" not in client.get("/stats")
     assert "Content-Security-Policy" not in client.post("/jobs", {"type": "noop"}, content_type="application/json")
     assert "Content-Security-Policy" in client.get("/admin/login/")
+
+
+def test_a_changed_exclusion_takes_effect_at_once(store, settings):
+    client = Client()
+    assert "Content-Security-Policy" not in client.get("/stats")
+
+    settings.CONTENT_SECURITY_POLICY = {**settings.CONTENT_SECURITY_POLICY, "EXCLUDE_URL_PREFIXES": ["/jobs"]}
+
+    assert "Content-Security-Policy" in client.get("/stats")
+    assert "Content-Security-Policy" not in client.get("/jobs")
