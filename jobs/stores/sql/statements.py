@@ -46,6 +46,16 @@ COLUMNS = (
     "schedule",
 )
 SELECT_COLUMNS = ", ".join(COLUMNS)
+# PostgreSQL hands timestamptz values through Django's loader, written in Python (a tenth
+# of a claim's Python for its 8 rows of 6 datetimes); read as naive UTC timestamps they
+# go through psycopg's C loader, and ``rows.parse_datetime`` makes them aware again.
+_DATETIME_COLUMNS = frozenset(
+    column for column in COLUMNS if JobRecord._meta.get_field(column).get_internal_type() == "DateTimeField"
+)
+_PG_RETURNED_COLUMNS = ", ".join(
+    f"{TABLE}.{column} AT TIME ZONE 'UTC' AS {column}" if column in _DATETIME_COLUMNS else f"{TABLE}.{column}"
+    for column in COLUMNS
+)
 INSERT = (
     f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
     "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
@@ -152,7 +162,7 @@ def claim_sql(vendor: str, one_queue: bool, excluded: int) -> str:
         return (
             f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {pick} FOR UPDATE SKIP LOCKED) "
             f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
-            "RETURNING " + ", ".join(f"{TABLE}.{column}" for column in COLUMNS)
+            f"RETURNING {_PG_RETURNED_COLUMNS}"
         )
     # SQLite runs the whole statement under its write lock, so no job is handed out twice.
     # The unary + keeps the status check but stops SQLite choosing the status index for the
