@@ -98,7 +98,7 @@ def test_a_claim_among_many_finished_jobs_walks_the_partial_index_of_pending_job
     analyze()
     plans = []
 
-    def explain(sql, params=()):
+    def explain(sql, params=(), **options):
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN {'QUERY PLAN ' if connection.vendor == 'sqlite' else ''}{sql}", params)
             plans.append(" ".join(str(row) for row in cursor.fetchall()))

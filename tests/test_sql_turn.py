@@ -91,3 +91,48 @@ def test_a_turn_whose_statement_failed_does_not_commit_even_if_the_error_was_cau
 
     assert sql_store.get(running.id).status == Status.PROCESSING
     assert sql_store.claim(owner="w", limit=5, now=clock(), lease_seconds=LEASE) != []
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+only_on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+
+
+@only_on_postgresql
+def test_a_turn_prepares_its_claim_and_record_and_stays_within_the_limit(sql_store, clock, one_running_two_pending):
+    running = one_running_two_pending
+    sql_store.insert_many([new() for _ in range(5)], now=clock())
+
+    with sql_store.one_transaction():
+        [applied] = sql_store.record_results([completed(running, clock)], now=clock())
+        claimed = sql_store.claim(owner="w", limit=3, now=clock(), lease_seconds=LEASE)
+    again = sql_store.claim(owner="w", limit=3, now=clock(), lease_seconds=LEASE)
+
+    assert applied and len(claimed) == 3 and len(again) == 3
+    statements = prepared_statements()
+    assert any(text.startswith("WITH pick") for text in statements)
+    assert any(text.startswith("UPDATE") and "FROM (VALUES" in text for text in statements)
+    assert not any("INSERT" in text for text in statements)  # Django's own statements stay unprepared
+
+
+@only_on_postgresql
+def test_nothing_is_prepared_when_the_database_options_turn_prepared_statements_off(transactional_db, clock):
+    from jobs.stores.sql import SqlJobStore
+
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    options["prepare_threshold"] = None
+    connection.close()
+    try:
+        store = SqlJobStore()
+        store.insert(new(), now=clock())
+        assert len(store.claim(owner="w", limit=1, now=clock(), lease_seconds=LEASE)) == 1
+        assert prepared_statements() == []
+    finally:
+        del options["prepare_threshold"]
+        connection.close()

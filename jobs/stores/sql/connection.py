@@ -23,6 +23,7 @@ from django.db import DatabaseError, OperationalError, connections, transaction
 from jobs.models import JobRecord
 from jobs.stores.base import JobStore, StoreUnavailable
 from jobs.stores.sql.pipeline import ReturnedLater, in_pipelined_transaction, pipelined_transaction, wait_for_results
+from jobs.stores.sql.prepared import prepared_cursor, prepares_statements
 from jobs.stores.sql.rows import encode_json
 from jobs.stores.sql.statements import TABLE
 
@@ -77,12 +78,13 @@ class SqlConnection(JobStore):
     def _connection(self):
         return connections[self.using]
 
-    def _execute(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        """Run one statement (one round trip); its rows, if it returns any."""
+    def _execute(self, sql: str, params: Sequence = (), *, prepared: bool = False) -> list[tuple]:
+        """Run one statement (one round trip); its rows, if it returns any. ``prepared``:
+        a hot-path text, prepared on PostgreSQL (``prepared.py``)."""
         connection = self._connection
         if connection.vendor == "sqlite" and not connection.queries_logged:
             return _execute_on_sqlite(connection, sql, params)
-        with connection.cursor() as cursor:
+        with self._cursor(prepared) as cursor:
             cursor.execute(sql, params)
             if in_pipelined_transaction(connection):
                 wait_for_results(connection)
@@ -90,14 +92,20 @@ class SqlConnection(JobStore):
                 return [(cursor.rowcount,)]
             return cursor.fetchall()
 
-    def _execute_later(self, sql: str, params: Sequence, convert) -> Sequence:
+    def _cursor(self, prepared: bool):
+        connection = self._connection
+        if prepared and connection.vendor == "postgresql" and self._prepares_statements:
+            return prepared_cursor(connection)
+        return connection.cursor()
+
+    def _execute_later(self, sql: str, params: Sequence, convert, *, prepared: bool = False) -> Sequence:
         """Run one statement that returns rows; ``convert(rows)``. Inside a pipelined
         transaction (PostgreSQL's ``one_transaction``) the statement is only queued and its
         rows are fetched when first used, usually brought by the next statement's round trip."""
         connection = self._connection
         if not in_pipelined_transaction(connection):
-            return convert(self._execute(sql, params))
-        cursor = connection.cursor()
+            return convert(self._execute(sql, params, prepared=prepared))
+        cursor = self._cursor(prepared)
         cursor.execute(sql, params)
         return ReturnedLater(cursor, convert)
 
@@ -117,6 +125,10 @@ class SqlConnection(JobStore):
             # Python); isoformat then cutting "+00:00" is a third quicker than replace+str.
             return value.isoformat(" ")[:-6]
         return self._connection.ops.adapt_datetimefield_value(value)
+
+    @functools.cached_property
+    def _prepares_statements(self) -> bool:
+        return prepares_statements(self._connection)
 
     @functools.cached_property
     def _naive_utc_text(self) -> bool:

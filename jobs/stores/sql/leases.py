@@ -102,7 +102,7 @@ class HeldJobs(SqlConnection):
             sql = record_sql(vendor, columns, counts_retry, expired_before is not None, len(batch))
             params = [self._dt(now), *(value for _, values in batch for value in values), *expired]
             job_ids = [values[-2] for _, values in batch]
-            return self._execute_later(sql, params, lambda rows: _applied(job_ids, rows))
+            return self._execute_later(sql, params, lambda rows: _applied(job_ids, rows), prepared=True)
         together = (
             contextlib.nullcontext()
             if self.in_own_transaction()

@@ -139,22 +139,23 @@ _CLAIM_SET = (
     "SET status = 'processing', lease_owner = %s, lease_token = %s, lease_expires_at = %s, "
     "lease_started_at = %s, updated_at = %s"
 )
-_CLAIM_ORDER = "ORDER BY priority DESC, run_at, id LIMIT %s"
+_CLAIM_ORDER = "ORDER BY priority DESC, run_at, id LIMIT"
 
 
 @functools.cache
-def claim_sql(vendor: str, one_queue: bool, excluded: int) -> str:
+def claim_sql(vendor: str, one_queue: bool, excluded: int, *, limit: int | None = None) -> str:
     """The claim statement: from one queue (served by ``job_queue_claim_idx``) or from
     every queue but ``excluded`` paused ones (``job_claim_idx``; the few paused names
-    are filtered while walking it). Parameters: the lease, then ``now``, the queue or
-    the excluded names, and the limit."""
+    are filtered while walking it). Parameters on SQLite: the lease, then ``now``, the
+    queue or the excluded names, and the limit; on PostgreSQL the limit is in the text
+    (``limit``, an int) and the lease comes last."""
     where = "WHERE status = 'pending' AND run_at <= %s"
     if one_queue:
         where += " AND queue = %s"
     elif excluded:
         where += f" AND queue NOT IN ({', '.join(['%s'] * excluded)})"
-    pick = f"{where} {_CLAIM_ORDER}"
     if vendor == "postgresql":
+        pick = f"{where} {_CLAIM_ORDER} {int(limit)}"
         # PostgreSQL skips rows another claimer has locked. The pick is a MATERIALIZED CTE so
         # it runs exactly once: as an IN subquery, the planner may run it once per row of a
         # nested-loop semi join on a small or unanalysed table, each run locking the next
@@ -164,6 +165,7 @@ def claim_sql(vendor: str, one_queue: bool, excluded: int) -> str:
             f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
             f"RETURNING {_PG_RETURNED_COLUMNS}"
         )
+    pick = f"{where} {_CLAIM_ORDER} %s"
     # SQLite runs the whole statement under its write lock, so no job is handed out twice.
     # The unary + keeps the status check but stops SQLite choosing the status index for the
     # outer UPDATE, which would scan every pending row instead of looking each one up by id.
