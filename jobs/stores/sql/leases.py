@@ -85,7 +85,9 @@ class HeldJobs(SqlConnection):
         per shape of transition (a batch of completions is one statement), all in one
         transaction, so a batch pays for one durable commit (none of its own inside
         ``one_transaction``, whose commit it shares). A result is applied exactly when its
-        row (id, lease token, still processing) matched, which the returned ids tell."""
+        row (id, lease token, still processing) matched, which the returned ids tell.
+        Inside PostgreSQL's pipelined ``one_transaction`` the flags are a sequence read
+        on first use, when the next statement's round trip has brought them."""
         now = truncate_ms(now)
         if not results:
             return []
