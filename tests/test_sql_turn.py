@@ -78,6 +78,17 @@ def test_a_turn_that_raises_writes_nothing_and_the_next_one_works(sql_store, clo
     assert applied and len(claimed) == 2
 
 
+def test_a_turn_inside_another_joins_it_and_is_rolled_back_with_it(sql_store, clock, one_running_two_pending):
+    running = one_running_two_pending
+
+    with pytest.raises(OSError), sql_store.one_transaction():
+        with sql_store.one_transaction():
+            sql_store.record_results([completed(running, clock)], now=clock())
+        raise OSError("injected: the outer turn failed")
+
+    assert sql_store.get(running.id).status == Status.PROCESSING
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a failed statement aborts the transaction on PostgreSQL")
 def test_a_turn_whose_statement_failed_does_not_commit_even_if_the_error_was_caught(
     sql_store, clock, one_running_two_pending

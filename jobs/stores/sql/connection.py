@@ -109,7 +109,7 @@ class SqlConnection(JobStore):
         cursor.execute(sql, params)
         return ReturnedLater(cursor, convert)
 
-    def in_own_transaction(self) -> bool:
+    def _in_own_transaction(self) -> bool:
         """Whether this thread's calls run inside a transaction Django does not see (the
         pipelined ``one_transaction``): then no ``atomic`` block may be opened."""
         return in_pipelined_transaction(self._connection)
@@ -190,8 +190,12 @@ class SqlConnection(JobStore):
     def one_transaction(self):
         """See ``JobStore.one_transaction``: a Django ``atomic`` block on this store's database;
         on PostgreSQL, outside any other transaction, a pipelined one (``pipeline.py``: two
-        round trips for a worker's turn instead of four)."""
+        round trips for a worker's turn instead of four). Inside that one only the calls of a
+        worker's turn belong (``record_results``, ``claim``, reads): Django does not see the
+        transaction, so a method that opens an ``atomic`` block fails there."""
         connection = self._connection
+        if in_pipelined_transaction(connection):
+            return contextlib.nullcontext()  # joins it: an inner COMMIT would end the outer one
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             return self._pipelined_transaction()
         return self._shared_transaction()

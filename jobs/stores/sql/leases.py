@@ -107,7 +107,7 @@ class HeldJobs(SqlConnection):
             return self._execute_later(sql, params, lambda rows: _applied(job_ids, rows), prepared=True)
         together = (
             contextlib.nullcontext()
-            if self.in_own_transaction()
+            if self._in_own_transaction()
             else transaction.atomic(using=self.using, savepoint=False)
         )
         with together:
