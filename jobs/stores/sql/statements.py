@@ -160,9 +160,13 @@ def claim_sql(vendor: str, one_queue: bool, excluded: int, *, limit: int | None 
         # it runs exactly once: as an IN subquery, the planner may run it once per row of a
         # nested-loop semi join on a small or unanalysed table, each run locking the next
         # unlocked rows, and the claim then took every due job instead of its limit.
+        # The update joins the pick on id alone: the pick locked its rows while they were
+        # pending and holds them till commit, so no status test is needed, and with one
+        # (``status = 'pending'``) stale statistics that called the pending jobs few made
+        # the planner walk every pending row (the index of due jobs) once per claim.
         return (
             f"WITH pick AS MATERIALIZED (SELECT id FROM {TABLE} {pick} FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id AND {TABLE}.status = 'pending' "
+            f"UPDATE {TABLE} {_CLAIM_SET} FROM pick WHERE {TABLE}.id = pick.id "
             f"RETURNING {_PG_RETURNED_COLUMNS}"
         )
     pick = f"{where} {_CLAIM_ORDER} %s"
