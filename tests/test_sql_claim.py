@@ -98,7 +98,7 @@ def test_a_claim_among_many_finished_jobs_walks_the_partial_index_of_pending_job
     analyze()
     plans = []
 
-    def explain(sql, params=()):
+    def explain(sql, params=(), **options):
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN {'QUERY PLAN ' if connection.vendor == 'sqlite' else ''}{sql}", params)
             plans.append(" ".join(str(row) for row in cursor.fetchall()))
@@ -109,3 +109,31 @@ def test_a_claim_among_many_finished_jobs_walks_the_partial_index_of_pending_job
 
     [plan] = plans
     assert index in plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="about PostgreSQL's plan of its claim statement")
+def test_the_claim_updates_the_picked_rows_by_id_even_with_statistics_of_a_nearly_empty_table(
+    sql_store, clock, forget_sqlite_statistics
+):
+    """With a status test beside the join on id, statistics taken when one job was
+    pending made PostgreSQL walk every pending row (the due index) once per claim, to
+    find the few rows the pick had locked."""
+    sql_store.insert(new(), now=clock())
+    analyze()
+    sql_store.insert_many([new() for _ in range(499)], now=clock())
+    plans = []
+
+    def explain(sql, params=(), **options):
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        return []
+
+    sql_store._execute = explain
+    sql_store.claim(owner="w", limit=8, now=clock(), lease_seconds=LEASE)
+
+    [plan] = plans
+    # The update's own scan of the table (the pick's is aliased jobs_job_1): by id.
+    scans = [line for line in plan.splitlines() if "Scan" in line and f" on {TABLE} " in line]
+    updated = [line for line in scans if f"{TABLE}_1" not in line]
+    assert updated and all(f"Index Scan using {TABLE}_" in line for line in updated), plan

@@ -100,7 +100,7 @@ def claim_plan(sql_store, clock, **where) -> str:
     """SQLite's query plan of the one statement a claim of 8 jobs runs (it runs nothing)."""
     claimed = []
 
-    def explain(sql, params=()):
+    def explain(sql, params=(), **options):
         with connection.cursor() as cursor:
             claimed.append(" ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)))
         return []
@@ -142,8 +142,8 @@ def test_the_reaper_spares_a_job_renewed_after_it_read_the_expired_lease(sql_sto
     clock.advance(LEASE + 1)
     real_execute = SqlJobStore._execute
 
-    def renew_right_after_the_reaper_reads(self, sql, params=()):
-        rows = real_execute(self, sql, params)
+    def renew_right_after_the_reaper_reads(self, sql, params=(), **options):
+        rows = real_execute(self, sql, params, **options)
         if sql.startswith("SELECT") and "lease_expires_at <" in sql:
             assert real_execute(
                 self,
@@ -192,7 +192,7 @@ def explained_statements(sql_store, run) -> list[str]:
     """SQLite's query plans of the raw statements ``run(sql_store)`` would execute (none runs)."""
     plans = []
 
-    def explain(sql, params=()):
+    def explain(sql, params=(), **options):
         with connection.cursor() as cursor:
             plans.append(" ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)))
         return []

@@ -39,10 +39,13 @@ class Claims(SqlConnection):
         expires_at = truncate_ms(now + timedelta(seconds=lease_seconds))
         lease = (owner, token, self._dt(expires_at), self._dt(now), self._dt(now))
         excluded = () if queue is not None else tuple(sorted(exclude_queues))
-        pick = (self._dt(now), *((queue,) if queue is not None else excluded), limit)
-        vendor = self._connection.vendor
-        sql = claim_sql(vendor, queue is not None, len(excluded))
-        rows = self._execute(sql, (*pick, *lease) if vendor == "postgresql" else (*lease, *pick))
+        pick = (self._dt(now), *((queue,) if queue is not None else excluded))
+        if self._connection.vendor == "postgresql":
+            # The limit is part of the prepared text there (``prepared.py``).
+            sql = claim_sql("postgresql", queue is not None, len(excluded), limit=limit)
+            rows = self._execute(sql, (*pick, *lease), prepared=True)
+        else:
+            rows = self._execute(claim_sql("sqlite", queue is not None, len(excluded)), (*lease, *pick, limit))
         # Every job taken holds this one lease: no need to parse it from each row.
         held = Lease(owner=owner, token=token, expires_at=expires_at, started_at=now)
         jobs = [job_from_row(row, held) for row in rows]

@@ -22,6 +22,8 @@ from django.db import DatabaseError, OperationalError, connections, transaction
 
 from jobs.models import JobRecord
 from jobs.stores.base import JobStore, StoreUnavailable
+from jobs.stores.sql.pipeline import ReturnedLater, in_pipelined_transaction, pipelined_transaction, wait_for_results
+from jobs.stores.sql.prepared import prepared_cursor, prepares_statements
 from jobs.stores.sql.rows import encode_json
 from jobs.stores.sql.statements import TABLE
 
@@ -76,16 +78,41 @@ class SqlConnection(JobStore):
     def _connection(self):
         return connections[self.using]
 
-    def _execute(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        """Run one statement (one round trip); its rows, if it returns any."""
+    def _execute(self, sql: str, params: Sequence = (), *, prepared: bool = False) -> list[tuple]:
+        """Run one statement (one round trip); its rows, if it returns any. ``prepared``:
+        a hot-path text, prepared on PostgreSQL (``prepared.py``)."""
         connection = self._connection
         if connection.vendor == "sqlite" and not connection.queries_logged:
             return _execute_on_sqlite(connection, sql, params)
-        with connection.cursor() as cursor:
+        with self._cursor(prepared) as cursor:
             cursor.execute(sql, params)
+            if in_pipelined_transaction(connection):
+                wait_for_results(connection)
             if cursor.description is None:
                 return [(cursor.rowcount,)]
             return cursor.fetchall()
+
+    def _cursor(self, prepared: bool):
+        connection = self._connection
+        if prepared and connection.vendor == "postgresql" and self._prepares_statements:
+            return prepared_cursor(connection)
+        return connection.cursor()
+
+    def _execute_later(self, sql: str, params: Sequence, convert, *, prepared: bool = False) -> Sequence:
+        """Run one statement that returns rows; ``convert(rows)``. Inside a pipelined
+        transaction (PostgreSQL's ``one_transaction``) the statement is only queued and its
+        rows are fetched when first used, usually brought by the next statement's round trip."""
+        connection = self._connection
+        if not in_pipelined_transaction(connection):
+            return convert(self._execute(sql, params, prepared=prepared))
+        cursor = self._cursor(prepared)
+        cursor.execute(sql, params)
+        return ReturnedLater(cursor, convert)
+
+    def _in_own_transaction(self) -> bool:
+        """Whether this thread's calls run inside a transaction Django does not see (the
+        pipelined ``one_transaction``): then no ``atomic`` block may be opened."""
+        return in_pipelined_transaction(self._connection)
 
     def _rowcount(self, sql: str, params: Sequence) -> int:
         return self._execute(sql, params)[0][0]
@@ -98,6 +125,10 @@ class SqlConnection(JobStore):
             # Python); isoformat then cutting "+00:00" is a third quicker than replace+str.
             return value.isoformat(" ")[:-6]
         return self._connection.ops.adapt_datetimefield_value(value)
+
+    @functools.cached_property
+    def _prepares_statements(self) -> bool:
+        return prepares_statements(self._connection)
 
     @functools.cached_property
     def _naive_utc_text(self) -> bool:
@@ -157,5 +188,22 @@ class SqlConnection(JobStore):
             raise as_unavailable(self, error) from error
 
     def one_transaction(self):
-        """See ``JobStore.one_transaction``: a Django ``atomic`` block on this store's database."""
+        """See ``JobStore.one_transaction``: a Django ``atomic`` block on this store's database;
+        on PostgreSQL, outside any other transaction, a pipelined one (``pipeline.py``: two
+        round trips for a worker's turn instead of four). Inside that one only the calls of a
+        worker's turn belong (``record_results``, ``claim``, reads): Django does not see the
+        transaction, so a method that opens an ``atomic`` block fails there."""
+        connection = self._connection
+        if in_pipelined_transaction(connection):
+            return contextlib.nullcontext()  # joins it: an inner COMMIT would end the outer one
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            return self._pipelined_transaction()
         return self._shared_transaction()
+
+    @contextlib.contextmanager
+    def _pipelined_transaction(self):
+        try:
+            with pipelined_transaction(self._connection):
+                yield
+        except OperationalError as error:
+            raise as_unavailable(self, error) from error

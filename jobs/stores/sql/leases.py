@@ -85,7 +85,9 @@ class HeldJobs(SqlConnection):
         per shape of transition (a batch of completions is one statement), all in one
         transaction, so a batch pays for one durable commit (none of its own inside
         ``one_transaction``, whose commit it shares). A result is applied exactly when its
-        row (id, lease token, still processing) matched, which the returned ids tell."""
+        row (id, lease token, still processing) matched, which the returned ids tell.
+        Inside PostgreSQL's pipelined ``one_transaction`` the flags are a sequence read
+        on first use, when the next statement's round trip has brought them."""
         now = truncate_ms(now)
         if not results:
             return []
@@ -96,8 +98,17 @@ class HeldJobs(SqlConnection):
         batches = record_batches(rows)
         # One statement needs no transaction of its own; several share one (without a
         # savepoint inside an outer transaction: a failure here fails all of it anyway).
+        if len(batches) == 1:
+            # The common case: one statement, whose answer may come later (pipelined).
+            (columns, counts_retry), batch = batches[0]
+            sql = record_sql(vendor, columns, counts_retry, expired_before is not None, len(batch))
+            params = [self._dt(now), *(value for _, values in batch for value in values), *expired]
+            job_ids = [values[-2] for _, values in batch]
+            return self._execute_later(sql, params, lambda rows: _applied(job_ids, rows), prepared=True)
         together = (
-            transaction.atomic(using=self.using, savepoint=False) if len(batches) > 1 else contextlib.nullcontext()
+            contextlib.nullcontext()
+            if self._in_own_transaction()
+            else transaction.atomic(using=self.using, savepoint=False)
         )
         with together:
             for (columns, counts_retry), batch in batches:
@@ -114,3 +125,9 @@ class HeldJobs(SqlConnection):
             (self._dt(now),),
         )
         return [job_from_row(row) for row in rows]
+
+
+def _applied(job_ids: Sequence[str], rows: Sequence[tuple]) -> list[bool]:
+    """For each of ``job_ids`` (one statement's batch), whether the statement's returned ids include it."""
+    matched = {row[0] for row in rows}
+    return [job_id in matched for job_id in job_ids]
