@@ -126,7 +126,8 @@ class SqlStatements:
         """What one count is, in a few words, for printing beside the figures."""
         if connections[self.using].vendor == "sqlite":
             return "SQLite statements, BEGIN and COMMIT included"
-        return "statements through Django's cursor; the driver's BEGIN and COMMIT not seen"
+        # A worker's turn sends its BEGIN and COMMIT through the cursor (``jobs.stores.sql.pipeline``).
+        return "statements through Django's cursor, a worker turn's BEGIN and COMMIT included; the driver's not seen"
 
     def __enter__(self):
         self._active = True
