@@ -564,6 +564,25 @@ def test_throughput_counts_each_attempt_at_its_own_finish_even_after_a_retry(sto
     assert throughput_rows(store, since=march_1(12, 1), bucket_seconds=60) == [(march_1(12, 1), 1, 1)]
 
 
+def test_throughput_puts_a_finish_late_in_a_minute_in_that_minute_not_the_next(store, clock):
+    # PostgreSQL's epoch seconds are fractional: rounded to a whole second, a job finished
+    # at 12:00:59.700 fell in the 12:01 bucket, which the dashboard did not draw yet.
+    late_in_the_minute = timedelta(seconds=59, milliseconds=700)
+    clock.now = march_1(12, 0) + late_in_the_minute
+    store.insert_many([new(max_retries=3), new(max_retries=0)], now=clock())
+    flaky, done = store.claim(owner="w", limit=2, now=clock(), lease_seconds=LEASE)
+    record(store, Retried(flaky, attempt(clock, Outcome.FAILED, "boom"), run_at=clock()), now=clock())
+    record(store, Completed(done, attempt(clock)), now=clock())
+    clock.now = march_1(12, 1) + late_in_the_minute
+    [flaky_again] = store.claim(owner="w", limit=1, now=clock(), lease_seconds=LEASE)
+    record(store, Completed(flaky_again, attempt(clock)), now=clock())
+
+    assert throughput_rows(store, since=march_1(11, 0), bucket_seconds=60) == [
+        (march_1(12, 0), 1, 1),
+        (march_1(12, 1), 1, 0),
+    ]
+
+
 # --- worker-pool registry -----------------------------------------------------------------------
 
 

@@ -85,10 +85,13 @@ class Statistics(SqlConnection):
         ]
 
     def _epoch(self, column: str) -> str:
-        """SQL for the epoch seconds of a datetime column (or text holding an ISO datetime)."""
+        """SQL for the whole epoch seconds (rounded down) of a datetime column (or text
+        holding an ISO datetime)."""
         if self._connection.vendor == "sqlite":
             return f"CAST(strftime('%%s', {column}) AS INTEGER)"
-        return f"CAST(EXTRACT(EPOCH FROM CAST({column} AS timestamptz)) AS BIGINT)"
+        # EXTRACT gives fractional seconds, which a cast to BIGINT rounds: 12:00:59.7 would
+        # fall in the next minute's bucket.
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM CAST({column} AS timestamptz))) AS BIGINT)"
 
     def _final_attempt_rows(self, since: datetime, bucket_seconds: int) -> list[tuple]:
         """(bucket number, outcome, count) of completed and failed jobs' last attempts, by ``finished_at``."""
