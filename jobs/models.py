@@ -6,12 +6,8 @@ from django.db import models
 from jobs.domain import DEFAULT_QUEUE, MAX_IDEMPOTENCY_KEY_LENGTH, UNIQUE_KEY_STATUSES, Status
 
 
-class JobRecord(models.Model):
-    """A job row of the embedded SQL store. Only ``jobs.stores.sql`` queries it.
-
-    The model also carries the admin permissions for jobs (``view_jobrecord``,
-    ``change_jobrecord``), whichever store holds the jobs.
-    """
+class JobColumns(models.Model):
+    """The columns of a job row, shared by the jobs table and the inbox (``JobInbox``)."""
 
     id = models.CharField(primary_key=True, max_length=24)
     type = models.CharField(max_length=100)
@@ -42,6 +38,17 @@ class JobRecord(models.Model):
     queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
     unique_key = models.CharField(max_length=255, null=True)
     schedule = models.CharField(max_length=100, null=True)
+
+    class Meta:
+        abstract = True
+
+
+class JobRecord(JobColumns):
+    """A job row of the embedded SQL store. Only ``jobs.stores.sql`` queries it.
+
+    The model also carries the admin permissions for jobs (``view_jobrecord``,
+    ``change_jobrecord``), whichever store holds the jobs.
+    """
 
     class Meta:
         db_table = "jobs_job"
@@ -113,6 +120,24 @@ class JobRecord(models.Model):
 
     def __str__(self):
         return f"{self.type} job {self.id}"
+
+
+class JobInbox(JobColumns):
+    """Jobs just enqueued on SQLite, not yet moved into ``jobs_job``
+    (``jobs.stores.sql.inbox``; docs/ARCHITECTURE.md, "The inbox").
+
+    Only the primary key is indexed: an insert here writes two B-tree pages where one into
+    ``jobs_job`` writes ten (its row and nine index entries), and with
+    ``synchronous=FULL`` each page is written to the WAL before the commit's fsync.
+    Only ``jobs.stores.sql`` queries it.
+    """
+
+    class Meta:
+        db_table = "jobs_inbox"
+        verbose_name = "inbox job"
+
+    def __str__(self):
+        return f"{self.type} job {self.id} (in the inbox)"
 
 
 class WorkerPoolRecord(models.Model):

@@ -85,13 +85,14 @@ def test_statements_of_a_connection_another_thread_opens_are_counted(sql_store):
 @pytest.mark.sqlite_only
 def test_a_method_counts_in_its_own_phase_and_its_wrapper_is_put_back(sql_store, clock):
     counter = RoundTripCounter()
-    sql_store.insert(new(), now=clock())
+    sql_store.insert_many([new()], now=clock())  # straight into the jobs table: the inbox stays empty
     with SqlStatements(counter), counter.attribute_methods(sql_store, {"claim": "claim"}):
         counter.phase = "upkeep"
         [held] = sql_store.claim(owner="w", limit=1, now=clock(), lease_seconds=LEASE)
         sql_store.renew([held], now=clock(), lease_seconds=LEASE)
 
-    assert (counter.total("claim"), counter.total("upkeep")) == (1, 1)
+    # the claim: the inbox check and the claim statement
+    assert (counter.total("claim"), counter.total("upkeep")) == (2, 1)
     assert "claim" not in vars(sql_store)
 
 
@@ -116,14 +117,28 @@ def test_inserting_three_jobs_at_once_is_three_inserts_in_one_transaction(sql_st
 
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("pending", [0, 5])
-def test_claiming_a_batch_is_one_statement_full_or_empty(sql_store, clock, pending):
+def test_claiming_a_batch_is_one_statement_after_the_inbox_check_full_or_empty(sql_store, clock, pending):
     sql_store.insert_many([new() for _ in range(pending)], now=clock())
 
     with counting(sql_store) as sent:
         held = sql_store.claim(owner="w", limit=3, now=clock(), lease_seconds=LEASE)
 
     assert len(held) == min(pending, 3)
-    assert sent.by_kind() == {"UPDATE": 1}
+    assert sent.by_kind() == {"SELECT": 1, "UPDATE": 1}
+
+
+@pytest.mark.sqlite_only
+def test_a_claim_moves_jobs_enqueued_one_by_one_out_of_the_inbox_in_its_own_transaction(sql_store, clock):
+    for _ in range(5):
+        sql_store.insert(new(), now=clock())
+
+    with counting(sql_store) as sent:
+        held = sql_store.claim(owner="w", limit=3, now=clock(), lease_seconds=LEASE)
+
+    assert len(held) == 3
+    # the check, then one transaction: the move of all five (INSERT … SELECT), the inbox
+    # emptied, the claim, one commit
+    assert sent.by_kind() == {"SELECT": 1, "BEGIN": 1, "INSERT": 1, "DELETE": 1, "UPDATE": 1, "COMMIT": 1}
 
 
 @pytest.mark.sqlite_only

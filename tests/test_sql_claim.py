@@ -107,7 +107,7 @@ def test_a_claim_among_many_finished_jobs_walks_the_partial_index_of_pending_job
     sql_store._execute = explain
     sql_store.claim(owner="w", limit=8, now=clock(), lease_seconds=LEASE, **where)
 
-    [plan] = plans
+    *_inbox_check, plan = plans  # on SQLite the claim first asks whether the inbox holds jobs
     assert index in plan
 
 

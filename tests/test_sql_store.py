@@ -97,7 +97,8 @@ def test_the_hot_queries_use_their_index(sql_store, query, index):
 
 
 def claim_plan(sql_store, clock, **where) -> str:
-    """SQLite's query plan of the one statement a claim of 8 jobs runs (it runs nothing)."""
+    """SQLite's query plan of the claim statement of a claim of 8 jobs (it runs nothing; the
+    statement before it asks whether the inbox holds jobs)."""
     claimed = []
 
     def explain(sql, params=(), **options):
@@ -107,7 +108,7 @@ def claim_plan(sql_store, clock, **where) -> str:
 
     sql_store._execute = explain
     sql_store.claim(owner="w", limit=8, now=clock(), lease_seconds=LEASE, **where)
-    [plan] = claimed
+    *_inbox_check, plan = claimed
     return plan
 
 
@@ -209,7 +210,8 @@ def test_the_due_and_delayed_counts_read_the_partial_index_of_pending_jobs(sql_s
         store.oldest_due_by_queue(now=clock())
         store.count_delayed(now=clock())
 
-    plans = explained_statements(sql_store, run)
+    # Each first asks whether the inbox holds jobs to move (it does not: nothing was inserted).
+    plans = [plan for plan in explained_statements(sql_store, run) if "jobs_inbox" not in plan]
 
     assert len(plans) == 3
     for plan in plans:

@@ -227,10 +227,14 @@ class Deployment:
         return process.log_path.read_text()
 
     def jobs(self) -> dict[str, dict]:
-        """Every job row by id, read straight from the database file."""
+        """Every job row by id, read straight from the database file (the jobs table and the
+        inbox of jobs not yet moved into it)."""
         with sqlite3.connect(self.database, timeout=30) as connection:
             connection.row_factory = sqlite3.Row
-            rows = connection.execute("SELECT * FROM jobs_job").fetchall()
+            rows = [
+                *connection.execute("SELECT * FROM jobs_job").fetchall(),
+                *connection.execute("SELECT * FROM jobs_inbox").fetchall(),
+            ]
         jobs = {}
         for row in rows:
             job = dict(row)

@@ -13,14 +13,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from jobs.domain import Job, Status
-from jobs.stores.sql.connection import SqlConnection
+from jobs.stores.sql.inbox import Inbox
 from jobs.timeutil import truncate_ms
 
 
-class OperatorActions(SqlConnection):
+class OperatorActions(Inbox):
     """``cancel``, ``request_cancel``, ``retry_cancelled``, ``retry_now`` and ``retry_failed``."""
 
     def cancel(self, job_id: str, *, now: datetime) -> Job | None:
+        self._settle_inbox()
         now = truncate_ms(now)
         changed = (
             self._jobs()
@@ -47,6 +48,7 @@ class OperatorActions(SqlConnection):
         return self.get(job_id) if changed else None
 
     def retry_now(self, job_id: str, *, now: datetime) -> Job | None:
+        self._settle_inbox()  # a delayed pending job is made due now
         now = truncate_ms(now)
         try:
             with transaction.atomic(using=self.using):

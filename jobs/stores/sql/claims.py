@@ -13,13 +13,13 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from jobs.domain import Job, Lease
-from jobs.stores.sql.connection import SqlConnection
+from jobs.stores.sql.inbox import Inbox
 from jobs.stores.sql.rows import job_from_row
 from jobs.stores.sql.statements import claim_sql
 from jobs.timeutil import truncate_ms
 
 
-class Claims(SqlConnection):
+class Claims(Inbox):
     """``claim``: what a worker pool's dispatcher calls each turn for as many jobs as it has free threads."""
 
     def claim(
@@ -45,7 +45,8 @@ class Claims(SqlConnection):
             sql = claim_sql("postgresql", queue is not None, len(excluded), limit=limit)
             rows = self._execute(sql, (*pick, *lease), prepared=True)
         else:
-            rows = self._execute(claim_sql("sqlite", queue is not None, len(excluded)), (*lease, *pick, limit))
+            with self._settled():
+                rows = self._execute(claim_sql("sqlite", queue is not None, len(excluded)), (*lease, *pick, limit))
         # Every job taken holds this one lease: no need to parse it from each row.
         held = Lease(owner=owner, token=token, expires_at=expires_at, started_at=now)
         jobs = [job_from_row(row, held) for row in rows]

@@ -1,8 +1,8 @@
 """Enqueue and read: inserting jobs (one, one with a unique key or an idempotency key, a
 batch in one transaction), reading one job, and the paged job list.
 
-An insert is one raw ``INSERT`` (``statements.INSERT``) and returns the job built from
-what it wrote, without reading it back.
+An insert is one raw ``INSERT`` (``statements.INSERT``; a plain job on SQLite goes into
+the inbox, ``inbox.py``) and returns the job built from what it wrote, without reading it back.
 """
 
 from __future__ import annotations
@@ -17,16 +17,24 @@ from django.db import IntegrityError, transaction
 from jobs.domain import ALL_JOBS, Job, JobFilter, NewJob, Status
 from jobs.ids import new_job_id, new_job_ids
 from jobs.stores.base import ListCursor, StoreUnavailable
-from jobs.stores.sql.connection import SqlConnection
+from jobs.stores.sql.inbox import Inbox
 from jobs.stores.sql.rows import build_job, decode_payload, encode_json, job_from_row
-from jobs.stores.sql.statements import COLUMNS, INSERT, LIVE_WITH_KEY, SELECT_COLUMNS, TABLE
+from jobs.stores.sql.statements import (
+    COLUMNS,
+    GET_BY_ID,
+    GET_BY_ID_WITH_INBOX,
+    INSERT,
+    LIVE_WITH_KEY,
+    SELECT_COLUMNS,
+    TABLE,
+)
 from jobs.timeutil import truncate_ms
 
 # How often an insert refused for its unique key looks for the holder before giving up.
 UNIQUE_INSERT_TRIES = 5
 
 
-class EnqueueAndRead(SqlConnection):
+class EnqueueAndRead(Inbox):
     """``insert``, ``insert_unique``, ``insert_many``, ``get`` and ``list_jobs``."""
 
     @staticmethod
@@ -85,7 +93,10 @@ class EnqueueAndRead(SqlConnection):
         encoded_payload = self._encoded_payload(new_job)
         params = self._insert_params(job_id, new_job, now, encoded_payload)
         if new_job.idempotency_key is None:
-            self._execute(INSERT, params)
+            if self._uses_inbox:
+                self._insert_into_inbox(params)
+            else:
+                self._execute(INSERT, params)
             return self._new_job(job_id, new_job, now, decode_payload(encoded_payload))
         try:
             # A savepoint, so that the refused insert leaves an outer transaction usable.
@@ -139,7 +150,10 @@ class EnqueueAndRead(SqlConnection):
         ]
 
     def get(self, job_id: str) -> Job | None:
-        rows = self._execute(f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = %s", (job_id,))
+        if self._uses_inbox:
+            rows = self._execute(GET_BY_ID_WITH_INBOX, (job_id, job_id))
+        else:
+            rows = self._execute(GET_BY_ID, (job_id,))
         return job_from_row(rows[0]) if rows else None
 
     def list_jobs(
@@ -150,6 +164,7 @@ class EnqueueAndRead(SqlConnection):
         after: ListCursor | None = None,
         before: ListCursor | None = None,
     ) -> list[Job]:
+        self._settle_inbox()
         query = self._jobs().order_by("-created_at", "-id")
         matches = {name: value for name, value in vars(criteria).items() if value is not None}
         query = query.filter(**matches)  # the filter's fields are the model's column names

@@ -9,13 +9,13 @@ from datetime import datetime
 from django.db.models import Count
 
 from jobs.models import PausedQueueRecord
-from jobs.stores.sql.connection import SqlConnection
+from jobs.stores.sql.inbox import Inbox
 from jobs.stores.sql.rows import parse_datetime
 from jobs.stores.sql.statements import TABLE
 from jobs.timeutil import truncate_ms
 
 
-class NamedQueues(SqlConnection):
+class NamedQueues(Inbox):
     """``pause_queue``, ``resume_queue``, ``paused_queues``, ``count_by_queue_and_status``
     and ``oldest_due_by_queue``."""
 
@@ -32,10 +32,12 @@ class NamedQueues(SqlConnection):
         return set(self._paused().values_list("name", flat=True))
 
     def count_by_queue_and_status(self) -> dict[tuple[str, str], int]:
+        self._settle_inbox()
         rows = self._jobs().values_list("queue", "status").annotate(n=Count("*")).order_by()
         return {(queue, status): n for queue, status, n in rows}
 
     def oldest_due_by_queue(self, *, now: datetime) -> dict[str, datetime]:
+        self._settle_inbox()
         rows = self._execute(
             f"SELECT queue, MIN(run_at) FROM {TABLE} WHERE status = 'pending' AND run_at <= %s GROUP BY queue",
             (self._dt(truncate_ms(now)),),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from jobs.models import JobRecord
+from jobs.models import JobInbox, JobRecord
 
 TABLE = JobRecord._meta.db_table
 # Every column, in the order ``rows.job_from_row`` reads them.
@@ -56,12 +56,27 @@ _PG_RETURNED_COLUMNS = ", ".join(
     f"{TABLE}.{column} AT TIME ZONE 'UTC' AS {column}" if column in _DATETIME_COLUMNS else f"{TABLE}.{column}"
     for column in COLUMNS
 )
-INSERT = (
-    f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
+_INSERT_INTO = (
+    "INSERT INTO {table} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
     "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
     "unique_key, schedule, cancel_requested) "
     "VALUES (%s, %s, %s, 'pending', 0, %s, %s, %s, '[]', 0, FALSE, %s, %s, %s, %s, %s, %s, %s, FALSE)"
 )
+INSERT = _INSERT_INTO.format(table=TABLE)
+
+# The inbox (``inbox.py``): the same insert into ``jobs_inbox``; the move of its rows, in
+# the order they came, into the jobs table; a job read from either table.
+INBOX = JobInbox._meta.db_table
+INSERT_INTO_INBOX = _INSERT_INTO.format(table=INBOX)
+_ALL_COLUMNS = ", ".join(field.column for field in JobInbox._meta.concrete_fields)
+INBOX_HAS_JOBS = f"SELECT 1 FROM {INBOX} LIMIT 1"
+# Rows leave only all at once (EMPTY_INBOX) and a new row number is one more than the
+# highest, so the highest is the count, read without a scan.
+INBOX_SIZE = f"SELECT COALESCE(MAX(rowid), 0) FROM {INBOX}"
+MOVE_INBOX = f"INSERT INTO {TABLE} ({_ALL_COLUMNS}) SELECT {_ALL_COLUMNS} FROM {INBOX} ORDER BY rowid"
+EMPTY_INBOX = f"DELETE FROM {INBOX}"
+GET_BY_ID = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = %s"
+GET_BY_ID_WITH_INBOX = f"{GET_BY_ID} UNION ALL SELECT {SELECT_COLUMNS} FROM {INBOX} WHERE id = %s"
 LIVE_WITH_KEY = (
     f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE type = %s AND unique_key = %s AND status IN ('pending', 'processing')"
 )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.db.models import Count
 
 from jobs.domain import Job, Outcome, Status, Throughput
-from jobs.stores.sql.connection import SqlConnection
+from jobs.stores.sql.inbox import Inbox
 from jobs.stores.sql.rows import job_from_row, parse_datetime
 from jobs.stores.sql.statements import SELECT_COLUMNS, TABLE
 from jobs.timeutil import truncate_ms
@@ -23,7 +23,7 @@ def _counted_as(outcome: str) -> str | None:
     return None if outcome in (Outcome.RELEASED, Outcome.CANCELLED) else "failed"
 
 
-class Statistics(SqlConnection):
+class Statistics(Inbox):
     """``recently_finished``, ``count_by_type_and_status``, ``oldest_due_pending``,
     ``count_delayed`` and ``throughput``."""
 
@@ -42,18 +42,21 @@ class Statistics(SqlConnection):
         return jobs[:limit]
 
     def count_by_type_and_status(self) -> dict[tuple[str, str], int]:
+        self._settle_inbox()
         rows = self._jobs().values_list("type", "status").annotate(n=Count("*")).order_by()
         return {(job_type, status): n for job_type, status, n in rows}
 
     # The two below name status = 'pending' as a literal, not a bound parameter as the ORM
     # would: SQLite uses the partial job_due_idx only for a query it can see is about pending jobs.
     def oldest_due_pending(self, *, now: datetime) -> datetime | None:
+        self._settle_inbox()
         rows = self._execute(
             f"SELECT MIN(run_at) FROM {TABLE} WHERE status = 'pending' AND run_at <= %s", (self._dt(truncate_ms(now)),)
         )
         return parse_datetime(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def count_delayed(self, *, now: datetime) -> int:
+        self._settle_inbox()
         rows = self._execute(
             f"SELECT COUNT(*) FROM {TABLE} WHERE status = 'pending' AND run_at > %s", (self._dt(truncate_ms(now)),)
         )
