@@ -109,16 +109,15 @@ def test_a_claim_takes_inbox_jobs_in_priority_then_arrival_order(sql_store, cloc
     assert all(sql_store.get(job.id).status == Status.PROCESSING for job in held)
 
 
-def test_the_inbox_is_moved_by_an_enqueue_once_it_holds_its_limit(sql_store, clock, monkeypatch):
-    monkeypatch.setattr(inbox, "INBOX_LIMIT", 4)
-    monkeypatch.setattr(inbox, "SIZE_CHECK_EVERY", 1)
-    sql_store._enqueues_until_size_check = 1
+def test_every_few_enqueues_one_moves_the_inbox_first(sql_store, clock, monkeypatch):
+    monkeypatch.setattr(inbox, "MOVE_EVERY", 4)
+    sql_store._enqueues_until_move = 4
 
     jobs = [sql_store.insert(new(), now=clock()) for _ in range(10)]
 
-    # the 5th and 9th enqueues found 4 waiting and moved them first
-    assert waiting_in_inbox() == [job.id for job in jobs[8:]]
-    assert sorted(in_jobs_table()) == sorted(job.id for job in jobs[:8])
+    # the 4th and 8th enqueues moved the 3 and 4 jobs waiting before them
+    assert waiting_in_inbox() == [job.id for job in jobs[7:]]
+    assert sorted(in_jobs_table()) == sorted(job.id for job in jobs[:7])
 
 
 def fail_on(store, monkeypatch, failing_sql: str):
@@ -147,9 +146,8 @@ def test_a_move_that_fails_halfway_leaves_each_job_in_exactly_one_table(sql_stor
 
 
 def test_an_enqueue_whose_move_fails_stores_nothing(sql_store, clock, monkeypatch):
-    monkeypatch.setattr(inbox, "INBOX_LIMIT", 2)
-    monkeypatch.setattr(inbox, "SIZE_CHECK_EVERY", 1)
-    sql_store._enqueues_until_size_check = 1
+    monkeypatch.setattr(inbox, "MOVE_EVERY", 3)
+    sql_store._enqueues_until_move = 3
     waiting = [sql_store.insert(new(), now=clock()) for _ in range(2)]
     fail_on(sql_store, monkeypatch, MOVE_INBOX)
 

@@ -70,9 +70,6 @@ INBOX = JobInbox._meta.db_table
 INSERT_INTO_INBOX = _INSERT_INTO.format(table=INBOX)
 _ALL_COLUMNS = ", ".join(field.column for field in JobInbox._meta.concrete_fields)
 INBOX_HAS_JOBS = f"SELECT 1 FROM {INBOX} LIMIT 1"
-# Rows leave only all at once (EMPTY_INBOX) and a new row number is one more than the
-# highest, so the highest is the count, read without a scan.
-INBOX_SIZE = f"SELECT COALESCE(MAX(rowid), 0) FROM {INBOX}"
 MOVE_INBOX = f"INSERT INTO {TABLE} ({_ALL_COLUMNS}) SELECT {_ALL_COLUMNS} FROM {INBOX} ORDER BY rowid"
 EMPTY_INBOX = f"DELETE FROM {INBOX}"
 GET_BY_ID = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = %s"
