@@ -5,6 +5,7 @@ MongoDB stores milliseconds: truncating everywhere makes a job read back equal, 
 for field, to the job returned when it was created, whichever store holds it.
 """
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -23,8 +24,9 @@ def truncate_ms(moment: datetime) -> datetime:
 
 def utc_now() -> datetime:
     """The current time, UTC, in whole milliseconds. The default clock."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    # Whole milliseconds as float seconds are off by far less than the half microsecond
+    # fromtimestamp rounds to, so the result is exact; and twice as quick as now().replace().
+    return datetime.fromtimestamp(time.time_ns() // 1_000_000 / 1000, UTC)
 
 
 def isoformat_z(moment: datetime | None) -> str | None:
