@@ -61,9 +61,8 @@ class Inbox(SqlConnection):
 
     def _settle_inbox(self) -> None:
         """Move the inbox in a transaction of its own (or the caller's), if it holds jobs."""
-        if self._inbox_has_jobs():
-            with transaction.atomic(using=self.using, savepoint=False):
-                self._move_inbox()
+        with self._settled():
+            pass
 
     @contextlib.contextmanager
     def _settled(self):
