@@ -42,7 +42,9 @@ def make_pool(store, clock=None, **options):
 
 def run_at_once(action, count: int, *, timeout: float = 30.0) -> tuple[list, list]:
     """Call ``action`` on ``count`` threads released together by a barrier and join them:
-    ``(results, errors)``, what the calls returned and what they raised."""
+    ``(results, errors)``, what the calls returned and what they raised. Each thread closes
+    its database connections when done, as ``run_in_threads``' do: left open, they kept
+    PostgreSQL from dropping the test database at the end of the run."""
     start = threading.Barrier(count, timeout=timeout)
     results, errors = [], []
 
@@ -52,6 +54,8 @@ def run_at_once(action, count: int, *, timeout: float = 30.0) -> tuple[list, lis
             results.append(action())
         except Exception as error:  # handed to the caller
             errors.append(error)
+        finally:
+            connections.close_all()
 
     threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
