@@ -126,8 +126,9 @@ class JobInbox(JobColumns):
     """Jobs just enqueued on SQLite, not yet moved into ``jobs_job``
     (``jobs.stores.sql.inbox``; docs/ARCHITECTURE.md, "The inbox").
 
-    Only the primary key is indexed: an insert here writes two B-tree pages where one into
-    ``jobs_job`` writes ten (its row and nine index entries), and with
+    Only the primary key is indexed, and on SQLite the table is ``WITHOUT ROWID``
+    (migration 0005), so a row lives in that key's B-tree alone: an insert here writes one
+    B-tree page where one into ``jobs_job`` writes ten (its row and nine index entries), and with
     ``synchronous=FULL`` each page is written to the WAL before the commit's fsync.
     Only ``jobs.stores.sql`` queries it.
     """

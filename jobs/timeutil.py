@@ -22,11 +22,25 @@ def truncate_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+#: The last reading of ``utc_now``: (whole milliseconds since the epoch, that moment).
+_last_reading: tuple[int, datetime] = (-1, datetime.min)
+
+
 def utc_now() -> datetime:
-    """The current time, UTC, in whole milliseconds. The default clock."""
+    """The current time, UTC, in whole milliseconds. The default clock.
+
+    Calls within one millisecond get the same (immutable) datetime: enqueues in a burst
+    then share its construction, and the store its text (``SqlConnection._dt``)."""
+    global _last_reading
+    milliseconds = time.time_ns() // 1_000_000
+    last = _last_reading  # one read: another thread may replace the pair meanwhile
+    if last[0] == milliseconds:
+        return last[1]
     # Whole milliseconds as float seconds are off by far less than the half microsecond
     # fromtimestamp rounds to, so the result is exact; and twice as quick as now().replace().
-    return datetime.fromtimestamp(time.time_ns() // 1_000_000 / 1000, UTC)
+    moment = datetime.fromtimestamp(milliseconds / 1000, UTC)
+    _last_reading = (milliseconds, moment)
+    return moment
 
 
 def isoformat_z(moment: datetime | None) -> str | None:

@@ -3,8 +3,13 @@
 While it waits, every read and action must see it exactly as if it were in the jobs
 table; a move that fails loses nothing and duplicates nothing."""
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import OperationalError, connection
@@ -18,6 +23,8 @@ from tests.worker_support import run_in_threads
 
 pytestmark = pytest.mark.sqlite_only
 
+ROOT = Path(__file__).resolve().parent.parent
+
 LEASE = 30.0
 
 
@@ -27,7 +34,7 @@ def new(**options):
 
 def waiting_in_inbox() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM jobs_inbox ORDER BY rowid")
+        cursor.execute("SELECT id FROM jobs_inbox ORDER BY id")
         return [job_id for (job_id,) in cursor.fetchall()]
 
 
@@ -186,3 +193,36 @@ def test_enqueues_racing_claims_hand_out_every_job_exactly_once(sql_store, clock
     assert errors == []
     assert sorted(claimed) == sorted(enqueued) and len(set(claimed)) == total
     assert sql_store.count_by_type_and_status() == {("noop", "completed"): total}
+
+
+def test_upgrading_to_a_one_tree_inbox_and_back_keeps_the_jobs_waiting_in_it(tmp_path):
+    """Migration 0005 rebuilds ``jobs_inbox`` WITHOUT ROWID (and 0004 rebuilds it back):
+    a job enqueued before the upgrade is still there after it, and after a downgrade."""
+    script = textwrap.dedent(
+        """
+        import django
+        django.setup()
+        from django.core.management import call_command
+        from jobs import enqueue, services
+        call_command("migrate", "jobs", "0004", verbosity=0)
+        job = enqueue("noop", {"n": 1})
+        call_command("migrate", "jobs", "0005", verbosity=0)
+        upgraded = services.get_job(job.id)
+        call_command("migrate", "jobs", "0004", verbosity=0)
+        downgraded = services.get_job(job.id)
+        call_command("migrate", verbosity=0)
+        listed = [listed.id for listed in services.list_jobs()]  # moves the inbox into jobs_job
+        assert upgraded == job and downgraded == job, (job, upgraded, downgraded)
+        assert listed == [job.id], listed
+        print("kept")
+        """
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "jobqueue.settings", "JOBQUEUE_VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    env.pop("MONGODB_URI", None)
+    env["JOBQUEUE_DEMO_HANDLERS"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["kept"]

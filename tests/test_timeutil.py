@@ -37,3 +37,18 @@ def test_utc_now_is_utc_in_whole_milliseconds():
 
     assert now.tzinfo is UTC and now.microsecond % 1000 == 0
     assert before <= now <= datetime.now(UTC)
+
+
+def test_utc_now_follows_the_clock_millisecond_by_millisecond(monkeypatch):
+    """Readings within one millisecond share one datetime; the next millisecond is a new,
+    exact one (the reading is reused, never stale)."""
+    clock_ns = [1_764_496_800_123_400_000]
+    monkeypatch.setattr("jobs.timeutil.time.time_ns", lambda: clock_ns[0])
+    first = utc_now()
+    clock_ns[0] += 500_000  # half a millisecond later: the same millisecond
+    same = utc_now()
+    clock_ns[0] += 500_000  # the next millisecond
+    later = utc_now()
+
+    assert first == datetime(2025, 11, 30, 10, 0, 0, 123_000, tzinfo=UTC) and same is first
+    assert later == datetime(2025, 11, 30, 10, 0, 0, 124_000, tzinfo=UTC)

@@ -4,7 +4,8 @@ into ``jobs_job`` later, in batches.
 Why: with ``synchronous=FULL`` each page an insert changes goes to the WAL before the
 commit's fsync, and a row of ``jobs_job`` is ten B-trees (the table and nine indexes of
 pending jobs, lists and counts). This disk takes about 2,800 such inserts a second, and
-5,500 into a table with only its primary key. Moving a thousand rows in one statement
+5,500 into a table with only its primary key (``jobs_inbox`` is one B-tree: a ``WITHOUT
+ROWID`` table, migration 0005). Moving a thousand rows in one statement
 updates each index page once for many rows: the batch costs about 15 µs a job.
 
 The rules that keep the two tables one store:
@@ -16,9 +17,10 @@ The rules that keep the two tables one store:
   the operator's actions) first moves the inbox (``_settle_inbox``); the claim does it in
   its own transaction, so a worker's turn still commits once.
 - Every ``MOVE_EVERY``-th enqueue of a process first moves the inbox. So the inbox stays
-  small while no worker runs and nobody reads, and an enqueue pays for indexing the jobs
-  it adds (a benchmark that enqueues, then processes, does not find that cost in the
-  processing). With workers running, their claims keep the inbox smaller still.
+  small while no worker runs and nobody reads, and enqueues pay for indexing most of the
+  jobs they add (a benchmark that enqueues, then processes, finds in the processing only
+  the move of the last thousand or fewer). With workers running, their claims keep the
+  inbox smaller still.
 - Only plain jobs go through it: a job with a unique key or an idempotency key is
   inserted into ``jobs_job`` directly, where the unique indexes refuse a duplicate. So
   do batches (``insert_many``: one transaction already shares the index pages).
