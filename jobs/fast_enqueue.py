@@ -36,8 +36,10 @@ import logging
 from http import HTTPStatus
 
 from django.conf import settings
+from django.db import close_old_connections
 from django.http.request import split_domain_port, validate_host
 from django.urls import resolve, set_script_prefix
+from django.utils.log import log_response
 from rest_framework.renderers import JSONRenderer
 
 from jobs import groupcommit, services
@@ -158,8 +160,13 @@ def enqueue_answer(environ, body: bytes) -> tuple[str, list[tuple[str, str]], by
         return None
     except (StoreUnavailable, StoreRejectedValue) as error:
         refusal = api_exception_handler(error, {})
+        log_response("%s: %s", refusal.reason_phrase, environ["PATH_INFO"], response=refusal)  # as Django's handler
         extra = [(name, value) for name, value in refusal.items() if name != "Content-Type"]
         return _response(refusal.status_code, refusal.data, extra)
+    finally:
+        # What Django's request_finished does: a connection a type's payload serializer
+        # may have opened on this thread is closed once unusable or past CONN_MAX_AGE.
+        close_old_connections()
     job = submitted.job
     set_script_prefix("/")  # as Django's handler sets it for a request with no SCRIPT_NAME
     logger.debug("POST /jobs: %s %s job %s", "enqueued" if submitted.created else "found", job.type, job.id)

@@ -259,7 +259,7 @@ class FailingStore:
 @pytest.mark.parametrize(
     "error", [StoreUnavailable("database is locked"), StoreRejectedValue("payload.x: too large for the store")]
 )
-def test_a_store_error_is_answered_as_django_answers_it_and_stores_nothing(sql_store, error):
+def test_a_store_error_is_answered_and_logged_as_django_does_and_stores_nothing(sql_store, error, caplog):
     groupcommit.enable(store=lambda: FailingStore(sql_store, error))
     try:
         fast, django, answered_itself = both_paths(b'{"type": "noop"}')
@@ -267,6 +267,8 @@ def test_a_store_error_is_answered_as_django_answers_it_and_stores_nothing(sql_s
         groupcommit.disable()
     assert answered_itself
     assert fast == django
+    logged = [(record.levelname, record.getMessage()) for record in caplog.records if record.name == "django.request"]
+    assert len(logged) == 2 and logged[0] == logged[1]
     assert fast[0] in ("503 Service Unavailable", "400 Bad Request")
     assert job_count() == 0
 
