@@ -104,7 +104,8 @@ def _may_take(environ) -> bool:
         return False
     if not groupcommit.enabled() or not _settings_allow():
         return False
-    if not (0 < _content_length(environ) <= max_body_bytes()):
+    length = _content_length(environ)
+    if not (0 < length <= max_body_bytes()) or length > (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or length):
         return False
     return _host_allowed(environ.get("HTTP_HOST"))
 
@@ -120,6 +121,7 @@ def _settings_allow() -> bool:
         and not settings.PREPEND_WWW
         and not settings.DISALLOWED_USER_AGENTS
         and settings.FORCE_SCRIPT_NAME is None
+        and settings.DEFAULT_CHARSET.lower() == "utf-8"  # what DRF decodes a JSON body with
     )
 
 

@@ -210,6 +210,8 @@ def test_a_unique_key_goes_to_django_which_finds_the_live_job(group_commit):
         {"SECURE_SSL_REDIRECT": True},
         {"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")},
         {"ALLOWED_HOSTS": ["jobs.example.com"]},
+        {"DEFAULT_CHARSET": "latin-1"},
+        {"DATA_UPLOAD_MAX_MEMORY_SIZE": 10},
     ],
 )
 def test_settings_it_does_not_reproduce_send_every_request_to_django(group_commit, settings, changed):
