@@ -43,7 +43,7 @@ from django.utils.log import log_response
 from rest_framework.renderers import JSONRenderer
 
 from jobs import groupcommit, services
-from jobs.request_body import _STRICT_DECODER, max_body_bytes
+from jobs.request_body import decode_json, max_body_bytes
 from jobs.serializers import JobOutputSerializer
 from jobs.stores import StoreRejectedValue, StoreUnavailable
 from jobs.views import api_exception_handler, job_location
@@ -82,7 +82,7 @@ class FastEnqueueApp:
 
     def __call__(self, environ, start_response):
         if _may_take(environ):
-            body = environ["wsgi.input"].read()
+            body = environ["wsgi.input"].read(_content_length(environ))
             answer = enqueue_answer(environ, body)
             if answer is not None:
                 status, headers, content = answer
@@ -147,10 +147,7 @@ def enqueue_answer(environ, body: bytes) -> tuple[str, list[tuple[str, str]], by
     """The WSGI status, headers and body of a ``POST /jobs`` that ``_may_take``, or
     ``None`` when Django must answer it (nothing stored then)."""
     try:
-        text = body.decode("utf-8")
-        if text.startswith("\ufeff"):
-            return None
-        data = _STRICT_DECODER.decode(text)
+        data = decode_json(body.decode("utf-8"))
     except (ValueError, RecursionError):
         return None
     if type(data) is not dict or data.get("uniqueKey") is not None:
