@@ -136,6 +136,11 @@ def enable(**options) -> GroupCommitter:
     return _committer
 
 
+def enabled() -> bool:
+    """Whether this process's enqueues go through a group committer."""
+    return _committer is not None
+
+
 def disable() -> None:
     """Stop group commit: enqueues commit one by one again."""
     global _committer

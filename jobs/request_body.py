@@ -27,14 +27,20 @@ class JobJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         """``JSONParser.parse`` with a decoder built once; the same data and errors."""
         try:
-            text = stream.read().decode(get_encoding(parser_context or {}))
-            if text.startswith("\ufeff"):  # what json.load refuses before decoding
-                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-            return (_STRICT_DECODER if self.strict else _DECODER).decode(text)
+            return decode_json(stream.read().decode(get_encoding(parser_context or {})), strict=self.strict)
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from None
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - nested too deeply") from None
+
+
+def decode_json(text: str, *, strict: bool = True):
+    """``text`` as ``json.load`` reads it for DRF's ``JSONParser`` (``NaN`` and
+    ``Infinity`` refused when ``strict``); raises ``ValueError`` (``JSONDecodeError``) or
+    ``RecursionError`` as it would."""
+    if text.startswith("\ufeff"):  # what json.load refuses before decoding
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return (_STRICT_DECODER if strict else _DECODER).decode(text)
 
 
 def max_body_bytes() -> int:

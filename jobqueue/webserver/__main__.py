@@ -36,6 +36,7 @@ def main() -> None:
     from jobqueue.webserver.bridge import WSGIBridge
     from jobqueue.webserver.protocol import TimedHttpProtocol
     from jobs import groupcommit
+    from jobs.fast_enqueue import FastEnqueueApp
     from jobs.request_body import max_body_bytes
     from jobs.stores import get_store
 
@@ -49,7 +50,7 @@ def main() -> None:
         groupcommit.enable()
     TimedHttpProtocol.read_timeout = envfloat("WEB_READ_TIMEOUT", 10.0, minimum=0.1)
     app = WSGIBridge(
-        get_wsgi_application(),
+        FastEnqueueApp(get_wsgi_application()),
         threads=envint("WEB_THREADS", DEFAULT_WEB_THREADS, minimum=1, maximum=256),
         # Room for the largest POST /jobs body the API reads; anything bigger is refused here.
         max_body_bytes=max(max_body_bytes(), 2 * 1024 * 1024),
