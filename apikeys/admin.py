@@ -3,11 +3,21 @@
 import logging
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.utils.functional import lazy
 
 from apikeys.models import ApiKey, Scope
 
 logger = logging.getLogger(__name__)
+
+
+def _last_used_title() -> str:
+    # Read when shown, so that the title states the interval in force.
+    interval = settings.JOBQUEUE_API_KEY_TOUCH_INTERVAL
+    if not interval:
+        return "last used"
+    return f"last used (to within {interval:g} s)"
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -33,10 +43,10 @@ class ApiKeyForm(forms.ModelForm):
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyForm
-    list_display = ["name", "prefix", "scope_list", "type_list", "max_priority", "created_at", "last_used_at", "status"]
+    list_display = ["name", "prefix", "scope_list", "type_list", "max_priority", "created_at", "last_used", "status"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix"]
-    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used", "revoked_at"]
     actions = ["revoke_keys"]
 
     @admin.display(description="scopes")
@@ -46,6 +56,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.display(description="job types")
     def type_list(self, api_key):
         return ", ".join(api_key.job_types) or "any"
+
+    @admin.display(description=lazy(_last_used_title, str)(), ordering="last_used_at")
+    def last_used(self, api_key):
+        """Recorded at most once per ``JOBQUEUE_API_KEY_TOUCH_INTERVAL``: the key was last
+        used then or up to that much later."""
+        return api_key.last_used_at
 
     @admin.display(description="status")
     def status(self, api_key):

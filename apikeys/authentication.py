@@ -31,7 +31,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     No header: not this scheme (``None``), so the permission answers 401 with
     ``WWW-Authenticate: Bearer``. A key that is wrong or revoked: 401 at once. Keys are
-    looked up on every request, so a revoked key stops working at once.
+    looked up on every request, so a revoked key stops working at once; its
+    ``last_used_at`` is written at most once per ``JOBQUEUE_API_KEY_TOUCH_INTERVAL``.
     """
 
     keyword = "Bearer"
@@ -47,7 +48,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = ApiKey.find_active(raw_key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+        api_key.record_use(timezone.now())
         return ApiKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request):

@@ -9,7 +9,9 @@ the hash is then compared in constant time.
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -91,6 +93,24 @@ class ApiKey(models.Model):
         if candidate is None or not hmac.compare_digest(candidate.key_hash, hash_key(raw_key)):
             return None
         return candidate
+
+    def record_use(self, now: datetime) -> bool:
+        """Set ``last_used_at`` to ``now`` unless it is already within
+        ``JOBQUEUE_API_KEY_TOUCH_INTERVAL`` seconds of it; whether it was written.
+
+        A coarse "last seen", as GitHub's and django-rest-knox's: the row was read anyway to
+        authenticate, so comparing with it costs nothing and holds across processes, and a
+        busy key costs one durable write a minute instead of one per request (on SQLite each
+        is a commit that queues at the writer lock with the jobs' own). The key was last used
+        at ``last_used_at`` or up to the interval later.
+        """
+        last_used_at = self.last_used_at
+        interval = timedelta(seconds=settings.JOBQUEUE_API_KEY_TOUCH_INTERVAL)
+        if last_used_at is not None and last_used_at <= now < last_used_at + interval:
+            return False
+        type(self).objects.filter(pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now
+        return True
 
     @property
     def is_revoked(self) -> bool:

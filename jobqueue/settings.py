@@ -229,6 +229,9 @@ SPECTACULAR_SETTINGS = {
 JOBQUEUE_API_AUTH = envstr("JOBQUEUE_API_AUTH", "required").strip().lower()
 if JOBQUEUE_API_AUTH not in ("required", "open"):
     raise ImproperlyConfigured(f"JOBQUEUE_API_AUTH={JOBQUEUE_API_AUTH!r} is not 'required' or 'open'")
+# A key's last_used_at is written at most once per this many seconds (0: every request):
+# a durable write per request would compete with the jobs' own commits.
+JOBQUEUE_API_KEY_TOUCH_INTERVAL = envduration("JOBQUEUE_API_KEY_TOUCH_INTERVAL", "60s")
 
 
 def _rate(name: str, default: str) -> str | None:
