@@ -77,9 +77,11 @@ def test_an_interval_of_zero_writes_on_every_request(required, sql_store, clock)
     client = key_client(raw_key)
 
     with CaptureQueriesContext(connection) as queries:
-        for _ in range(3):
+        for second in range(3):
+            clock.now = START + timedelta(seconds=second)
             assert client.get("/stats").status_code == 200
     assert key_updates(queries.captured_queries) == 3
+    assert stored_last_use(api_key) == START + timedelta(seconds=2)
 
 
 def test_a_refused_key_records_no_use(required, sql_store, clock):
