@@ -9,12 +9,14 @@ import pytest
 from jobs.management.httpload import post_request, run_load
 
 
-def answering(status: int):
+def answering(status: int, seen_authorizations: set | None = None):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the API's server
 
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
+            if seen_authorizations is not None:
+                seen_authorizations.add(self.headers.get("Authorization"))
             body = b'{"id": "x"}'
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
@@ -31,8 +33,8 @@ def answering(status: int):
 def server_answering():
     servers = []
 
-    def start(status):
-        server = ThreadingHTTPServer(("127.0.0.1", 0), answering(status))
+    def start(status, seen_authorizations=None):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), answering(status, seen_authorizations))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server.server_address[1]
@@ -70,3 +72,14 @@ def test_a_port_nobody_listens_on_fails_every_attempt():
     result = run_load(closed_port, connections=1, seconds=0.2, request=post_request("/jobs", b"{}"))
 
     assert result.done == 0 and result.failed > 0 and set(result.failures) == {"connection"}
+
+
+def test_extra_headers_go_with_every_request(server_answering):
+    seen = set()
+    port = server_answering(201, seen)
+    request = post_request("/jobs", b"{}", headers={"Authorization": "Bearer jq_abc"})
+
+    result = run_load(port, connections=2, seconds=0.2, request=request)
+
+    assert result.done > 0 and result.failed == 0
+    assert seen == {"Bearer jq_abc"}

@@ -44,10 +44,13 @@ class LoadResult:
         return self.done / self.elapsed if self.elapsed else 0.0
 
 
-def post_request(path: str, body: bytes, host: str = "127.0.0.1") -> bytes:
-    """The bytes of one kept-alive ``POST`` of a JSON ``body``."""
+def post_request(path: str, body: bytes, host: str = "127.0.0.1", headers: dict[str, str] | None = None) -> bytes:
+    """The bytes of one kept-alive ``POST`` of a JSON ``body``, with ``headers`` too
+    (say ``{"Authorization": "Bearer …"}``)."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra}"
+        f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("ascii") + body
 

@@ -15,8 +15,12 @@ and ``--baseline DIR`` runs the same rows against another checkout of the projec
 main branch: ``git worktree add /tmp/base main``) in interleaved rounds, so that a
 change is measured against what it changes under the same machine load. ``--gunicorn``
 adds gunicorn as the service used to run (2 processes x 4 threads, gthread; web only).
+``--api-key`` measures the production configuration instead: ``JOBQUEUE_API_AUTH=required``
+and a key, created in each scratch database, sent with every request (so the posts go
+through Django and DRF, not the fast path).
 """
 
+import http.client
 import json
 import os
 import statistics
@@ -48,9 +52,18 @@ def cpu_seconds(pids) -> float:
     return total / CLOCK_TICKS
 
 
-def completed_jobs(port: int) -> int | None:
-    answer = request(port, timeout=5)
-    return answer[2]["byStatus"]["completed"] if answer and answer[0] == 200 else None
+def completed_jobs(port: int, headers: dict[str, str]) -> int | None:
+    """The completed jobs ``GET /stats`` counts (sent with ``headers``), or ``None``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/stats", headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        return json.loads(body)["byStatus"]["completed"] if response.status == 200 else None
+    except (OSError, http.client.HTTPException, ValueError, KeyError):
+        return None
+    finally:
+        connection.close()
 
 
 def _assignment(text: str) -> tuple[str, str]:
@@ -61,20 +74,36 @@ def _assignment(text: str) -> tuple[str, str]:
 
 
 class ServeTarget:
-    """``manage.py serve`` from checkout ``cwd``, with or without its workers."""
+    """``manage.py serve`` from checkout ``cwd``, with or without its workers; with
+    ``api_key``, API keys required and one made for the benchmark (``headers`` carry it)."""
 
-    def __init__(self, name: str, cwd: Path, *, workers: bool, env: dict | None = None):
-        self.name, self.cwd, self.workers = name, cwd, workers
-        self.env = {"WEB_CONCURRENCY": "2", **(env or {})}
+    def __init__(self, name: str, cwd: Path, *, workers: bool, env: dict | None = None, api_key: bool = False):
+        self.name, self.cwd, self.workers, self.api_key = name, cwd, workers, api_key
+        self.env = {"WEB_CONCURRENCY": "2", **({"JOBQUEUE_API_AUTH": "required"} if api_key else {}), **(env or {})}
         self.service: Service | None = None
+        self.headers: dict[str, str] = {}
 
     def start(self) -> int:
         self.service = Service(cwd=self.cwd, env=self.env)
         self.service.start(*([] if self.workers else ["--no-workers"]))
+        # Without a key the API answers 401, which is an answer: ready all the same.
         if not self.service.wait_ready():
             self.stop()
             raise CommandError(f"serve in {self.cwd} did not answer on port {self.service.port}")
+        if self.api_key:
+            self.headers = {"Authorization": f"Bearer {self._create_key()}"}
         return self.service.port
+
+    def _create_key(self) -> str:
+        """A key of the checkout's own ``createapikey``, in the scratch database ``serve`` migrated."""
+        made = subprocess.run(
+            [sys.executable, "manage.py", "createapikey", "benchhttp", "--scopes", "enqueue,read"],
+            cwd=self.cwd, env=self.service.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if made.returncode != 0 or not made.stdout.strip():
+            self.stop()
+            raise CommandError(f"createapikey in {self.cwd} failed: {made.stderr.strip()[-500:]}")
+        return made.stdout.strip()
 
     def web_pids(self) -> list[int]:
         return [pid for pid, line in self.service.processes().items() if "jobqueue.webserver" in line]
@@ -89,6 +118,7 @@ class GunicornTarget:
     """gunicorn as the service ran it before ``serve`` had a web server of its own."""
 
     name = "gunicorn gthread 2x4"
+    headers: dict[str, str] = {}
 
     def __init__(self):
         self.process = None
@@ -156,6 +186,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--gunicorn", action="store_true", help="Measure gunicorn (web only) in turn too.")
         parser.add_argument(
+            "--api-key",
+            action="store_true",
+            help="As in production: JOBQUEUE_API_AUTH=required, and a key sent with every request.",
+        )
+        parser.add_argument(
             "--variant",
             action="append",
             default=[],
@@ -164,24 +199,30 @@ class Command(BaseCommand):
             "e.g. --variant WEB_THREADS=32.",
         )
 
-    def handle(self, *args, seconds, connections, slow, rounds, no_workers, baseline, gunicorn, variant, **options):
+    def handle(
+        self, *args, seconds, connections, slow, rounds, no_workers, baseline, gunicorn, variant, api_key, **options
+    ):
         counts = [int(count) for count in connections.split(",") if count.strip()]
         if not counts:
             raise CommandError("--connections names no connection count")
+        if api_key and gunicorn:
+            raise CommandError("--api-key measures serve only; leave out --gunicorn")
+        self.keyed = api_key
         for checkout in baseline:
             if not (checkout / "manage.py").exists():
                 raise CommandError(f"--baseline {checkout} is not a checkout of the project (no manage.py)")
-        targets = [ServeTarget("serve (this checkout)", settings.BASE_DIR, workers=not no_workers)]
+        serve = {"workers": not no_workers, "api_key": api_key}
+        targets = [ServeTarget("serve (this checkout)", settings.BASE_DIR, **serve)]
         for assignments in variant:
             env = dict(_assignment(text) for text in assignments.split(",") if text.strip())
-            targets.append(ServeTarget(assignments, settings.BASE_DIR, workers=not no_workers, env=env))
+            targets.append(ServeTarget(assignments, settings.BASE_DIR, env=env, **serve))
         for checkout in baseline:
-            targets.append(ServeTarget(f"serve ({checkout.name})", checkout, workers=not no_workers))
+            targets.append(ServeTarget(f"serve ({checkout.name})", checkout, **serve))
         if gunicorn:
             targets.append(GunicornTarget())
         loads = [(count, 0) for count in counts] + ([(counts[0], slow)] if slow else [])
         self.stdout.write(
-            f"{'server':<26} {'load':<20} {'jobs/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'failed':>6}"
+            f"{'server':<26} {'load':<24} {'jobs/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'failed':>6}"
             f" {'web CPU ms/job':>14} {'processed/s':>11} {'load avg':>8}"
         )
         self.stdout.flush()
@@ -201,18 +242,18 @@ class Command(BaseCommand):
         pids = target.web_pids()
         clients = SlowClients(port, stalled) if stalled else None
         try:
-            completed_before = completed_jobs(port)
+            completed_before = completed_jobs(port, target.headers)
             cpu_before = cpu_seconds(pids)
             result = run_load(
-                port, connections=count, seconds=seconds, request=post_request("/jobs", BODY),
+                port, connections=count, seconds=seconds, request=post_request("/jobs", BODY, headers=target.headers),
                 timeout=REQUEST_TIMEOUT_SECONDS,
             )  # fmt: skip
             cpu_used = cpu_seconds(pids) - cpu_before
-            completed_after = completed_jobs(port)
+            completed_after = completed_jobs(port, target.headers)
         finally:
             if clients is not None:
                 clients.close()
-        load = f"{count} conns" + (f" + {stalled} slow" if stalled else "")
+        load = f"{count} conns" + (" keyed" if self.keyed else "") + (f" + {stalled} slow" if stalled else "")
         latencies = result.latencies
         p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
         p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) >= 2 else float("nan")
@@ -223,7 +264,7 @@ class Command(BaseCommand):
             else float("nan")
         )
         self.stdout.write(
-            f"{target.name:<26} {load:<20} {result.rate:>7.0f} {p50:>7.1f} {p99:>7.1f} {result.failed:>6}"
+            f"{target.name:<26} {load:<24} {result.rate:>7.0f} {p50:>7.1f} {p99:>7.1f} {result.failed:>6}"
             f" {cpu_per_job:>14.2f} {processed:>11.0f} {os.getloadavg()[0]:>8.1f}"
         )
         if result.failed:
