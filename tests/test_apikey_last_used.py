@@ -71,6 +71,17 @@ def test_requests_within_the_interval_write_once_and_one_after_it_writes_again(r
     assert stored_last_use(api_key) == START + timedelta(seconds=60)
 
 
+def test_a_keyed_request_within_the_interval_reads_its_key_once_and_writes_nothing(required, sql_store, clock):
+    _, raw_key = ApiKey.create_key("steady", scopes=["read"])
+    client = key_client(raw_key)
+    assert client.get("/stats").status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/stats").status_code == 200
+    about_keys = [query["sql"] for query in queries.captured_queries if "apikeys_apikey" in query["sql"]]
+    assert len(about_keys) == 1 and about_keys[0].startswith("SELECT")
+
+
 def test_an_interval_of_zero_writes_on_every_request(required, sql_store, clock):
     required.JOBQUEUE_API_KEY_TOUCH_INTERVAL = 0
     api_key, raw_key = ApiKey.create_key("every", scopes=["read"])
