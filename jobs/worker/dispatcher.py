@@ -6,7 +6,9 @@ idle workers (one ``claim``, skipping paused queues). With named queues
 (``PoolOptions.queues``) each queue is a lane with its own threads and gets its own claim
 of at most its idle threads. A lane is claimed again at once while it has work, and
 otherwise only after a wake-up (``new_work``) or the poll interval; a store error backs
-off, doubling up to ``_MAX_ERROR_BACKOFF``.
+off, doubling up to ``_MAX_ERROR_BACKOFF``. Without named queues a turn may claim a few
+jobs beyond the idle threads (``prefetch.ClaimAhead``), to keep them busy during the next
+turn's commit; named queues never do, as their threads' bounds are per queue.
 
 Paused queues are read from the store at most once per poll interval, so pausing costs
 the hot path one small read per interval, not one per claim.
@@ -18,6 +20,7 @@ from collections.abc import Callable
 
 from jobs.domain import Job
 from jobs.worker.context import PoolContext
+from jobs.worker.prefetch import ClaimAhead
 from jobs.worker.recorder import ResultRecorder
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ class Dispatcher:
         self.error_backoff = 0.0
         self._retry_writes_at = 0.0  # monotonic time before which failed writes wait
         self._claimed_total = 0
+        #: How many jobs to claim beyond the idle threads (none with named queues).
+        self.claim_ahead = ClaimAhead(0 if context.options.queues else context.options.prefetch)
 
     @property
     def _queue_empty(self) -> bool:
@@ -61,9 +66,11 @@ class Dispatcher:
         """Record the results handed back, then (when ``claiming``) claim for idle workers
         if a job may be due: both in one transaction when the store has them (one durable
         commit per turn instead of two). How many jobs it claimed."""
+        started = time.monotonic()
         if claiming and self._claim_wanted():
             claimed = self._write_and_claim_together()
             if claimed is not None:
+                self.claim_ahead.turn_took(time.monotonic() - started)
                 return claimed
         self.write_results()
         if not claiming or not self._claim_wanted():
@@ -75,6 +82,7 @@ class Dispatcher:
             self._store_failed("claiming jobs", error)
             return 0
         self._claim_succeeded(polling)
+        self.claim_ahead.turn_took(time.monotonic() - started)
         return claimed
 
     def _claim_wanted(self) -> bool:
@@ -129,8 +137,9 @@ class Dispatcher:
         return len(taken)
 
     def free_slots(self) -> int:
-        """Workers without a job, less what ``max_jobs`` still allows."""
-        free = self.context.options.concurrency - self.context.holdings.running
+        """Workers without a job, plus the jobs to claim ahead, less what ``max_jobs`` still allows."""
+        threads = self.context.options.concurrency
+        free = threads + self.claim_ahead.allowance(threads) - self.context.holdings.running
         if self.context.options.max_jobs is not None:
             free = min(free, self.context.options.max_jobs - self._claimed_total)
         return max(free, 0)

@@ -59,12 +59,19 @@ class Holdings:
                 self._executing[job.id] = Execution(job)
                 self._lease_until[job.id] = job.lease.expires_at
 
-    def started(self, job_id: str, started_at: datetime) -> None:
+    def started(self, job_id: str, started_at: datetime) -> bool:
+        """A worker takes ``job_id`` from the pool's queue; ``False`` when the job was
+        released meanwhile (a job claimed ahead, still waiting at shutdown): it must not run."""
         with self._lock:
+            if job_id in self._released:
+                self._released.discard(job_id)
+                self._lease_until.pop(job_id, None)
+                return False
             execution = self._executing.get(job_id)
             if execution is not None:
                 execution.started_at = started_at
                 execution.thread = threading.current_thread()
+            return True
 
     def hand_back(self, job: Job, result: JobResult | None) -> bool:
         """A worker is done with ``job``; queue ``result`` unless the job was released
@@ -81,12 +88,18 @@ class Holdings:
                 self._results.append(result)
             return True
 
-    def release_running(self, *, worker_id: str, now: datetime) -> list[Execution]:
-        """Shutdown: queue a ``Released`` result for every running job (their late
-        results will be ignored); the executions released."""
+    def release_running(self, *, worker_id: str, now: datetime, unstarted_only: bool = False) -> list[Execution]:
+        """Shutdown: queue a ``Released`` result for every held job not handed back yet
+        (``unstarted_only``: only those no worker has started, claimed ahead); their late
+        results will be ignored, and those not started will not run. The executions released."""
         with self._lock:
-            executions = list(self._executing.values())
-            self._executing.clear()
+            executions = [
+                execution
+                for execution in self._executing.values()
+                if not unstarted_only or execution.started_at is None
+            ]
+            for execution in executions:
+                del self._executing[execution.job.id]
             self._released.update(execution.job.id for execution in executions)
             self._results.extend(
                 Released(
@@ -96,7 +109,11 @@ class Holdings:
                         finished_at=now,
                         worker=worker_id,
                         outcome=Outcome.RELEASED,
-                        error="still running when the worker shut down; released to run again",
+                        error=(
+                            "still running when the worker shut down; released to run again"
+                            if execution.started_at is not None
+                            else "claimed ahead, not started before the worker shut down; released to run again"
+                        ),
                     ),
                 )
                 for execution in executions

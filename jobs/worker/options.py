@@ -26,7 +26,9 @@ class PoolOptions:
     ``(("emails", 4), ("reports", 1))`` runs only those queues, each with at most that
     many jobs at once, and ``concurrency`` becomes their sum. ``None``: every queue, on
     ``concurrency`` threads. ``retention_interval``: seconds between two purges of
-    finished jobs past their retention (``jobs.retention``).
+    finished jobs past their retention (``jobs.retention``). ``prefetch``: at most how
+    many jobs to claim beyond the idle threads, when jobs are shorter than a turn
+    (``prefetch.ClaimAhead``; never with named queues).
     """
 
     concurrency: int = 4
@@ -45,6 +47,7 @@ class PoolOptions:
     pool_id: str | None = None
     queues: tuple[tuple[str, int], ...] | None = None
     retention_interval: float = 60.0
+    prefetch: int = 0
 
     def __post_init__(self):
         if self.queues is not None:
@@ -58,19 +61,22 @@ class PoolOptions:
             raise ValueError("a pool needs at least one worker thread")
         if self.lease_seconds <= 0 or self.poll_interval <= 0:
             raise ValueError("the lease and the poll interval must be positive")
+        if self.prefetch < 0:
+            raise ValueError("prefetch cannot be negative")
         if self.max_clock_skew < 0:
             raise ValueError("the maximum clock skew cannot be negative")
 
     @classmethod
     def from_settings(cls, **overrides) -> "PoolOptions":
         """Options from ``JOBQUEUE_WORKERS``, ``JOBQUEUE_LEASE_SECONDS``,
-        ``JOBQUEUE_MAX_CLOCK_SKEW``, ``JOBQUEUE_POLL_INTERVAL`` and ``JOBQUEUE_RETRY_*``; ``overrides`` win (``None``
+        ``JOBQUEUE_MAX_CLOCK_SKEW``, ``JOBQUEUE_POLL_INTERVAL``, ``JOBQUEUE_PREFETCH`` and ``JOBQUEUE_RETRY_*``; ``overrides`` win (``None``
         values are ignored, so command-line options can be passed straight through)."""
         options = cls(
             concurrency=settings.JOBQUEUE_WORKERS,
             lease_seconds=settings.JOBQUEUE_LEASE_SECONDS,
             max_clock_skew=settings.JOBQUEUE_MAX_CLOCK_SKEW,
             poll_interval=settings.JOBQUEUE_POLL_INTERVAL,
+            prefetch=settings.JOBQUEUE_PREFETCH,
             retry_strategy=RetryStrategy.from_settings(),
         )
         return replace(options, **{name: value for name, value in overrides.items() if value is not None})

@@ -12,9 +12,9 @@ One ``WorkerPool`` per process. Its threads:
 * the **lease keeper** (``leases``) renews leases, heartbeats and reaps.
 * when the store can push inserts (MongoDB change streams), a **watcher**.
 
-Shutdown: ``stop()`` (the first SIGTERM/SIGINT) stops claiming; ``run()`` then waits up
-to ``grace_period`` for running jobs and releases those still running (back to pending,
-retryCount unchanged). Results not yet written are still written while their leases hold.
+Shutdown: ``stop()`` (the first SIGTERM/SIGINT) stops claiming; ``run()`` releases the
+jobs claimed ahead that no worker started, then waits up to ``grace_period`` for running
+jobs and releases those still running (back to pending, retryCount unchanged). Results not yet written are still written while their leases hold.
 """
 
 import functools
@@ -167,7 +167,11 @@ class WorkerPool:
         try:
             while (job := self._jobs.get()) is not None:
                 started_at = self.clock()
-                self.holdings.started(job.id, started_at)
+                if not self.holdings.started(job.id, started_at):
+                    # Claimed ahead and released at shutdown while it waited: another pool may run it now.
+                    logger.info("job %s (%s) was released at shutdown before it started; not run", job.id, job.type)
+                    continue
+                began = time.monotonic()
                 try:
                     result = self.executor.execute(
                         job,
@@ -180,6 +184,7 @@ class WorkerPool:
                     result = None
                 if not self.holdings.hand_back(job, result):
                     logger.info("job %s (%s) ended after it was released at shutdown; result ignored", job.id, job.type)
+                self.dispatcher.claim_ahead.job_ran(time.monotonic() - began)
                 self._wake.set()
         finally:
             connections.close_all()
@@ -227,8 +232,14 @@ class WorkerPool:
 
     def _drain(self) -> None:
         """Wait up to the grace period for running jobs and release those still running;
-        keep trying to write results while their leases hold."""
+        keep trying to write results while their leases hold. Jobs claimed ahead that no
+        worker has started are released at once: a stopping pool starts no new job."""
         self._stopping.set()
+        waiting = self.holdings.release_running(worker_id=self.id, now=self.clock(), unstarted_only=True)
+        if waiting:
+            logger.info(
+                "worker pool %s stopping: released %d jobs claimed ahead and not started", self.id, len(waiting)
+            )
         deadline = time.monotonic() + self.options.grace_period
         if self.holdings.running:
             logger.info(
