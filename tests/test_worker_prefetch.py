@@ -30,7 +30,7 @@ def test_as_many_as_the_threads_finish_during_a_turn_at_most_the_limit():
     ahead = ClaimAhead(limit=8)
     ahead.job_ran(0.010)
     ahead.turn_took(0.005)
-    assert ahead.allowance(4) == 2  # 4 threads × 5 ms ÷ 10 ms
+    assert ahead.allowance(4) == 2  # 4 threads x 5 ms / 10 ms
     ahead.turn_took(1.0)  # the average moves toward the new turn time
     assert ahead.allowance(4) == 8
 

@@ -69,8 +69,9 @@ class PoolOptions:
     @classmethod
     def from_settings(cls, **overrides) -> "PoolOptions":
         """Options from ``JOBQUEUE_WORKERS``, ``JOBQUEUE_LEASE_SECONDS``,
-        ``JOBQUEUE_MAX_CLOCK_SKEW``, ``JOBQUEUE_POLL_INTERVAL``, ``JOBQUEUE_PREFETCH`` and ``JOBQUEUE_RETRY_*``; ``overrides`` win (``None``
-        values are ignored, so command-line options can be passed straight through)."""
+        ``JOBQUEUE_MAX_CLOCK_SKEW``, ``JOBQUEUE_POLL_INTERVAL``, ``JOBQUEUE_PREFETCH`` and
+        ``JOBQUEUE_RETRY_*``; ``overrides`` win (``None`` values are ignored, so
+        command-line options can be passed straight through)."""
         options = cls(
             concurrency=settings.JOBQUEUE_WORKERS,
             lease_seconds=settings.JOBQUEUE_LEASE_SECONDS,

@@ -14,7 +14,8 @@ One ``WorkerPool`` per process. Its threads:
 
 Shutdown: ``stop()`` (the first SIGTERM/SIGINT) stops claiming; ``run()`` releases the
 jobs claimed ahead that no worker started, then waits up to ``grace_period`` for running
-jobs and releases those still running (back to pending, retryCount unchanged). Results not yet written are still written while their leases hold.
+jobs and releases those still running (back to pending, retryCount unchanged). Results
+not yet written are still written while their leases hold.
 """
 
 import functools

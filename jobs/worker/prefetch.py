@@ -7,7 +7,7 @@ busy meanwhile and make the next turn record and claim more jobs per commit.
 
 The cost is fairness: a job claimed ahead waits in this pool while another pool may
 have an idle thread. So a pool claims ahead only as many jobs as its threads finish
-while one turn runs (``threads × turn time ÷ job time``, from moving averages of both),
+while one turn runs (``threads x turn time / job time``, from moving averages of both),
 never more than ``limit``: with jobs shorter than a turn, a job claimed ahead waits
 about one turn, which is about what another pool would need to claim it; with jobs as
 long as a turn or longer, nothing is claimed ahead. Until a pool has seen a job and a
