@@ -137,3 +137,28 @@ def test_the_claim_updates_the_picked_rows_by_id_even_with_statistics_of_a_nearl
     scans = [line for line in plan.splitlines() if "Scan" in line and f" on {TABLE} " in line]
     updated = [line for line in scans if f"{TABLE}_1" not in line]
     assert updated and all(f"Index Scan using {TABLE}_" in line for line in updated), plan
+
+
+def test_a_claim_on_sqlite_reads_its_datetimes_without_the_drivers_converter(sql_store, clock, monkeypatch):
+    """A claim's rows carry six datetime columns; passed through Django's converter each
+    is a Python call, two of them (the lease's) for values the claim already knows."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's column converters")
+    import sqlite3
+
+    converted = []
+    convert = sqlite3.converters["DATETIME"]
+    monkeypatch.setitem(sqlite3.converters, "DATETIME", lambda value: converted.append(value) or convert(value))
+    sql_store.insert_many([new() for _ in range(3)], now=clock())
+    stored = {job.id: job for job in sql_store.list_jobs(limit=10)}
+    converted.clear()
+
+    claimed = sql_store.claim(owner="w", limit=3, now=clock(), lease_seconds=LEASE)
+
+    assert converted == []
+    assert len(claimed) == 3
+    for job in claimed:
+        before = stored[job.id]
+        assert (job.run_at, job.created_at, job.finished_at) == (before.run_at, before.created_at, None)
+        assert job.updated_at == job.lease.started_at == clock() and job.lease.expires_at > clock()
+        assert sql_store.get(job.id) == job

@@ -56,6 +56,11 @@ _PG_RETURNED_COLUMNS = ", ".join(
     f"{TABLE}.{column} AT TIME ZONE 'UTC' AS {column}" if column in _DATETIME_COLUMNS else f"{TABLE}.{column}"
     for column in COLUMNS
 )
+# SQLite hands a column declared as a datetime through Django's converter (a Python call
+# parsing it, 2-3 µs) even where the value goes unused, as a claim's lease columns do; an
+# expression (a unary +) has no declared type, so the claim returns the text itself,
+# which ``rows.parse_datetime`` reads with ``datetime.fromisoformat``.
+_SQLITE_CLAIM_RETURNED = ", ".join(f"+{column}" if column in _DATETIME_COLUMNS else column for column in COLUMNS)
 _INSERT_INTO = (
     "INSERT INTO {table} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
     "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
@@ -187,5 +192,5 @@ def claim_sql(vendor: str, one_queue: bool, excluded: int, *, limit: int | None 
     # outer UPDATE, which would scan every pending row instead of looking each one up by id.
     return (
         f"UPDATE {TABLE} {_CLAIM_SET} WHERE +status = 'pending' "
-        f"AND id IN (SELECT id FROM {TABLE} {pick}) RETURNING {SELECT_COLUMNS}"
+        f"AND id IN (SELECT id FROM {TABLE} {pick}) RETURNING {_SQLITE_CLAIM_RETURNED}"
     )
