@@ -66,6 +66,8 @@ def test_benchqueue_json_line_carries_the_figures_and_probes_0_skips_pickup(tmp_
     assert figures["process_per_second"] > 0
     assert figures["enqueue_us_per_job"] == pytest.approx(1e6 / figures["enqueue_per_second"])
     assert re.search(r"\d+ µs per enqueue, of which CPU \d+ µs user", out.getvalue())
+    assert figures["process_cpu_us_per_job"] > 0
+    assert re.search(r"\d+ µs of CPU per job \(every thread of this process\)", out.getvalue())
     assert "Pickup" not in out.getvalue()
 
 

@@ -254,10 +254,13 @@ class Command(BaseCommand):
         completed_before = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0)
         pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
         timers = StoreTimers(store, ("claim", "record_results"))
+        cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         with timers, RssSampler() as rss:
             pool.run()
         process_seconds = time.perf_counter() - started
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        process_cpu_us = (cpu.ru_utime + cpu.ru_stime - cpu_at_start.ru_utime - cpu_at_start.ru_stime) * 1e6
         done = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0) - completed_before
         write(
             f"Processing:  {done / process_seconds:8.0f} jobs/s  ({done} of {count} completed in "
@@ -268,6 +271,7 @@ class Command(BaseCommand):
             + ", ".join(f"{seconds / process_seconds:.0%} in store.{name}" for name, seconds in timers.seconds.items())
             + " (the rest: commits, handing jobs to threads, Python, waiting)"
         )
+        write(f"             {process_cpu_us / max(done, 1):.0f} µs of CPU per job (every thread of this process)")
         per_job = self._count_round_trips(store, options, round_trips)
         # Peak resident size (Linux reports KiB): growth over the run is memory kept per job.
         rss_after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -286,6 +290,7 @@ class Command(BaseCommand):
             "enqueue_us_per_job": enqueue_seconds / count * 1e6,
             "enqueue_cpu_us_per_job": user_us + system_us,
             "process_per_second": done / process_seconds,
+            "process_cpu_us_per_job": process_cpu_us / max(done, 1),
             "completed": done,
             "peak_rss_mib_before": rss_before_kib / 1024,
             "peak_rss_mib_after": rss_after_kib / 1024,
