@@ -142,3 +142,22 @@ def test_a_stopping_pool_releases_the_jobs_it_claimed_ahead_without_running_them
     assert "not started" in released.attempts[0].error
     assert store.get(first.id).status == Status.COMPLETED  # the running job finished within the grace period
     assert store.get(behind.id) == released  # and the one released was not run after all
+
+
+def test_the_heartbeat_counts_running_handlers_not_jobs_claimed_ahead(store, clock, test_handlers):
+    started = threading.Event()
+    opened = threading.Event()
+    test_handlers.add("test-gate", lambda payload, context: started.set() or opened.wait(30))
+    services.enqueue("test-gate", clock=clock)
+    behind = services.enqueue("noop", clock=clock)
+    pool = short_jobs_seen(make_pool(store, concurrency=1, prefetch=1, run_until_idle=False))
+    running = PoolThread(pool).start()
+    try:
+        assert started.wait(10)
+        assert store.get(behind.id).status == Status.PROCESSING  # claimed ahead, waiting
+        pool.heartbeat()
+        live = next(p for p in services.live_worker_pools() if p.id == pool.id)
+        assert live.running == 1
+    finally:
+        opened.set()
+        running.stop()

@@ -41,6 +41,12 @@ class Holdings:
         """Jobs handed to workers whose results are not back yet."""
         return len(self._executing)
 
+    @property
+    def running_handlers(self) -> int:
+        """Jobs whose handler a worker has started (not those claimed ahead, still waiting)."""
+        with self._lock:
+            return sum(1 for execution in self._executing.values() if execution.started_at is not None)
+
     def running_by_queue(self) -> dict[str, int]:
         """Jobs handed to workers whose results are not back yet, per queue."""
         with self._lock:

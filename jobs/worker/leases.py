@@ -166,7 +166,7 @@ class LeaseKeeper:
     def heartbeat(self) -> None:
         """Tell the pool registry this pool is alive and how many jobs it runs."""
         self.context.store().heartbeat_pool(
-            self.context.worker_id, running=self.context.holdings.running, now=self.context.clock()
+            self.context.worker_id, running=self.context.holdings.running_handlers, now=self.context.clock()
         )
 
     def check_health(self) -> None:
