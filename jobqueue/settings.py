@@ -294,7 +294,7 @@ JOBQUEUE_MAX_CLOCK_SKEW = envfloat("JOBQUEUE_MAX_CLOCK_SKEW", 60.0, minimum=0, m
 JOBQUEUE_POLL_INTERVAL = envfloat("JOBQUEUE_POLL_INTERVAL", 0.25, minimum=0.001, maximum=60)
 # At most this many jobs claimed beyond a pool's idle threads, when its jobs are shorter
 # than a turn (jobs/worker/prefetch.py); 0 turns it off.
-JOBQUEUE_PREFETCH = envint("JOBQUEUE_PREFETCH", 8, minimum=0, maximum=256)
+JOBQUEUE_PREFETCH = envint("JOBQUEUE_PREFETCH", 24, minimum=0, maximum=256)
 JOBQUEUE_MAX_PAYLOAD_BYTES = envint("JOBQUEUE_MAX_PAYLOAD_BYTES", 64 * 1024, minimum=2)
 JOBQUEUE_DEMO_HANDLERS = envbool("JOBQUEUE_DEMO_HANDLERS", False)
 # How long finished jobs are kept, in seconds (the environment takes 7d, 12h, 30m too);
