@@ -16,7 +16,16 @@ from jobs.results import Completed
 from jobs.retry import RetryStrategy
 from jobs.timeutil import utc_now
 from jobs.worker import ERROR_MAX_CHARS, ERROR_TRACEBACK_LINES, describe_error
-from tests.worker_support import LEASE, FailingCommits, FailingWrites, PoolThread, make_pool, run_pool, wait_until
+from tests.worker_support import (
+    LEASE,
+    FailingCommits,
+    FailingWrites,
+    PoolThread,
+    claim_limits,
+    make_pool,
+    run_pool,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -187,19 +196,9 @@ def test_higher_priority_jobs_run_first_then_oldest_first(store, clock, test_han
 
 
 def test_claims_never_ask_for_more_jobs_than_idle_workers(store, clock):
-    limits = []
-    original_claim = store.claim
-
-    def spy_claim(**kwargs):
-        limits.append(kwargs["limit"])
-        return original_claim(**kwargs)
-
-    store.claim = spy_claim
-    try:
-        jobs = [services.enqueue("noop", clock=clock) for _ in range(25)]
+    jobs = [services.enqueue("noop", clock=clock) for _ in range(25)]
+    with claim_limits(store) as limits:
         pool = run_pool(make_pool(store, clock, concurrency=3))
-    finally:
-        del store.claim
 
     assert all(1 <= limit <= 3 for limit in limits)
     assert pool.recorded[Completed] == 25

@@ -12,7 +12,7 @@ from jobs.domain import Outcome, Status
 from jobs.results import Completed
 from jobs.worker import PoolOptions
 from jobs.worker.prefetch import ClaimAhead
-from tests.worker_support import PoolThread, make_pool, run_pool, wait_until
+from tests.worker_support import PoolThread, claim_limits, make_pool, run_pool, wait_until
 
 # --- how many ----------------------------------------------------------------------------------
 
@@ -62,19 +62,6 @@ def test_the_setting_is_the_pools_default(settings):
 # --- in a pool ---------------------------------------------------------------------------------
 
 
-def claim_limits(store):
-    """Spy on ``store.claim``: the limits it is asked for, in order (``del store.claim`` undoes it)."""
-    limits = []
-    original_claim = store.claim
-
-    def spy_claim(**kwargs):
-        limits.append(kwargs["limit"])
-        return original_claim(**kwargs)
-
-    store.claim = spy_claim
-    return limits
-
-
 def short_jobs_seen(pool):
     """As if the pool had seen jobs of 1 ms and turns of 10 ms: its threads would finish
     ten jobs each per turn, so it claims its whole ``prefetch`` ahead."""
@@ -85,11 +72,8 @@ def short_jobs_seen(pool):
 
 def test_a_pool_of_short_jobs_claims_up_to_prefetch_beyond_its_idle_threads(store, clock):
     jobs = [services.enqueue("noop", clock=clock) for _ in range(20)]
-    limits = claim_limits(store)
-    try:
+    with claim_limits(store) as limits:
         pool = run_pool(short_jobs_seen(make_pool(store, clock, concurrency=2, prefetch=3)))
-    finally:
-        del store.claim
 
     assert limits[0] == 5  # 2 idle threads and 3 ahead
     assert max(limits) == 5
@@ -100,11 +84,8 @@ def test_a_pool_of_short_jobs_claims_up_to_prefetch_beyond_its_idle_threads(stor
 def test_a_pool_with_named_queues_never_claims_ahead(store, clock):
     for _ in range(6):
         services.enqueue("noop", queue="emails", clock=clock)
-    limits = claim_limits(store)
-    try:
+    with claim_limits(store) as limits:
         pool = run_pool(short_jobs_seen(make_pool(store, clock, queues=(("emails", 2),), prefetch=3)))
-    finally:
-        del store.claim
 
     assert limits and max(limits) <= 2
     assert pool.recorded[Completed] == 6

@@ -40,6 +40,24 @@ def make_pool(store, clock=None, **options):
     return WorkerPool(PoolOptions(**{**defaults, **options}), **collaborators)
 
 
+@contextmanager
+def claim_limits(store):
+    """Spy on ``store.claim`` while the block runs: yields the list of the ``limit`` each
+    call asked for, in order."""
+    limits = []
+    original_claim = store.claim
+
+    def spy_claim(**kwargs):
+        limits.append(kwargs["limit"])
+        return original_claim(**kwargs)
+
+    store.claim = spy_claim
+    try:
+        yield limits
+    finally:
+        del store.claim
+
+
 def run_at_once(action, count: int, *, timeout: float = 30.0) -> tuple[list, list]:
     """Call ``action`` on ``count`` threads released together by a barrier and join them:
     ``(results, errors)``, what the calls returned and what they raised. Each thread closes
