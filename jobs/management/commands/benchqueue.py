@@ -43,6 +43,7 @@ from jobs.management.measures import RssSampler, StoreTimers
 from jobs.management.pickup import PickupLatency
 from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
+from jobs.management.sqlitetime import EnqueueSplit, measure_enqueue_split
 from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.worker import PoolOptions, WorkerPool
@@ -273,6 +274,7 @@ class Command(BaseCommand):
         )
         write(f"             {process_cpu_us / max(done, 1):.0f} µs of CPU per job (every thread of this process)")
         per_job = self._count_round_trips(store, options, round_trips)
+        split = self._split_enqueue(store, options)
         # Peak resident size (Linux reports KiB): growth over the run is memory kept per job.
         rss_after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         rss_start, rss_middle, rss_end = rss.start_middle_end()
@@ -297,12 +299,29 @@ class Command(BaseCommand):
             "round_trips_per_job": per_job,
             "rss_mib_start_middle_end": [rss_start, rss_middle, rss_end],
         }
+        if split is not None:
+            figures["enqueue_sqlite_us_per_job"] = split.sqlite_us
+            figures["enqueue_outside_sqlite_us_per_job"] = split.rest_us
         if options["probes"]:
             pickup = PickupLatency(store, concurrency=concurrency, samples=options["probes"])
             for line in pickup.measure():
                 write(line)
         if options["json"]:
             write(json.dumps(figures))
+
+    def _split_enqueue(self, store: JobStore, options) -> EnqueueSplit | None:
+        """On SQLite, enqueue the workload again with SQLite's calls timed, print how an
+        enqueue's time splits between SQLite and the Python around it, and run the jobs
+        (untimed); ``None`` elsewhere."""
+        using = getattr(store, "using", None)
+        if using is None or connections[using].vendor != "sqlite":
+            return None
+        count = options["jobs"]
+        split = measure_enqueue_split(lambda: enqueue_noops(count, options["bulk"]), count, using)
+        self.stdout.write(f"Split:       {split.describe()}")
+        pool_options = PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True)
+        WorkerPool(pool_options, store=store).run()
+        return split
 
     def _count_round_trips(self, store: JobStore, options, round_trips: RoundTrips) -> dict | None:
         """Run the same workload again with the driver hooked and print the round trips per
