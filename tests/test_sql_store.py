@@ -2,6 +2,7 @@
 round trips, and the reaper's race with a renewing worker. The SQLite-specific ones are
 marked ``sqlite_only`` and skipped when the suite runs on PostgreSQL."""
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -280,3 +281,24 @@ def test_the_list_of_jobs_with_an_error_walks_the_partial_error_index(sql_store,
 )
 def test_datetimes_are_written_as_djangos_own_adapter_writes_them(sql_store, moment):
     assert sql_store._dt(moment) == connection.ops.adapt_datetimefield_value(moment)
+
+
+def test_each_thread_uses_its_own_connection_and_a_closed_one_reopens(sql_store, clock):
+    """The store looks Django's connection up once per thread: a thread never gets
+    another's, and closing it (as Django does between requests) does not break the next call."""
+    seen = {}
+
+    def enqueue_in_a_thread():
+        seen["job"] = sql_store.insert(new(), now=clock())
+        seen["connection"] = connections[sql_store.using]
+        connections[sql_store.using].close()
+
+    sql_store.insert(new(), now=clock())
+    thread = threading.Thread(target=enqueue_in_a_thread)
+    thread.start()
+    thread.join(timeout=30)
+
+    assert seen["connection"] is not connection
+    assert sql_store.get(seen["job"].id) is not None
+    connection.close()
+    assert sql_store.get(seen["job"].id).status is Status.PENDING
