@@ -45,8 +45,16 @@ def timed(function) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_at_start
 
 
-def report(*, jobs: int, enqueue: tuple[float, float], process_seconds: float, completed: int) -> None:
-    """The one machine-readable line ``bench/peers.py`` reads (``enqueue`` as ``timed`` gives it)."""
+def report(
+    *,
+    jobs: int,
+    enqueue: tuple[float, float],
+    process_seconds: float,
+    completed: int,
+    python_cpu_us: float | None = None,
+) -> None:
+    """The one machine-readable line ``bench/peers.py`` reads (``enqueue`` as ``timed`` gives
+    it; ``python_cpu_us``: an enqueue's CPU outside SQLite's calls, if measured)."""
     enqueue_seconds, enqueue_cpu_seconds = enqueue
     print(
         json.dumps(
@@ -56,6 +64,7 @@ def report(*, jobs: int, enqueue: tuple[float, float], process_seconds: float, c
                 "enqueue_cpu_us_per_job": enqueue_cpu_seconds / jobs * 1e6,
                 "process_per_second": completed / process_seconds,
                 "completed": completed,
+                "enqueue_python_cpu_us_per_job": python_cpu_us,
             }
         ),
         flush=True,

@@ -1,11 +1,17 @@
-"""``benchqueue`` on SQLite: how much of an enqueue is SQLite's work and how much is ours.
+"""``benchqueue`` on SQLite: how much of an enqueue's CPU is SQLite's and how much is the
+Python around it.
 
 The split is measured on a pass of its own, after the timed ones (as the round trips
 are): while it runs, this process's connections are ``sqlite3.Connection`` subclasses
-that time every call into the sqlite3 module (statements, fetches, commits and
-rollbacks). What the enqueue loop spends outside those calls is the Python around them:
-ours, Django's and the driver's argument handling. The timer's own cost, two clock
-reads per call, falls on both sides.
+that add up the calling thread's CPU time inside every call into the sqlite3 module
+(statements, fetches, commits and rollbacks). The rest of the enqueue loop's CPU is the
+Python around those calls: ours, Django's and the driver's argument handling. CPU time,
+not wall time, so neither an fsync's wait nor another process's turn on the CPU counts.
+The timer's own cost (two clock reads per call) falls on both sides.
+
+``bench/peer_huey.py`` splits Huey's enqueue with the same class (``connection_class``),
+in the peers' environment: so this module imports Django only where it reopens Django's
+connection.
 """
 
 import functools
@@ -15,15 +21,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import connections
-
 _TIMED_CONNECTION_METHODS = ("execute", "executemany", "executescript", "commit", "rollback")
 _TIMED_CURSOR_METHODS = ("execute", "executemany", "executescript", "fetchone", "fetchmany", "fetchall")
 
 
 class SqliteCallTimer:
-    """Adds up the wall time spent inside sqlite3 calls on the connections of database
-    ``using`` opened while ``installed``."""
+    """Adds up the CPU time the calling threads spend inside sqlite3 calls, on the
+    connections of Django's database ``using`` opened while ``installed`` (or on any
+    connection made with ``connection_class``)."""
 
     def __init__(self, using: str = "default"):
         self.using = using
@@ -34,15 +39,17 @@ class SqliteCallTimer:
 
         @functools.wraps(method)
         def call(*args, **kwargs):
-            started = time.perf_counter()
+            started = time.thread_time()
             try:
                 return method(*args, **kwargs)
             finally:
-                timer.seconds += time.perf_counter() - started
+                timer.seconds += time.thread_time() - started
 
         return call
 
-    def _connection_class(self) -> type[sqlite3.Connection]:
+    def connection_class(self) -> type[sqlite3.Connection]:
+        """A ``sqlite3.Connection`` subclass (``sqlite3.connect(factory=...)``) whose calls,
+        and its cursors' (of any cursor factory), add to ``seconds``."""
         timed = {name: self._timed(getattr(sqlite3.Connection, name)) for name in _TIMED_CONNECTION_METHODS}
         cursor_class = functools.cache(self._cursor_class)
 
@@ -61,12 +68,14 @@ class SqliteCallTimer:
     def installed(self):
         """Reopen this thread's connection through the timed class, and every connection
         opened meanwhile; close it again at the end, so later ones are plain again."""
+        from django.db import connections  # here, not above: Huey's peer uses the class without Django
+
         connection = connections[self.using]
         if connection.vendor != "sqlite":
             raise ValueError("SqliteCallTimer times SQLite connections only")
         options = connection.settings_dict["OPTIONS"]
         connection.close()
-        options["factory"] = self._connection_class()
+        options["factory"] = self.connection_class()
         try:
             yield self
         finally:
@@ -76,29 +85,29 @@ class SqliteCallTimer:
 
 @dataclass(frozen=True)
 class EnqueueSplit:
-    """Per enqueued job: the wall time of the loop, and the part inside SQLite's calls."""
+    """Per enqueued job: the loop's CPU time, and the part of it inside SQLite's calls."""
 
-    wall_us: float
+    cpu_us: float
     sqlite_us: float
 
     @property
-    def rest_us(self) -> float:
-        return self.wall_us - self.sqlite_us
+    def python_us(self) -> float:
+        """The CPU outside SQLite's calls: the Python around them."""
+        return self.cpu_us - self.sqlite_us
 
     def describe(self) -> str:
         return (
-            f"{self.wall_us:.0f} µs per enqueue on a pass of its own: {self.sqlite_us:.0f} µs inside SQLite's "
-            f"calls (statements, fetches, commits: SQLite's work and its fsync), {self.rest_us:.0f} µs outside "
-            "them (the Python: ours, Django's, the driver's)"
+            f"{self.cpu_us:.0f} µs of CPU per enqueue on a pass of its own: {self.sqlite_us:.0f} µs inside "
+            f"SQLite's calls (statements and commits), {self.python_us:.0f} µs outside them (the Python: ours, "
+            "Django's, the driver's)"
         )
 
 
-def measure_enqueue_split(enqueue: Callable[[], None], count: int, using: str = "default") -> EnqueueSplit:
-    """Run ``enqueue`` (which enqueues ``count`` jobs from this thread) with SQLite's calls
-    timed, and split its wall time per job."""
-    timer = SqliteCallTimer(using)
-    with timer.installed():
-        started = time.perf_counter()
-        enqueue()
-        wall = time.perf_counter() - started
-    return EnqueueSplit(wall_us=wall / count * 1e6, sqlite_us=timer.seconds / count * 1e6)
+def measure_enqueue_split(enqueue: Callable[[], None], count: int, timer: SqliteCallTimer) -> EnqueueSplit:
+    """Run ``enqueue``, which enqueues ``count`` jobs from this thread on connections
+    ``timer`` times, and split the thread's CPU time per job."""
+    timer.seconds = 0.0
+    started = time.thread_time()
+    enqueue()
+    cpu = time.thread_time() - started
+    return EnqueueSplit(cpu_us=cpu / count * 1e6, sqlite_us=timer.seconds / count * 1e6)

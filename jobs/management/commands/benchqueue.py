@@ -43,7 +43,7 @@ from jobs.management.measures import RssSampler, StoreTimers
 from jobs.management.pickup import PickupLatency
 from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
-from jobs.management.sqlitetime import EnqueueSplit, measure_enqueue_split
+from jobs.management.sqlitetime import EnqueueSplit, SqliteCallTimer, measure_enqueue_split
 from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.worker import PoolOptions, WorkerPool
@@ -300,8 +300,8 @@ class Command(BaseCommand):
             "rss_mib_start_middle_end": [rss_start, rss_middle, rss_end],
         }
         if split is not None:
-            figures["enqueue_sqlite_us_per_job"] = split.sqlite_us
-            figures["enqueue_outside_sqlite_us_per_job"] = split.rest_us
+            figures["enqueue_sqlite_cpu_us_per_job"] = split.sqlite_us
+            figures["enqueue_python_cpu_us_per_job"] = split.python_us
         if options["probes"]:
             pickup = PickupLatency(store, concurrency=concurrency, samples=options["probes"])
             for line in pickup.measure():
@@ -311,13 +311,15 @@ class Command(BaseCommand):
 
     def _split_enqueue(self, store: JobStore, options) -> EnqueueSplit | None:
         """On SQLite, enqueue the workload again with SQLite's calls timed, print how an
-        enqueue's time splits between SQLite and the Python around it, and run the jobs
+        enqueue's CPU splits between SQLite and the Python around it, and run the jobs
         (untimed); ``None`` elsewhere."""
         using = getattr(store, "using", None)
         if using is None or connections[using].vendor != "sqlite":
             return None
         count = options["jobs"]
-        split = measure_enqueue_split(lambda: enqueue_noops(count, options["bulk"]), count, using)
+        timer = SqliteCallTimer(using)
+        with timer.installed():
+            split = measure_enqueue_split(lambda: enqueue_noops(count, options["bulk"]), count, timer)
         self.stdout.write(f"Split:       {split.describe()}")
         pool_options = PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True)
         WorkerPool(pool_options, store=store).run()
