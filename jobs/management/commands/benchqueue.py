@@ -9,10 +9,11 @@ counted on a second pass of the same workload so that counting is never timed.
 
 ``--tmpfs`` puts the SQLite file in /dev/shm, where fsync costs nothing, so the enqueue
 time left is the Python (and SQLite) cost per job; every run also prints the CPU time per
-enqueue. ``--finished N`` first pre-fills N finished jobs (one bulk insert) and prints
-the claim and processing speed on the empty table and then beside those N jobs, which
-the claim's index should not notice. ``--json`` adds one machine-readable line of the figures at the end, which
-``bench/peers.py`` (``make bench-peers``) parses; ``--probes 0`` skips the pickup latencies.
+enqueue. ``--finished N`` first compares the enqueue, claim and processing speed on the
+empty table with those on a second database of the same kind pre-filled with N finished
+jobs, in ``--rounds`` interleaved rounds (``jobs.management.tablegrowth``). ``--json``
+adds one machine-readable line of the figures at the end, which ``bench/peers.py``
+(``make bench-peers``) parses; ``--probes 0`` skips the pickup latencies.
 
 It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
 file (or ``--database PATH``, or a throwaway database created on the PostgreSQL server
@@ -28,6 +29,7 @@ import resource
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +45,13 @@ from jobs.management.measures import RssSampler, StoreTimers
 from jobs.management.pickup import PickupLatency
 from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
+from jobs.management.secondstore import second_mongo_store, second_mongomock_store, second_sql_store
 from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.worker import PoolOptions, WorkerPool
 
+#: Interleaved rounds of ``--finished`` unless told.
+DEFAULT_ROUNDS = 3
 #: Where ``--tmpfs`` puts the scratch database: a RAM file system, so fsync is free.
 TMPFS_DIR = Path("/dev/shm")
 #: The phases whose round trips per job are printed; store methods that get their own.
@@ -119,8 +124,16 @@ class Command(BaseCommand):
             "--finished",
             type=int,
             default=0,
-            help="Pre-fill this many finished jobs and print enqueue, claim and processing speed on the empty "
-            "table and beside them (default: 0, skip).",
+            help="Compare enqueue, claim and processing speed on the empty table with those on a second database "
+            "pre-filled with this many finished jobs (default: 0, skip). With --database PATH the second is "
+            "PATH's sibling NAME-finished.SUFFIX, replaced each run and kept.",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=None,
+            help=f"Interleaved rounds of --finished, each measuring both tables, the order alternating "
+            f"(default: {DEFAULT_ROUNDS}).",
         )
         parser.add_argument(
             "--json",
@@ -133,6 +146,8 @@ class Command(BaseCommand):
             raise CommandError("--jobs and --concurrency must be 1 or more")
         if options["probes"] < 0 or options["finished"] < 0:
             raise CommandError("--probes and --finished must be 0 or more")
+        if options["rounds"] is not None and (options["rounds"] < 1 or not options["finished"]):
+            raise CommandError("--rounds must be 1 or more, and goes with --finished")
         if not 0 <= options["bulk"] <= services.MAX_BULK_JOBS:
             raise CommandError(f"--bulk must be from 0 to {services.MAX_BULK_JOBS}")
         kind = options["store"]
@@ -152,7 +167,8 @@ class Command(BaseCommand):
                 from tests.mongomock_store import MongomockJobStore
             except ImportError:
                 raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
-            self._bench(MongomockJobStore("jobqueue_bench"), options, RoundTrips(None, unmeasured=MONGOMOCK_UNMEASURED))
+            round_trips = RoundTrips(None, unmeasured=MONGOMOCK_UNMEASURED)
+            self._bench(MongomockJobStore("jobqueue_bench"), options, round_trips, second_mongomock_store)
         elif kind != "mongodb":
             raise CommandError(f"benchqueue measures the sql and mongodb stores, not {kind!r}")
         else:
@@ -160,14 +176,13 @@ class Command(BaseCommand):
             config = settings.JOBQUEUE_STORE
             counter = RoundTripCounter()
             commands = MongoCommands(counter)
-            bench_options = {
-                **config.get("OPTIONS", {}),
-                "database_name": f"jobqueue_bench_{uuid.uuid4().hex[:8]}",
-                "event_listeners": [commands.listener()],
-            }
+            listeners = [commands.listener()]
+            name = f"jobqueue_bench_{uuid.uuid4().hex[:8]}"
+            bench_options = {**config.get("OPTIONS", {}), "database_name": name, "event_listeners": listeners}
             store = build_store({**config, "OPTIONS": bench_options})
             try:
-                self._bench(store, options, RoundTrips(counter, commands, MongoCommands.unit))
+                round_trips = RoundTrips(counter, commands, MongoCommands.unit)
+                self._bench(store, options, round_trips, lambda: second_mongo_store(f"{name}_finished", listeners))
             finally:
                 store.drop_database()
 
@@ -189,12 +204,14 @@ class Command(BaseCommand):
             store = SqlJobStore()
             counter = RoundTripCounter()
             statements = SqlStatements(counter, store.using)
-            self._bench(store, options, RoundTrips(counter, statements, statements.unit))
+            round_trips = RoundTrips(counter, statements, statements.unit)
+            self._bench(store, options, round_trips, lambda: second_sql_store(store.using))
             return
         arguments = ["benchqueue", "--store=sql", f"--jobs={options['jobs']}"]
         arguments += [f"--concurrency={options['concurrency']}", f"--probes={options['probes']}"]
         arguments += [f"--bulk={options['bulk']}"]
         arguments += [f"--finished={options['finished']}"]
+        arguments += [f"--rounds={options['rounds']}"] if options["rounds"] else []
         arguments += ["--json"] if options["json"] else []
         if options["database_url"]:
             with throwaway_server_database(options["database_url"]) as url:
@@ -209,7 +226,14 @@ class Command(BaseCommand):
             run_in_scratch_database(arguments, stdout=self.stdout, database=Path(scratch) / "bench.sqlite3")
 
     # -- the measurements -----------------------------------------------------------------------
-    def _bench(self, store: JobStore, options, round_trips: RoundTrips):
+    def _bench(
+        self,
+        store: JobStore,
+        options,
+        round_trips: RoundTrips,
+        second_store: Callable[[], AbstractContextManager[JobStore]],
+    ):
+        """Measure on ``store``; ``second_store`` makes the one ``--finished`` fills."""
         try:
             store.ensure_ready()
         except StoreUnavailable as error:
@@ -217,22 +241,31 @@ class Command(BaseCommand):
         previous = use_store(store)
         handlers.handler(NOOP_TYPE)(lambda payload, context: None)
         try:
-            self._run(store, options, round_trips)
+            self._run(store, options, round_trips, second_store)
         finally:
             handlers.unregister(NOOP_TYPE)
             use_store(previous)
 
-    def _run(self, store: JobStore, options, round_trips: RoundTrips):
+    def _run(self, store: JobStore, options, round_trips: RoundTrips, second_store):
         count, concurrency = options["jobs"], options["concurrency"]
         poll = settings.JOBQUEUE_POLL_INTERVAL
         write = self.stdout.write
         write(f"Store: {store.describe()}")
         write(f"{count} no-op jobs, {concurrency} worker threads, poll interval {poll:g} s")
         if options["finished"]:
-            comparison = FinishedJobsComparison(
-                store, jobs=count, bulk=options["bulk"], concurrency=concurrency, finished=options["finished"]
-            )
-            comparison.run(write)
+            try:
+                with second_store() as full:
+                    FinishedJobsComparison(
+                        store,
+                        full,
+                        jobs=count,
+                        bulk=options["bulk"],
+                        concurrency=concurrency,
+                        finished=options["finished"],
+                        rounds=options["rounds"] or DEFAULT_ROUNDS,
+                    ).run(write)
+            except StoreUnavailable as error:
+                raise CommandError(f"--finished: {error}") from error
 
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
