@@ -1,16 +1,20 @@
 """``benchqueue`` runs end to end and reports every figure (no timing is asserted)."""
 
+import contextlib
 import io
 import json
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import psycopg
+import pymongo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from conftest import REAL_MONGODB_URI
 from jobs.management.commands.benchqueue import TMPFS_DIR
 
 FIGURES = [
@@ -96,23 +100,112 @@ def test_benchqueue_refuses_tmpfs_with_a_database_file_of_its_own(tmp_path):
     assert not database.exists()
 
 
-@pytest.mark.parametrize("store", ["sql", "mongomock"])
-def test_benchqueue_finished_compares_enqueues_and_claims_on_an_empty_table_and_beside_finished_jobs(tmp_path, store):
-    database = ["--database", str(tmp_path / "bench.sqlite3")] if store == "sql" else []
+FINISHED_ROUND = r"enqueue +\d+ jobs/s, CPU +\d+ µs per job; processing +\d+ jobs/s, +\d+ µs in store.claim per job"
+
+
+def assert_interleaved_finished_comparison(text: str, *, finished: int, jobs: int, rounds: int) -> None:
+    """The ``--finished`` report: each round measured both tables, the order alternating,
+    then the medians, their ratios and each round's ratios, then what each database holds."""
+    full = f"{finished} finished jobs"
+    assert f"Pre-filled {finished} finished jobs in " in text
+    measured = re.findall(rf"^Round (\d+), (empty table|{full}): +{FINISHED_ROUND}$", text, re.MULTILINE)
+    expected = [
+        (str(number), table)
+        for number in range(1, rounds + 1)
+        for table in (("empty table", full) if number % 2 else (full, "empty table"))
+    ]
+    assert measured == expected, text
+    for table in ("empty table", full):
+        assert re.search(rf"^Median, +{table}: +{FINISHED_ROUND}$", text, re.MULTILINE), text
+    ratio = r"x\d+\.\d\d"
+    assert re.search(
+        rf"Beside {full} \(median full ÷ median empty\): enqueue rate {ratio}, enqueue CPU per job {ratio}, "
+        rf"claim time per job {ratio}, processing rate {ratio}",
+        text,
+    ), text
+    each = " ".join([ratio] * rounds)
+    assert re.search(
+        rf"Each round \(full ÷ empty\): enqueue rate {each}; enqueue CPU per job {each}; "
+        rf"claim time per job {each}; processing rate {each}$",
+        text,
+        re.MULTILINE,
+    ), text
+    # Each measurement enqueues ``jobs`` and inserts as many more, on its own table only.
+    own = 2 * jobs * rounds
+    assert f"Jobs stored after the rounds: {own} in the empty table's database (the rounds' own), " in text
+    assert f"{finished + own} in the full one ({finished} pre-filled and the rounds' own)" in text
+
+
+#: The databases' names in "Finished jobs: the empty table in …, the full one in …".
+TWO_DATABASES = r"at \S+, database (\w+), the full one in .*, database (\w+)$"
+
+
+def jobs_in(database: Path) -> int:
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return connection.execute("SELECT count(*) FROM jobs_job").fetchone()[0]
+
+
+def test_benchqueue_finished_interleaves_rounds_on_two_sqlite_files_side_by_side(tmp_path):
+    database = tmp_path / "bench.sqlite3"
     out = io.StringIO()
     call_command(
-        "benchqueue", f"--store={store}", *database, "--jobs=30", "--finished=500", "--probes=0", "--json", stdout=out
+        "benchqueue",
+        "--store=sql",
+        f"--database={database}",
+        "--jobs=50",
+        "--finished=200",
+        "--rounds=2",
+        "--probes=0",
+        "--json",
+        stdout=out,
     )
 
     text = out.getvalue()
-    assert re.search(r"Enqueue, empty table: +\d+ jobs/s, CPU \d+ µs per job", text)
-    assert re.search(r"Claim, empty table: +\d+ jobs/s processed, \d+ µs in store.claim per job", text)
-    assert "Pre-filled 500 finished jobs" in text
-    assert re.search(r"Enqueue, 500 finished jobs: +\d+ jobs/s", text)
-    assert re.search(r"Claim, 500 finished jobs: +\d+ jobs/s processed", text)
-    assert re.search(r"beside 500 finished jobs: enqueue rate x[\d.]+, claim time per job x", text)
+    full = tmp_path / "bench-finished.sqlite3"
+    assert f"the empty table in SQLite at {database}, the full one in SQLite at {full}" in text
+    assert_interleaved_finished_comparison(text, finished=200, jobs=50, rounds=2)
+    # The main measurement follows on the first database: 50 jobs timed, 50 counted, 50 split.
+    assert re.search(r"Processing: +\d+ jobs/s +\(50 of 50 completed", text)
+    assert json.loads(text.splitlines()[-1])["completed"] == 50
+    assert jobs_in(database) == 2 * 50 * 2 + 3 * 50
+    assert jobs_in(full) == 200 + 2 * 50 * 2
+
+
+def test_benchqueue_finished_starts_the_second_sqlite_file_afresh_on_every_run(tmp_path):
+    database = tmp_path / "bench.sqlite3"
+    arguments = ["benchqueue", "--store=sql", f"--database={database}", "--jobs=10", "--finished=30", "--probes=0"]
+    call_command(*arguments, "--rounds=1", stdout=io.StringIO())
+    call_command(*arguments, "--rounds=1", stdout=io.StringIO())
+
+    # The pre-filled ids would clash with the last run's: the file is replaced instead.
+    assert jobs_in(tmp_path / "bench-finished.sqlite3") == 30 + 2 * 10
+    assert jobs_in(database) == 2 * (2 * 10 + 3 * 10)
+
+
+def test_benchqueue_finished_interleaves_rounds_on_two_mongomock_databases():
+    out = io.StringIO()
+    call_command(
+        "benchqueue", "--store=mongomock", "--jobs=30", "--finished=100", "--rounds=3", "--probes=0", stdout=out
+    )
+
+    text = out.getvalue()
+    assert_interleaved_finished_comparison(text, finished=100, jobs=30, rounds=3)
     assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", text)
-    assert json.loads(text.splitlines()[-1])["completed"] == 30
+
+
+@pytest.mark.parametrize("rounds", ["--rounds=0", "--rounds=-1"])
+def test_benchqueue_refuses_rounds_below_one(tmp_path, rounds):
+    database = tmp_path / "bench.sqlite3"
+    with pytest.raises(CommandError, match="--rounds"):
+        call_command("benchqueue", f"--database={database}", "--finished=10", rounds, stdout=io.StringIO())
+    assert not database.exists()
+
+
+def test_benchqueue_refuses_rounds_without_finished(tmp_path):
+    database = tmp_path / "bench.sqlite3"
+    with pytest.raises(CommandError, match=r"--rounds .*--finished"):
+        call_command("benchqueue", f"--database={database}", "--rounds=2", stdout=io.StringIO())
+    assert not database.exists()
 
 
 def test_benchqueue_refuses_a_database_url_that_is_not_postgresql(tmp_path):
@@ -153,3 +246,39 @@ def test_benchqueue_takes_django_options_in_the_database_url_query():
     call_command("benchqueue", f"--database-url={url}", "--jobs=30", "--probes=0", stdout=out)
 
     assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", out.getvalue())
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+    reason="needs a PostgreSQL server: DATABASE_URL=postgres://… (make test-postgres)",
+)
+def test_benchqueue_finished_on_postgresql_uses_a_second_throwaway_database_and_drops_both():
+    url = os.environ["DATABASE_URL"]
+    out = io.StringIO()
+    call_command(
+        "benchqueue", f"--database-url={url}", "--jobs=20", "--finished=100", "--rounds=2", "--probes=0", stdout=out
+    )
+
+    text = out.getvalue()
+    names = re.search(rf"the empty table in PostgreSQL {TWO_DATABASES}", text, re.MULTILINE)
+    assert names and names.group(2) == f"{names.group(1)}_finished", text
+    assert_interleaved_finished_comparison(text, finished=100, jobs=20, rounds=2)
+    with psycopg.connect(url, autocommit=True) as server:
+        found = server.execute("SELECT datname FROM pg_database WHERE datname IN (%s, %s)", names.groups()).fetchall()
+    assert found == []
+
+
+@pytest.mark.mongodb
+def test_benchqueue_finished_on_mongodb_uses_a_second_database_and_drops_both(settings):
+    if not REAL_MONGODB_URI:
+        pytest.skip("real MongoDB not tested: MONGODB_URI is not set (the mongomock variant ran instead)")
+    settings.JOBQUEUE_STORE = {"BACKEND": "jobs.stores.mongo.MongoJobStore", "OPTIONS": {"uri": REAL_MONGODB_URI}}
+    out = io.StringIO()
+    call_command("benchqueue", "--jobs=20", "--finished=100", "--rounds=2", "--probes=0", stdout=out)
+
+    text = out.getvalue()
+    names = re.search(rf"the empty table in MongoDB {TWO_DATABASES}", text, re.MULTILINE)
+    assert names and names.group(2) == f"{names.group(1)}_finished", text
+    assert_interleaved_finished_comparison(text, finished=100, jobs=20, rounds=2)
+    with pymongo.MongoClient(REAL_MONGODB_URI) as client:
+        assert not set(names.groups()) & set(client.list_database_names())

@@ -1,19 +1,25 @@
 """``benchqueue --finished N``: whether a table full of finished jobs slows the queue.
 
-Measures the enqueue rate and the claim and processing speed on an empty table, pre-fills
-N finished jobs (one bulk insert), and measures again beside them; the claim's partial
-indexes should not notice them.
+Two databases side by side (``jobs.management.secondstore``): the benchmark's own, with
+an empty table, and a second one pre-filled with N finished jobs (one bulk insert). Each
+of R rounds measures both in turn, the empty one first in odd rounds and the full one
+first in even rounds, so that a slow spell of the machine falls on both rather than on
+one of two phases run one after the other. The medians, their ratios (full ÷ empty) and
+each round's ratios show the effect and the spread; the claim's partial indexes should
+not notice the finished jobs.
 """
 
 import resource
+import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from jobs import services
 from jobs.domain import NewJob
 from jobs.management.measures import StoreTimers
-from jobs.stores import JobStore
+from jobs.stores import JobStore, use_store
 from jobs.timeutil import utc_now
 from jobs.worker import PoolOptions, WorkerPool
 
@@ -31,71 +37,133 @@ def enqueue_noops(count: int, batch: int) -> None:
         services.enqueue_many([{"type": NOOP_TYPE, "payload": {}}] * min(batch, count - start))
 
 
-class FinishedJobsComparison:
-    """Speeds on ``store`` with an empty table, then beside ``finished`` finished jobs:
-    ``jobs`` no-op jobs each time, enqueued one by one or ``bulk`` at a time, run by a
-    pool of ``concurrency`` threads."""
+@dataclass(frozen=True)
+class Speeds:
+    """One measurement of one table."""
 
-    def __init__(self, store: JobStore, *, jobs: int, bulk: int, concurrency: int, finished: int):
-        self.store = store
+    enqueue_rate: float  # jobs/s
+    enqueue_cpu_us: float  # CPU µs per enqueue, every thread of the process
+    process_rate: float  # jobs/s
+    claim_us: float  # µs in store.claim per job
+
+    def line(self) -> str:
+        return (
+            f"enqueue {self.enqueue_rate:7.0f} jobs/s, CPU {self.enqueue_cpu_us:4.0f} µs per job; "
+            f"processing {self.process_rate:7.0f} jobs/s, {self.claim_us:4.0f} µs in store.claim per job"
+        )
+
+
+#: The ratios printed, each (label, figure): full ÷ empty of that figure.
+RATIOS = (
+    ("enqueue rate", "enqueue_rate"),
+    ("enqueue CPU per job", "enqueue_cpu_us"),
+    ("claim time per job", "claim_us"),
+    ("processing rate", "process_rate"),
+)
+
+
+class FinishedJobsComparison:
+    """Speeds on ``empty`` and on ``full`` (two stores of one kind, on two databases
+    side by side) once ``full`` holds ``finished`` finished jobs, in ``rounds``
+    interleaved rounds: ``jobs`` no-op jobs each time, enqueued one by one or ``bulk`` at
+    a time, then processed by a pool of ``concurrency`` threads."""
+
+    def __init__(
+        self,
+        empty: JobStore,
+        full: JobStore,
+        *,
+        jobs: int,
+        bulk: int,
+        concurrency: int,
+        finished: int,
+        rounds: int,
+    ):
+        self.stores = {"empty": empty, "full": full}
         self.jobs = jobs
         self.bulk = bulk
         self.concurrency = concurrency
         self.finished = finished
+        self.rounds = rounds
+        self._labels = {"empty": "empty table", "full": f"{finished} finished jobs"}
 
     def run(self, write: Callable[[str], object]) -> None:
-        """Measure, pre-fill, measure again, and ``write`` each figure and their ratios."""
-        finished = self.finished
-        enqueue_empty = self._enqueue_speed()
-        write(self._enqueue_line("empty table", enqueue_empty))
-        empty = self._claim_speed()
-        write(self._claim_line("empty table", empty))
+        """Pre-fill ``full``, measure both in interleaved rounds, and ``write`` each
+        round's figures, the medians, their ratios and each round's ratios."""
+        full = self.stores["full"]
+        write(f"Finished jobs: the empty table in {self.stores['empty'].describe()}, the full one in {full.describe()}")
         started = time.perf_counter()
-        self.store.fill_finished(finished, finished_at=utc_now() - timedelta(hours=1), type=NOOP_TYPE)
-        write(f"Pre-filled {finished} finished jobs in {time.perf_counter() - started:.1f} s")
-        enqueue_full = self._enqueue_speed()
-        write(self._enqueue_line(f"{finished} finished jobs", enqueue_full))
-        full = self._claim_speed()
-        write(self._claim_line(f"{finished} finished jobs", full))
+        full.fill_finished(self.finished, finished_at=utc_now() - timedelta(hours=1), type=NOOP_TYPE)
+        write(f"Pre-filled {self.finished} finished jobs in {time.perf_counter() - started:.1f} s")
+        measured = self._interleaved_rounds(write)
+        medians = {which: _median(speeds) for which, speeds in measured.items()}
+        for which, speeds in medians.items():
+            write(f"Median,  {self._label(which)} {speeds.line()}")
         write(
-            f"             beside {finished} finished jobs: enqueue rate x{enqueue_full[0] / enqueue_empty[0]:.2f}, "
-            f"claim time per job x{full[1] / empty[1]:.2f}, processing rate x{full[0] / empty[0]:.2f} "
-            "(1.00 = unchanged; timings are noisy)"
+            f"Beside {self.finished} finished jobs (median full ÷ median empty): "
+            + ", ".join(f"{label} x{_ratio(medians, name):.2f}" for label, name in RATIOS)
+            + " (1.00 = unchanged)"
+        )
+        pairs = [{"empty": empty, "full": full} for empty, full in zip(*measured.values(), strict=True)]
+        per_round = []
+        for label, name in RATIOS:
+            per_round.append(f"{label} " + " ".join(f"x{_ratio(pair, name):.2f}" for pair in pairs))
+        write("Each round (full ÷ empty): " + "; ".join(per_round))
+        stored = {which: sum(store.count_by_type_and_status().values()) for which, store in self.stores.items()}
+        write(
+            f"Jobs stored after the rounds: {stored['empty']} in the empty table's database (the rounds' own), "
+            f"{stored['full']} in the full one ({self.finished} pre-filled and the rounds' own)"
         )
 
-    def _pool(self) -> WorkerPool:
-        return WorkerPool(
-            PoolOptions.from_settings(concurrency=self.concurrency, run_until_idle=True), store=self.store
-        )
+    def _interleaved_rounds(self, write: Callable[[str], object]) -> dict[str, list[Speeds]]:
+        """Each table's speeds, round by round, each round's written as measured."""
+        measured: dict[str, list[Speeds]] = {"empty": [], "full": []}
+        previous = use_store(self.stores["empty"])
+        try:
+            for round_number in range(1, self.rounds + 1):
+                # Alternated so that neither table always follows the other (caches, WAL, turbo).
+                order = ("empty", "full") if round_number % 2 else ("full", "empty")
+                for which in order:
+                    speeds = self._measure(self.stores[which])
+                    measured[which].append(speeds)
+                    write(f"Round {round_number}, {self._label(which)} {speeds.line()}")
+        finally:
+            use_store(previous)
+        return measured
 
-    def _enqueue_speed(self) -> tuple[float, float]:
-        """(jobs/s, CPU µs per job) enqueuing as the main measurement does; the jobs are
-        then run (untimed), so the table holds only finished jobs again."""
+    def _label(self, which: str) -> str:
+        width = max(map(len, self._labels.values())) + 1
+        return f"{self._labels[which] + ':':{width}}"
+
+    def _pool(self, store: JobStore) -> WorkerPool:
+        return WorkerPool(PoolOptions.from_settings(concurrency=self.concurrency, run_until_idle=True), store=store)
+
+    def _measure(self, store: JobStore) -> Speeds:
+        """Enqueue ``jobs`` through the services (``store`` being the process's store)
+        and run them (untimed), then insert as many at once and time their processing."""
+        use_store(store)
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         enqueue_noops(self.jobs, self.bulk)
         seconds = time.perf_counter() - started
         cpu = resource.getrusage(resource.RUSAGE_SELF)
         cpu_us = (cpu.ru_utime - cpu_at_start.ru_utime + cpu.ru_stime - cpu_at_start.ru_stime) / self.jobs * 1e6
-        self._pool().run()
-        return self.jobs / seconds, cpu_us
+        self._pool(store).run()
+        enqueue_rate = self.jobs / seconds
 
-    @staticmethod
-    def _enqueue_line(what: str, figures: tuple[float, float]) -> str:
-        return f"Enqueue, {what}: {figures[0]:8.0f} jobs/s, CPU {figures[1]:.0f} µs per job"
-
-    def _claim_speed(self) -> tuple[float, float]:
-        """(jobs/s processed, µs in ``store.claim`` per job)."""
-        new_jobs = [NewJob(type=NOOP_TYPE, payload={}, max_retries=0) for _ in range(self.jobs)]
-        self.store.insert_many(new_jobs, now=utc_now())
-        pool = self._pool()
-        timers = StoreTimers(self.store, ("claim",))
+        store.insert_many([NewJob(type=NOOP_TYPE, payload={}, max_retries=0) for _ in range(self.jobs)], now=utc_now())
+        pool = self._pool(store)
+        timers = StoreTimers(store, ("claim",))
         started = time.perf_counter()
         with timers:
             pool.run()
         seconds = time.perf_counter() - started
-        return self.jobs / seconds, timers.seconds["claim"] / self.jobs * 1e6
+        return Speeds(enqueue_rate, cpu_us, self.jobs / seconds, timers.seconds["claim"] / self.jobs * 1e6)
 
-    @staticmethod
-    def _claim_line(what: str, figures: tuple[float, float]) -> str:
-        return f"Claim, {what}: {figures[0]:8.0f} jobs/s processed, {figures[1]:.0f} µs in store.claim per job"
+
+def _median(measured: list[Speeds]) -> Speeds:
+    return Speeds(*(statistics.median(getattr(speeds, field.name) for speeds in measured) for field in fields(Speeds)))
+
+
+def _ratio(pair: dict[str, Speeds], name: str) -> float:
+    return getattr(pair["full"], name) / getattr(pair["empty"], name)

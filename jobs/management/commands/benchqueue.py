@@ -1,26 +1,23 @@
 """``manage.py benchqueue``: throughput, pickup latency and round trips of the queue.
 
 Enqueues no-op jobs, runs them on a worker pool of this process, and prints the enqueue
-rate, the processing rate, the pickup latency of a job enqueued in this process (woken
-through ``jobs.wakeups``) and of one inserted as another process would (found by
-polling), and the round trips per job of each phase (enqueue, claim, record, upkeep) as
-the database driver sent them (``jobs.management.roundtrips`` says what one counts),
-counted on a second pass of the same workload so that counting is never timed.
+rate and CPU, the processing rate, the pickup latency of a job enqueued in this process
+(woken through ``jobs.wakeups``) and of one inserted as another process would (found by
+polling); then, on passes of their own (``jobs.management.extrapasses``), the round trips
+per job of each phase as the driver sent them and, on SQLite, an enqueue's CPU split
+between SQLite's calls and the Python around them.
 
-``--tmpfs`` puts the SQLite file in /dev/shm, where fsync costs nothing, so the enqueue
-time left is the Python (and SQLite) cost per job; every run also prints the CPU time per
-enqueue. ``--finished N`` first pre-fills N finished jobs (one bulk insert) and prints
-the claim and processing speed on the empty table and then beside those N jobs, which
-the claim's index should not notice. ``--json`` adds one machine-readable line of the figures at the end, which
-``bench/peers.py`` (``make bench-peers``) parses; ``--probes 0`` skips the pickup latencies.
+``--tmpfs`` puts the SQLite file in /dev/shm, where fsync costs nothing. ``--finished N``
+first compares the speeds on an empty table with those on a second database pre-filled
+with N finished jobs, in ``--rounds`` interleaved rounds (``jobs.management.tablegrowth``).
+``--json`` adds the figures as one JSON line (``bench/peers.py`` parses it); ``--probes
+0`` skips the pickup latencies.
 
 It never touches the service's own jobs: the SQL store runs on a fresh temporary SQLite
-file (or ``--database PATH``, or a throwaway database created on the PostgreSQL server
-of ``--database-url`` and dropped afterwards) in a child process whose ``DATABASE_URL``
-points there; the
-MongoDB store runs on mongomock (``--store mongomock``) or, with ``MONGODB_URI`` set, in
-a throwaway database on that server that is dropped afterwards. mongomock is no driver
-and reports no commands, so its round trips are not measured (and the output says so).
+file (or ``--database PATH``, or a throwaway database on the PostgreSQL server of
+``--database-url``, dropped afterwards) in a child process whose ``DATABASE_URL`` points
+there; the MongoDB store on mongomock (``--store mongomock``, which reports no commands,
+so no round trips) or, with ``MONGODB_URI`` set, in a throwaway database on that server.
 """
 
 import json
@@ -28,8 +25,8 @@ import resource
 import tempfile
 import time
 import uuid
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from django.conf import settings
@@ -39,32 +36,20 @@ from django.db import connections
 
 from jobs import handlers, services
 from jobs.domain import Status
+from jobs.management.extrapasses import MONGOMOCK_UNMEASURED, RoundTrips, count_round_trips, split_enqueue
 from jobs.management.measures import RssSampler, StoreTimers
 from jobs.management.pickup import PickupLatency
-from jobs.management.roundtrips import OTHER, MongoCommands, RoundTripCounter, SqlStatements
+from jobs.management.roundtrips import MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
-from jobs.management.sqlitetime import EnqueueSplit, SqliteCallTimer, measure_enqueue_split
+from jobs.management.secondstore import second_mongo_store, second_mongomock_store, second_sql_store
 from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 from jobs.worker import PoolOptions, WorkerPool
 
+#: Interleaved rounds of ``--finished`` unless told.
+DEFAULT_ROUNDS = 3
 #: Where ``--tmpfs`` puts the scratch database: a RAM file system, so fsync is free.
 TMPFS_DIR = Path("/dev/shm")
-#: The phases whose round trips per job are printed; store methods that get their own.
-PHASES = ("enqueue", "claim", "record", "upkeep")
-METHOD_PHASES = {"claim": "claim", "record_results": "record"}
-MONGOMOCK_UNMEASURED = "not measured: mongomock is no driver and fires no CommandListener events"
-
-
-@dataclass
-class RoundTrips:
-    """How this run counts round trips: a counter and the hook that feeds it (active only
-    during the counted pass, after the timed one), or why they cannot be counted here."""
-
-    counter: RoundTripCounter | None
-    hook: AbstractContextManager = field(default_factory=nullcontext)
-    unit: str = ""
-    unmeasured: str = ""
 
 
 class Command(BaseCommand):
@@ -120,8 +105,16 @@ class Command(BaseCommand):
             "--finished",
             type=int,
             default=0,
-            help="Pre-fill this many finished jobs and print enqueue, claim and processing speed on the empty "
-            "table and beside them (default: 0, skip).",
+            help="Compare enqueue, claim and processing speed on the empty table with those on a second database "
+            "pre-filled with this many finished jobs (default: 0, skip). With --database PATH the second is "
+            "PATH's sibling NAME-finished.SUFFIX, replaced each run and kept.",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=None,
+            help=f"Interleaved rounds of --finished, each measuring both tables, the order alternating "
+            f"(default: {DEFAULT_ROUNDS}).",
         )
         parser.add_argument(
             "--json",
@@ -134,6 +127,8 @@ class Command(BaseCommand):
             raise CommandError("--jobs and --concurrency must be 1 or more")
         if options["probes"] < 0 or options["finished"] < 0:
             raise CommandError("--probes and --finished must be 0 or more")
+        if options["rounds"] is not None and (options["rounds"] < 1 or not options["finished"]):
+            raise CommandError("--rounds must be 1 or more, and goes with --finished")
         if not 0 <= options["bulk"] <= services.MAX_BULK_JOBS:
             raise CommandError(f"--bulk must be from 0 to {services.MAX_BULK_JOBS}")
         kind = options["store"]
@@ -153,7 +148,8 @@ class Command(BaseCommand):
                 from tests.mongomock_store import MongomockJobStore
             except ImportError:
                 raise CommandError("--store mongomock needs mongomock (pip install -r requirements-dev.txt)") from None
-            self._bench(MongomockJobStore("jobqueue_bench"), options, RoundTrips(None, unmeasured=MONGOMOCK_UNMEASURED))
+            round_trips = RoundTrips(None, unmeasured=MONGOMOCK_UNMEASURED)
+            self._bench(MongomockJobStore("jobqueue_bench"), options, round_trips, second_mongomock_store)
         elif kind != "mongodb":
             raise CommandError(f"benchqueue measures the sql and mongodb stores, not {kind!r}")
         else:
@@ -161,14 +157,13 @@ class Command(BaseCommand):
             config = settings.JOBQUEUE_STORE
             counter = RoundTripCounter()
             commands = MongoCommands(counter)
-            bench_options = {
-                **config.get("OPTIONS", {}),
-                "database_name": f"jobqueue_bench_{uuid.uuid4().hex[:8]}",
-                "event_listeners": [commands.listener()],
-            }
+            listeners = [commands.listener()]
+            name = f"jobqueue_bench_{uuid.uuid4().hex[:8]}"
+            bench_options = {**config.get("OPTIONS", {}), "database_name": name, "event_listeners": listeners}
             store = build_store({**config, "OPTIONS": bench_options})
             try:
-                self._bench(store, options, RoundTrips(counter, commands, MongoCommands.unit))
+                round_trips = RoundTrips(counter, commands, MongoCommands.unit)
+                self._bench(store, options, round_trips, lambda: second_mongo_store(f"{name}_finished", listeners))
             finally:
                 store.drop_database()
 
@@ -190,12 +185,14 @@ class Command(BaseCommand):
             store = SqlJobStore()
             counter = RoundTripCounter()
             statements = SqlStatements(counter, store.using)
-            self._bench(store, options, RoundTrips(counter, statements, statements.unit))
+            round_trips = RoundTrips(counter, statements, statements.unit)
+            self._bench(store, options, round_trips, lambda: second_sql_store(store.using))
             return
         arguments = ["benchqueue", "--store=sql", f"--jobs={options['jobs']}"]
         arguments += [f"--concurrency={options['concurrency']}", f"--probes={options['probes']}"]
         arguments += [f"--bulk={options['bulk']}"]
         arguments += [f"--finished={options['finished']}"]
+        arguments += [f"--rounds={options['rounds']}"] if options["rounds"] else []
         arguments += ["--json"] if options["json"] else []
         if options["database_url"]:
             with throwaway_server_database(options["database_url"]) as url:
@@ -210,7 +207,14 @@ class Command(BaseCommand):
             run_in_scratch_database(arguments, stdout=self.stdout, database=Path(scratch) / "bench.sqlite3")
 
     # -- the measurements -----------------------------------------------------------------------
-    def _bench(self, store: JobStore, options, round_trips: RoundTrips):
+    def _bench(
+        self,
+        store: JobStore,
+        options,
+        round_trips: RoundTrips,
+        second_store: Callable[[], AbstractContextManager[JobStore]],
+    ):
+        """Measure on ``store``; ``second_store`` makes the one ``--finished`` fills."""
         try:
             store.ensure_ready()
         except StoreUnavailable as error:
@@ -218,22 +222,31 @@ class Command(BaseCommand):
         previous = use_store(store)
         handlers.handler(NOOP_TYPE)(lambda payload, context: None)
         try:
-            self._run(store, options, round_trips)
+            self._run(store, options, round_trips, second_store)
         finally:
             handlers.unregister(NOOP_TYPE)
             use_store(previous)
 
-    def _run(self, store: JobStore, options, round_trips: RoundTrips):
+    def _run(self, store: JobStore, options, round_trips: RoundTrips, second_store):
         count, concurrency = options["jobs"], options["concurrency"]
         poll = settings.JOBQUEUE_POLL_INTERVAL
         write = self.stdout.write
         write(f"Store: {store.describe()}")
         write(f"{count} no-op jobs, {concurrency} worker threads, poll interval {poll:g} s")
         if options["finished"]:
-            comparison = FinishedJobsComparison(
-                store, jobs=count, bulk=options["bulk"], concurrency=concurrency, finished=options["finished"]
-            )
-            comparison.run(write)
+            try:
+                with second_store() as full:
+                    FinishedJobsComparison(
+                        store,
+                        full,
+                        jobs=count,
+                        bulk=options["bulk"],
+                        concurrency=concurrency,
+                        finished=options["finished"],
+                        rounds=options["rounds"] or DEFAULT_ROUNDS,
+                    ).run(write)
+            except StoreUnavailable as error:
+                raise CommandError(f"--finished: {error}") from error
 
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
@@ -273,8 +286,8 @@ class Command(BaseCommand):
             + " (the rest: commits, handing jobs to threads, Python, waiting)"
         )
         write(f"             {process_cpu_us / max(done, 1):.0f} µs of CPU per job (every thread of this process)")
-        per_job = self._count_round_trips(store, options, round_trips)
-        split = self._split_enqueue(store, options)
+        per_job = count_round_trips(store, options, round_trips, write)
+        split = split_enqueue(store, options, write)
         # Peak resident size (Linux reports KiB): growth over the run is memory kept per job.
         rss_after_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         rss_start, rss_middle, rss_end = rss.start_middle_end()
@@ -308,55 +321,3 @@ class Command(BaseCommand):
                 write(line)
         if options["json"]:
             write(json.dumps(figures))
-
-    def _split_enqueue(self, store: JobStore, options) -> EnqueueSplit | None:
-        """On SQLite, enqueue the workload again with SQLite's calls timed, print how an
-        enqueue's CPU splits between SQLite and the Python around it, and run the jobs
-        (untimed); ``None`` elsewhere."""
-        using = getattr(store, "using", None)
-        if using is None or connections[using].vendor != "sqlite":
-            return None
-        count = options["jobs"]
-        timer = SqliteCallTimer(using)
-        with timer.installed():
-            split = measure_enqueue_split(lambda: enqueue_noops(count, options["bulk"]), count, timer)
-        self.stdout.write(f"Split:       {split.describe()}")
-        pool_options = PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True)
-        WorkerPool(pool_options, store=store).run()
-        return split
-
-    def _count_round_trips(self, store: JobStore, options, round_trips: RoundTrips) -> dict | None:
-        """Run the same workload again with the driver hooked and print the round trips per
-        job of each phase, as the driver counted them (and what of each kind); the figures
-        by phase, or ``None`` when they cannot be counted.
-
-        A pass of its own, after the timed one: the hook costs a Python call per statement
-        (one per row of an ``executemany``), which would otherwise be timed as ours.
-        """
-        write = self.stdout.write
-        if round_trips.counter is None:
-            write(f"Round trips: {round_trips.unmeasured}")
-            return None
-        counter = round_trips.counter
-        count = options["jobs"]
-        pool = WorkerPool(
-            PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True), store=store
-        )
-        with round_trips.hook:
-            counter.phase = "enqueue"
-            enqueue_noops(count, options["bulk"])
-            counter.phase = "upkeep"
-            with counter.attribute_methods(store, METHOD_PHASES):
-                pool.run()
-            counter.phase = OTHER
-        per_job = {phase: counter.total(phase) / count for phase in PHASES}
-        write(
-            f"Round trips: {sum(per_job.values()):8.2f} per job  ("
-            + ", ".join(f"{phase} {figure:.2f}" for phase, figure in per_job.items())
-            + f"; {round_trips.unit})"
-        )
-        for phase in PHASES:
-            kinds = counter.by_kind(phase).most_common()
-            if kinds:
-                write(f"             {phase}, for {count} jobs: " + ", ".join(f"{n} {kind}" for kind, n in kinds))
-        return per_job
