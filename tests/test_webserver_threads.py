@@ -1,7 +1,11 @@
-"""The web server's Django threads: every call runs, a failing one stops nothing, and
-shutdown drops what has not started while the running call finishes."""
+"""The web server's Django threads: every call runs, a failing one stops nothing,
+shutdown drops what has not started while the running call finishes, and a stopped
+thread leaves no database connection open."""
 
+import queue
 import threading
+
+from django.db import connections
 
 from jobqueue.webserver.threads import CallThreads
 
@@ -64,3 +68,23 @@ def test_shutdown_drops_calls_not_started_and_lets_the_running_one_finish():
         thread.join(TIMEOUT)
         assert not thread.is_alive()
     assert finished.is_set() and not dropped.is_set()
+
+
+def test_a_stopped_thread_has_closed_its_database_connection(transactional_db):
+    threads = CallThreads(1, name_prefix="test-web")
+    used = queue.SimpleQueue()
+
+    def query():
+        connection = connections["default"]  # this thread's own, kept open between requests
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        used.put(connection)
+
+    threads.submit(query)
+    connection = used.get(timeout=TIMEOUT)
+    threads.shutdown()
+
+    for thread in threads._threads:
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+    assert connection.connection is None

@@ -4,6 +4,8 @@ import logging
 import queue
 import threading
 
+from django.db import connections
+
 logger = logging.getLogger(__name__)
 
 # Put on the queue once per thread at shutdown: each thread takes one and stops.
@@ -18,6 +20,7 @@ class CallThreads:
     answers to the event loop themselves, and making, running and resolving a future
     nobody waited on (a condition variable and its locks) was a twentieth of the web
     server's CPU per ``POST /jobs``. A call that raises is logged and the thread goes on.
+    A thread closes its database connections when it stops.
     """
 
     def __init__(self, count: int, *, name_prefix: str):
@@ -49,3 +52,6 @@ class CallThreads:
             except BaseException:
                 logger.exception("a web server thread's call failed")
             del call, function, args  # no reference to the last request kept while idle
+        # Django keeps a thread's connection open between requests (CONN_MAX_AGE); a thread
+        # that ends would hold it, and its database session, until garbage collection.
+        connections.close_all()  # this thread's connections only

@@ -128,19 +128,28 @@ class WorkerPool:
 
         Reaps at start, so jobs of a worker that died before this one started come back
         at once. Raises the store's error if it is unreachable at start.
+
+        The calling thread is the dispatcher: when ``run()`` returns (or raises), the
+        database connections it opened on that thread are closed, as every other pool
+        thread closes its own. So it must not be called inside a transaction.
         """
-        self._register()
         try:
-            self._start_threads()
-            while not self._stopping.is_set():
-                self._wake.clear()
-                self.step()
-                if self.dispatcher.finished_its_work():
-                    break
-                self._wake.wait(self.dispatcher.idle_timeout())
-            self._drain()
+            self._register()
+            try:
+                self._start_threads()
+                while not self._stopping.is_set():
+                    self._wake.clear()
+                    self.step()
+                    if self.dispatcher.finished_its_work():
+                        break
+                    self._wake.wait(self.dispatcher.idle_timeout())
+                self._drain()
+            finally:
+                self._shut_down()
         finally:
-            self._shut_down()
+            # A thread that ends keeps its connection (and its database session) until the
+            # garbage collector happens to break the connection's reference cycles.
+            connections.close_all()  # this thread's connections only
 
     # -- steps, public so tests can drive a pool one move at a time ---------------------------
     def step(self) -> int:
