@@ -25,6 +25,12 @@ FIGURES = [
 ]
 
 
+needs_postgresql = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
+    reason="needs a PostgreSQL server: DATABASE_URL=postgres://… (make test-postgres)",
+)
+
+
 @pytest.fixture(autouse=True)
 def _fast_polling(settings):
     settings.JOBQUEUE_POLL_INTERVAL = 0.02
@@ -220,10 +226,7 @@ def test_benchqueue_refuses_a_database_url_with_tmpfs():
         call_command("benchqueue", "--database-url=postgres://u:p@127.0.0.1:1/db", "--tmpfs", stdout=io.StringIO())
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
-    reason="needs a PostgreSQL server: DATABASE_URL=postgres://… (make test-postgres)",
-)
+@needs_postgresql
 def test_benchqueue_on_postgresql_runs_in_a_throwaway_database_and_drops_it():
     url = os.environ["DATABASE_URL"]
     out = io.StringIO()
@@ -235,10 +238,7 @@ def test_benchqueue_on_postgresql_runs_in_a_throwaway_database_and_drops_it():
         assert server.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall() == []
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
-    reason="needs a PostgreSQL server: DATABASE_URL=postgres://… (make test-postgres)",
-)
+@needs_postgresql
 def test_benchqueue_takes_django_options_in_the_database_url_query():
     # server_side_binding is Django's own option; psycopg would refuse it in a conninfo.
     url = os.environ["DATABASE_URL"].split("?")[0] + "?server_side_binding=true&prepare_threshold=5"
@@ -248,10 +248,7 @@ def test_benchqueue_takes_django_options_in_the_database_url_query():
     assert re.search(r"Processing: +\d+ jobs/s +\(30 of 30 completed", out.getvalue())
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
-    reason="needs a PostgreSQL server: DATABASE_URL=postgres://… (make test-postgres)",
-)
+@needs_postgresql
 def test_benchqueue_finished_on_postgresql_uses_a_second_throwaway_database_and_drops_both():
     url = os.environ["DATABASE_URL"]
     out = io.StringIO()
