@@ -10,9 +10,8 @@ from django.db import connections
 
 from jobs.management.roundtrips import OTHER, RoundTripCounter
 from jobs.management.sqlitetime import EnqueueSplit, SqliteCallTimer, measure_enqueue_split
-from jobs.management.tablegrowth import enqueue_noops
+from jobs.management.tablegrowth import enqueue_noops, until_idle_pool
 from jobs.stores import JobStore
-from jobs.worker import PoolOptions, WorkerPool
 
 #: The phases whose round trips per job are printed; store methods that get their own.
 PHASES = ("enqueue", "claim", "record", "upkeep")
@@ -32,7 +31,7 @@ class RoundTrips:
 
 
 def _run_pool(store: JobStore, options) -> None:
-    WorkerPool(PoolOptions.from_settings(concurrency=options["concurrency"], run_until_idle=True), store=store).run()
+    until_idle_pool(store, options["concurrency"]).run()
 
 
 def split_enqueue(store: JobStore, options, write: Callable[[str], object]) -> EnqueueSplit | None:

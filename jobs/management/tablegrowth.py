@@ -62,6 +62,11 @@ RATIOS = (
 )
 
 
+def until_idle_pool(store: JobStore, concurrency: int) -> WorkerPool:
+    """A pool of ``concurrency`` threads on ``store`` whose ``run()`` returns once no job is left."""
+    return WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
+
+
 class FinishedJobsComparison:
     """Speeds on ``empty`` and on ``full`` (two stores of one kind, on two databases
     side by side) once ``full`` holds ``finished`` finished jobs, in ``rounds``
@@ -135,9 +140,6 @@ class FinishedJobsComparison:
         width = max(map(len, self._labels.values())) + 1
         return f"{self._labels[which] + ':':{width}}"
 
-    def _pool(self, store: JobStore) -> WorkerPool:
-        return WorkerPool(PoolOptions.from_settings(concurrency=self.concurrency, run_until_idle=True), store=store)
-
     def _measure(self, store: JobStore) -> Speeds:
         """Enqueue ``jobs`` through the services (``store`` being the process's store)
         and run them (untimed), then insert as many at once and time their processing."""
@@ -148,11 +150,11 @@ class FinishedJobsComparison:
         seconds = time.perf_counter() - started
         cpu = resource.getrusage(resource.RUSAGE_SELF)
         cpu_us = (cpu.ru_utime - cpu_at_start.ru_utime + cpu.ru_stime - cpu_at_start.ru_stime) / self.jobs * 1e6
-        self._pool(store).run()
+        until_idle_pool(store, self.concurrency).run()
         enqueue_rate = self.jobs / seconds
 
         store.insert_many([NewJob(type=NOOP_TYPE, payload={}, max_retries=0) for _ in range(self.jobs)], now=utc_now())
-        pool = self._pool(store)
+        pool = until_idle_pool(store, self.concurrency)
         timers = StoreTimers(store, ("claim",))
         started = time.perf_counter()
         with timers:

@@ -42,9 +42,8 @@ from jobs.management.pickup import PickupLatency
 from jobs.management.roundtrips import MongoCommands, RoundTripCounter, SqlStatements
 from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
 from jobs.management.secondstore import second_mongo_store, second_mongomock_store, second_sql_store
-from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops
+from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops, until_idle_pool
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
-from jobs.worker import PoolOptions, WorkerPool
 
 #: Interleaved rounds of ``--finished`` unless told.
 DEFAULT_ROUNDS = 3
@@ -266,7 +265,7 @@ class Command(BaseCommand):
 
         rss_before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         completed_before = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0)
-        pool = WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
+        pool = until_idle_pool(store, concurrency)
         timers = StoreTimers(store, ("claim", "record_results"))
         cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
