@@ -260,6 +260,33 @@ def test_the_recently_finished_jobs_are_read_from_the_partial_finished_index(sql
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("criteria", "index"),
+    [
+        (JobFilter(), "job_list_idx"),
+        (JobFilter(status="completed"), "job_status_list_idx"),
+        (JobFilter(type="email"), "job_type_list_idx"),
+        (JobFilter(queue="mail"), "job_queue_list_idx"),
+    ],
+)
+@pytest.mark.parametrize("page", ["first", "after", "before"])
+def test_every_page_of_the_list_reads_its_ascending_index_backwards_or_forwards_without_sorting(
+    sql_store, criteria, index, page
+):
+    # The list indexes are ascending (docs/ARCHITECTURE.md, "Indexes") while the list is
+    # newest first: SQLite must walk them in either direction, not sort the matches.
+    cursor_at = (datetime(2026, 1, 1, tzinfo=UTC), "0" * 24)
+    pages = {"first": {}, "after": {"after": cursor_at}, "before": {"before": cursor_at}}
+    with CaptureQueriesContext(connection) as captured:
+        sql_store.list_jobs(criteria, limit=50, **pages[page])
+    [query] = [entry["sql"] for entry in captured.captured_queries if "ORDER BY" in entry["sql"]]
+    with connection.cursor() as cursor:
+        plan = " ".join(str(row) for row in cursor.execute(f"EXPLAIN QUERY PLAN {query}"))
+
+    assert index in plan and "TEMP B-TREE" not in plan
+
+
+@pytest.mark.sqlite_only
 def test_the_list_of_jobs_with_an_error_walks_the_partial_error_index(sql_store, clock):
     with CaptureQueriesContext(connection) as captured:
         sql_store.list_jobs(JobFilter(has_error=True), limit=50)
