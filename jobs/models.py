@@ -6,8 +6,12 @@ from django.db import models
 from jobs.domain import DEFAULT_QUEUE, MAX_IDEMPOTENCY_KEY_LENGTH, UNIQUE_KEY_STATUSES, Status
 
 
-class JobColumns(models.Model):
-    """The columns of a job row, shared by the jobs table and the inbox (``JobInbox``)."""
+class JobRecord(models.Model):
+    """A job row of the embedded SQL store. Only ``jobs.stores.sql`` queries it.
+
+    The model also carries the admin permissions for jobs (``view_jobrecord``,
+    ``change_jobrecord``), whichever store holds the jobs.
+    """
 
     id = models.CharField(primary_key=True, max_length=24)
     type = models.CharField(max_length=100)
@@ -38,17 +42,6 @@ class JobColumns(models.Model):
     queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
     unique_key = models.CharField(max_length=255, null=True)
     schedule = models.CharField(max_length=100, null=True)
-
-    class Meta:
-        abstract = True
-
-
-class JobRecord(JobColumns):
-    """A job row of the embedded SQL store. Only ``jobs.stores.sql`` queries it.
-
-    The model also carries the admin permissions for jobs (``view_jobrecord``,
-    ``change_jobrecord``), whichever store holds the jobs.
-    """
 
     class Meta:
         db_table = "jobs_job"
@@ -125,16 +118,29 @@ class JobRecord(JobColumns):
         return f"{self.type} job {self.id}"
 
 
-class JobInbox(JobColumns):
+class JobInbox(models.Model):
     """Jobs just enqueued on SQLite, not yet moved into ``jobs_job``
     (``jobs.stores.sql.inbox``; docs/ARCHITECTURE.md, "The inbox").
 
-    Only the primary key is indexed, and on SQLite the table is ``WITHOUT ROWID``
-    (migration 0005), so a row lives in that key's B-tree alone: an insert here writes one
-    B-tree page where one into ``jobs_job`` writes ten (its row and nine index entries), and with
-    ``synchronous=FULL`` each page is written to the WAL before the commit's fsync.
-    Only ``jobs.stores.sql`` queries it.
+    Only what a plain new job sets is stored (migration 0007); read as a job row, the other
+    columns are what every new job has (``statements.INBOX_AS_JOBS``). Only the primary key
+    is indexed, and on SQLite the table is ``WITHOUT ROWID``, so a row lives in that key's
+    B-tree alone: an insert here writes one B-tree page where one into ``jobs_job`` writes
+    ten (its row and nine index entries), and with ``synchronous=FULL`` each page is
+    written to the WAL before the commit's fsync. Only ``jobs.stores.sql`` queries it.
     """
+
+    id = models.CharField(primary_key=True, max_length=24)
+    type = models.CharField(max_length=100)
+    # A JSON column, as in jobs_job, so that a payload the move could not copy is refused
+    # by its own enqueue rather than by the move of a thousand others.
+    payload = models.JSONField(default=dict)
+    max_retries = models.IntegerField()
+    priority = models.IntegerField(default=0)
+    run_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
+    schedule = models.CharField(max_length=100, null=True)
 
     class Meta:
         db_table = "jobs_inbox"

@@ -3,6 +3,7 @@
 While it waits, every read and action must see it exactly as if it were in the jobs
 table; a move that fails loses nothing and duplicates nothing."""
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,28 @@ def test_a_job_enqueued_one_by_one_waits_in_the_inbox_and_reads_back_equal(sql_s
     assert waiting_in_inbox() == [job.id] and in_jobs_table() == []
     assert sql_store.get(job.id) == job
     assert waiting_in_inbox() == [job.id]  # reading one job writes nothing
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"queue": "mail", "priority": 7, "schedule": "nightly"},
+        {"run_at": "in an hour", "priority": -3},
+    ],
+    ids=["defaults", "queue, priority, schedule", "delayed"],
+)
+def test_a_job_reads_the_same_from_the_inbox_and_from_the_jobs_table_after_the_move(sql_store, clock, options):
+    # The inbox keeps only a new job's own columns (migration 0007); the rest are filled in
+    # when it is read or moved, and must be what the insert returned.
+    if options.get("run_at") == "in an hour":
+        options = {**options, "run_at": clock() + timedelta(hours=1)}
+    job = sql_store.insert(NewJob(type="noop", payload={"n": [1, "two"]}, max_retries=5, **options), now=clock())
+    from_inbox = sql_store.get(job.id)
+    sql_store.list_jobs()  # moves the inbox
+
+    assert waiting_in_inbox() == [] and in_jobs_table() == [job.id]
+    assert from_inbox == job and sql_store.get(job.id) == job
 
 
 def test_jobs_with_a_unique_or_idempotency_key_and_batches_go_straight_to_the_jobs_table(sql_store, clock):
@@ -195,26 +218,44 @@ def test_enqueues_racing_claims_hand_out_every_job_exactly_once(sql_store, clock
     assert sql_store.count_by_type_and_status() == {("noop", "completed"): total}
 
 
-def test_upgrading_to_a_one_tree_inbox_and_back_keeps_the_jobs_waiting_in_it(tmp_path):
-    """Migration 0005 rebuilds ``jobs_inbox`` WITHOUT ROWID (and 0004 rebuilds it back):
-    a job enqueued before the upgrade is still there after it, and after a downgrade."""
+def test_upgrading_the_inbox_and_back_moves_the_jobs_waiting_in_it_into_the_jobs_table(tmp_path):
+    """Migration 0007 narrows ``jobs_inbox`` to a new job's own columns: a job waiting in
+    the wide inbox at the upgrade, and one waiting in the narrow inbox at a downgrade, is
+    moved into ``jobs_job`` with every field it had, not dropped with the table."""
     script = textwrap.dedent(
         """
+        import json
         import django
         django.setup()
         from django.core.management import call_command
+        from django.db import connection
         from jobs import enqueue, services
-        call_command("migrate", "jobs", "0004", verbosity=0)
-        job = enqueue("noop", {"n": 1})
-        call_command("migrate", "jobs", "0005", verbosity=0)
-        upgraded = services.get_job(job.id)
-        call_command("migrate", "jobs", "0004", verbosity=0)
-        downgraded = services.get_job(job.id)
+        call_command("migrate", "jobs", "0006", verbosity=0)
+        with connection.cursor() as cursor:  # a job left in the inbox of 0004 to 0006
+            cursor.execute(
+                "INSERT INTO jobs_inbox (id, type, payload, status, retry_count, max_retries, priority, run_at, "
+                "attempts, attempt_count, has_error, created_at, updated_at, cancel_requested, queue, schedule) "
+                "VALUES ('6b0da0656fcb000000000001', 'noop', '{\\"n\\": 1}', 'pending', 0, 2, 5, "
+                "'2026-01-01 00:00:00', '[]', 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0, 'mail', 'nightly')"
+            )
         call_command("migrate", verbosity=0)
-        listed = [listed.id for listed in services.list_jobs()]  # moves the inbox into jobs_job
-        assert upgraded == job and downgraded == job, (job, upgraded, downgraded)
-        assert listed == [job.id], listed
-        print("kept")
+        upgraded = services.get_job("6b0da0656fcb000000000001")
+        waiting = enqueue("noop", {"n": 2})
+        call_command("migrate", "jobs", "0004", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, status, payload FROM jobs_job ORDER BY created_at")
+            downgraded = cursor.fetchall()
+            cursor.execute("SELECT COUNT(*) FROM jobs_inbox")
+            (left,) = cursor.fetchone()
+        call_command("migrate", verbosity=0)
+        print(json.dumps({
+            "upgraded": [upgraded.status, upgraded.payload, upgraded.max_retries, upgraded.priority,
+                         upgraded.queue, upgraded.schedule, upgraded.created_at.isoformat()],
+            "waiting": waiting.id,
+            "downgraded": downgraded,
+            "left": left,
+            "listed": [job.id for job in services.list_jobs()],
+        }))
         """
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "jobqueue.settings", "JOBQUEUE_VAR_DIR": str(tmp_path)}
@@ -225,4 +266,9 @@ def test_upgrading_to_a_one_tree_inbox_and_back_keeps_the_jobs_waiting_in_it(tmp
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["kept"]
+    seen = json.loads(result.stdout.splitlines()[-1])
+    old_id, new_id = "6b0da0656fcb000000000001", seen["waiting"]
+    assert seen["upgraded"] == ["pending", {"n": 1}, 2, 5, "mail", "nightly", "2026-01-01T00:00:00+00:00"]
+    assert seen["downgraded"] == [[old_id, "pending", '{"n": 1}'], [new_id, "pending", '{"n": 2}']]
+    assert seen["left"] == 0
+    assert seen["listed"] == [new_id, old_id]

@@ -16,6 +16,7 @@ from django.db import connections
 
 from jobs import handlers
 from jobs.retry import RetryStrategy
+from jobs.stores.sql.statements import INBOX_AS_JOBS
 from jobs.worker import PoolOptions, WorkerPool
 from tests.gates import gate_path, started_path
 
@@ -250,12 +251,12 @@ class Deployment:
 
     def jobs(self) -> dict[str, dict]:
         """Every job row by id, read straight from the database file (the jobs table and the
-        inbox of jobs not yet moved into it)."""
+        inbox of jobs not yet moved into it, read as job rows)."""
         with sqlite3.connect(self.database, timeout=30) as connection:
             connection.row_factory = sqlite3.Row
             rows = [
                 *connection.execute("SELECT * FROM jobs_job").fetchall(),
-                *connection.execute("SELECT * FROM jobs_inbox").fetchall(),
+                *connection.execute(INBOX_AS_JOBS).fetchall(),
             ]
         jobs = {}
         for row in rows:

@@ -64,6 +64,21 @@ class EnqueueAndRead(Inbox):
             new_job.schedule,
         )
 
+    def _inbox_params(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> tuple:
+        """``INSERT_INTO_INBOX``'s parameters (``statements.INBOX_COLUMNS``) for a job without keys."""
+        now_value = self._dt(now)
+        return (
+            job_id,
+            new_job.type,
+            encoded_payload,
+            new_job.max_retries,
+            new_job.priority,
+            now_value if new_job.run_at is None else self._dt(new_job.run_at),
+            now_value,
+            new_job.queue,
+            new_job.schedule,
+        )
+
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime, stored_payload: dict) -> Job:
         """The job as inserted; ``stored_payload``: the payload decoded from the text stored (a
         copy, not the caller's dict, which they may change afterwards)."""
@@ -91,12 +106,12 @@ class EnqueueAndRead(Inbox):
         now = truncate_ms(now)
         job_id = new_job_id()
         encoded_payload = self._encoded_payload(new_job)
+        if new_job.idempotency_key is None and self._uses_inbox:
+            self._insert_into_inbox(self._inbox_params(job_id, new_job, now, encoded_payload))
+            return self._new_job(job_id, new_job, now, decode_payload(encoded_payload))
         params = self._insert_params(job_id, new_job, now, encoded_payload)
         if new_job.idempotency_key is None:
-            if self._uses_inbox:
-                self._insert_into_inbox(params)
-            else:
-                self._execute(INSERT, params)
+            self._execute(INSERT, params)
             return self._new_job(job_id, new_job, now, decode_payload(encoded_payload))
         try:
             # A savepoint, so that the refused insert leaves an outer transaction usable.

@@ -5,8 +5,10 @@ Why: with ``synchronous=FULL`` each page an insert changes goes to the WAL befor
 commit's fsync, and a row of ``jobs_job`` is ten B-trees (the table and nine indexes of
 pending jobs, lists and counts). This disk takes about 2,800 such inserts a second, and
 5,500 into a table with only its primary key (``jobs_inbox`` is one B-tree: a ``WITHOUT
-ROWID`` table, migration 0005). Moving a thousand rows in one statement
-updates each index page once for many rows: the batch costs about 8 µs a job.
+ROWID`` table). The inbox keeps only the columns a new job sets (migration 0007; the
+others are the same for every new job and are written by the move), which takes a
+third off an enqueue's SQLite work. Moving a thousand rows in one statement updates each
+index page once for many rows: the batch costs about 8 µs a job.
 
 The rules that keep the two tables one store:
 
@@ -78,7 +80,7 @@ class Inbox(SqlConnection):
             yield
 
     def _insert_into_inbox(self, params) -> None:
-        """Insert a job's row (``statements.INSERT`` parameters) into the inbox, on every
+        """Insert a job's row (``statements.INSERT_INTO_INBOX`` parameters) into the inbox, on every
         ``MOVE_EVERY``-th call after moving the inbox (first, so that a failed move fails
         the enqueue with nothing stored). The count is per store object and approximate
         across threads, which is all a bound needs."""

@@ -69,16 +69,49 @@ _INSERT_INTO = (
 )
 INSERT = _INSERT_INTO.format(table=TABLE)
 
-# The inbox (``inbox.py``): the same insert into ``jobs_inbox``; the move of its rows, in
-# the order they came, into the jobs table; a job read from either table.
+# The inbox (``inbox.py``): a plain new job's own columns into ``jobs_inbox``; its rows
+# read as job rows (every column ``jobs_inbox`` lacks is the same for every new job); the
+# move of its rows, in the order they came, into the jobs table; a job read from either.
 INBOX = JobInbox._meta.db_table
-INSERT_INTO_INBOX = _INSERT_INTO.format(table=INBOX)
-_ALL_COLUMNS = ", ".join(field.column for field in JobInbox._meta.concrete_fields)
+INBOX_COLUMNS = tuple(field.column for field in JobInbox._meta.concrete_fields)
+INSERT_INTO_INBOX = (
+    f"INSERT INTO {INBOX} ({', '.join(INBOX_COLUMNS)}) VALUES ({', '.join(['%s'] * len(INBOX_COLUMNS))})"
+)
+# A job row's column that jobs_inbox lacks, as an expression for a job just enqueued. A
+# column added to the jobs table must be added here or to the inbox: a KeyError says so.
+_AS_ENQUEUED = {
+    "status": "'pending'",
+    "retry_count": "0",
+    "lease_owner": "NULL",
+    "lease_token": "NULL",
+    "lease_expires_at": "NULL",
+    "lease_started_at": "NULL",
+    "attempts": "'[]'",
+    "attempt_count": "0",
+    "last_error": "NULL",
+    "has_error": "FALSE",
+    "updated_at": "created_at",
+    "finished_at": "NULL",
+    "idempotency_key": "NULL",
+    "request_hash": "NULL",
+    "result": "NULL",
+    "progress": "NULL",
+    "cancel_requested": "FALSE",
+    "unique_key": "NULL",
+}
+
+
+def _inbox_as_job(columns: Sequence[str]) -> str:
+    return ", ".join(column if column in INBOX_COLUMNS else f"{_AS_ENQUEUED[column]} AS {column}" for column in columns)
+
+
+_ALL_COLUMNS = tuple(field.column for field in JobRecord._meta.concrete_fields)
+INBOX_AS_JOBS = f"SELECT {_inbox_as_job(_ALL_COLUMNS)} FROM {INBOX}"
 INBOX_HAS_JOBS = f"SELECT 1 FROM {INBOX} LIMIT 1"
-MOVE_INBOX = f"INSERT INTO {TABLE} ({_ALL_COLUMNS}) SELECT {_ALL_COLUMNS} FROM {INBOX} ORDER BY id"
+MOVE_INBOX = f"INSERT INTO {TABLE} ({', '.join(_ALL_COLUMNS)}) {INBOX_AS_JOBS} ORDER BY id"
 EMPTY_INBOX = f"DELETE FROM {INBOX}"
 GET_BY_ID = f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = %s"
-GET_BY_ID_WITH_INBOX = f"{GET_BY_ID} UNION ALL SELECT {SELECT_COLUMNS} FROM {INBOX} WHERE id = %s"
+GET_BY_ID_WITH_INBOX = f"{GET_BY_ID} UNION ALL SELECT {_inbox_as_job(COLUMNS)} FROM {INBOX} WHERE id = %s"
 LIVE_WITH_KEY = (
     f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE type = %s AND unique_key = %s AND status IN ('pending', 'processing')"
 )
