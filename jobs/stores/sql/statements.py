@@ -61,13 +61,12 @@ _PG_RETURNED_COLUMNS = ", ".join(
 # expression (a unary +) has no declared type, so the claim returns the text itself,
 # which ``rows.parse_datetime`` reads with ``datetime.fromisoformat``.
 _SQLITE_CLAIM_RETURNED = ", ".join(f"+{column}" if column in _DATETIME_COLUMNS else column for column in COLUMNS)
-_INSERT_INTO = (
-    "INSERT INTO {table} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
+INSERT = (
+    f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
     "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
     "unique_key, schedule, cancel_requested) "
     "VALUES (%s, %s, %s, 'pending', 0, %s, %s, %s, '[]', 0, FALSE, %s, %s, %s, %s, %s, %s, %s, FALSE)"
 )
-INSERT = _INSERT_INTO.format(table=TABLE)
 
 # The inbox (``inbox.py``): a plain new job's own columns into ``jobs_inbox``; its rows
 # read as job rows (every column ``jobs_inbox`` lacks is the same for every new job); the
