@@ -2,6 +2,7 @@
 round trips, and the reaper's race with a renewing worker. The SQLite-specific ones are
 marked ``sqlite_only`` and skipped when the suite runs on PostgreSQL."""
 
+import asyncio
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -329,3 +330,18 @@ def test_each_thread_uses_its_own_connection_and_a_closed_one_reopens(sql_store,
     assert sql_store.get(seen["job"].id) is not None
     connection.close()
     assert sql_store.get(seen["job"].id).status is Status.PENDING
+
+
+def test_the_store_refuses_to_run_in_an_event_loop_thread_as_django_does(sql_store, clock):
+    # The fast SQLite path skips Django's cursor, whose guard refuses synchronous database
+    # calls from async code; the guard must still hold when the connection is already open.
+    from django.core.exceptions import SynchronousOnlyOperation
+
+    job = sql_store.insert(new(), now=clock())  # opens this thread's connection
+
+    async def read_in_the_loop():
+        return sql_store.get(job.id)
+
+    with pytest.raises(SynchronousOnlyOperation):
+        asyncio.run(read_in_the_loop())
+    assert sql_store.get(job.id) == job

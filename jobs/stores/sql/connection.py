@@ -12,6 +12,7 @@ file safely and take turns writing it. Supported: SQLite ≥ 3.35 and PostgreSQL
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import re
@@ -51,9 +52,12 @@ def _execute_on_sqlite(connection, sql: str, params: Sequence) -> list[tuple]:
 
     ``connection`` must be this thread's own (``SqlConnection._connection``), so Django's
     check that a connection is not used from another thread, which takes a lock, is not
-    repeated."""
+    repeated. ``ensure_connection`` is called only when it has work to do or an error to
+    raise (no connection yet, or an event loop running in this thread): its guard against
+    async callers looks the loop up by catching an exception, a microsecond a call."""
     connection.close_if_health_check_failed()
-    connection.ensure_connection()
+    if connection.connection is None or asyncio.events._get_running_loop() is not None:
+        connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:
         cursor = connection.connection.execute(_qmark(sql), params)
