@@ -6,8 +6,8 @@ commit's fsync, and a row of ``jobs_job`` is ten B-trees (the table and nine ind
 pending jobs, lists and counts). This disk takes about 2,800 such inserts a second, and
 5,500 into a table with only its primary key (``jobs_inbox`` is one B-tree: a ``WITHOUT
 ROWID`` table). The inbox keeps only the columns a new job sets (migration 0007; the
-others are the same for every new job and are written by the move), which takes a
-third off an enqueue's SQLite work. Moving a thousand rows in one statement updates each
+others are the same for every new job and are written by the move): its insert and
+commit take about 12 µs of CPU, not 17. Moving a thousand rows in one statement updates each
 index page once for many rows: the batch costs about 8 µs a job.
 
 The rules that keep the two tables one store:
