@@ -14,7 +14,6 @@ from django.db import connections
 from conftest import REAL_MONGODB_URI, discard_store, make_store
 from jobs.domain import Attempt, NewJob, Outcome, PoolInfo
 from jobs.management import extrapasses, tablegrowth
-from jobs.management.commands import benchqueue
 from jobs.management.roundtrips import RoundTripCounter, SqlStatements
 from jobs.results import Completed
 from jobs.retry import RetryStrategy
@@ -254,7 +253,7 @@ def test_benchqueue_times_its_workload_unhooked_and_counts_on_a_second_pass(sql_
         enqueue(count, batch)
         counted_per_enqueue_pass.append(len(counted) - before)
 
-    monkeypatch.setattr(benchqueue, "enqueue_noops", watched_enqueue)
+    monkeypatch.setattr(tablegrowth, "enqueue_noops", watched_enqueue)
     monkeypatch.setattr(extrapasses, "enqueue_noops", watched_enqueue)
     out = io.StringIO()
     call_command("benchqueue", "--store=sql", f"--database={database}", "--jobs=20", "--probes=0", stdout=out)

@@ -23,6 +23,8 @@ from django.core.management.base import CommandError
 
 #: Set by the parent for its child: the only database file the child may fill.
 SCRATCH_DATABASE_ENV = "JOBQUEUE_SCRATCH_DATABASE"
+#: Where ``tmpfs=True`` puts the scratch database: a RAM file system, so fsync is free.
+TMPFS_DIR = Path("/dev/shm")
 
 
 def run_in_scratch_database(
@@ -63,6 +65,25 @@ def run_in_scratch_database(
         if child.returncode:
             raise CommandError(f"the benchmark process failed (exit status {child.returncode})")
     return database
+
+
+def run_on_scratch_sql(
+    arguments: list[str], *, stdout, database: Path | None, database_url: str | None, tmpfs: bool
+) -> None:
+    """``run_in_scratch_database`` on the SQL database a benchmark was asked for: a
+    throwaway database on the server of ``database_url``, else the file ``database`` (or a
+    temporary one), in ``TMPFS_DIR`` with ``tmpfs``. ``CommandError`` if there is no tmpfs."""
+    if database_url:
+        with throwaway_server_database(database_url) as url:
+            run_in_scratch_database(arguments, stdout=stdout, database_url=url)
+        return
+    if not tmpfs:
+        run_in_scratch_database(arguments, stdout=stdout, database=database)
+        return
+    if not TMPFS_DIR.is_dir():
+        raise CommandError(f"--tmpfs needs {TMPFS_DIR} (a RAM file system), which this machine does not have")
+    with tempfile.TemporaryDirectory(prefix="jobqueue-bench-", dir=TMPFS_DIR) as scratch:
+        run_in_scratch_database(arguments, stdout=stdout, database=Path(scratch) / "bench.sqlite3")
 
 
 def in_scratch_database() -> bool:

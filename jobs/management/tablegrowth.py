@@ -6,7 +6,8 @@ of R rounds measures both in turn, the empty one first in odd rounds and the ful
 first in even rounds, so that a slow spell of the machine falls on both rather than on
 one of two phases run one after the other. The medians, their ratios (full ÷ empty) and
 each round's ratios show the effect and the spread; the claim's partial indexes should
-not notice the finished jobs.
+not notice the finished jobs. Its two timed passes (``timed_enqueue``,
+``timed_processing``) are also ``benchqueue``'s main measurement.
 """
 
 import resource
@@ -65,6 +66,59 @@ RATIOS = (
 def until_idle_pool(store: JobStore, concurrency: int) -> WorkerPool:
     """A pool of ``concurrency`` threads on ``store`` whose ``run()`` returns once no job is left."""
     return WorkerPool(PoolOptions.from_settings(concurrency=concurrency, run_until_idle=True), store=store)
+
+
+@dataclass(frozen=True)
+class EnqueuePass:
+    """A timed pass of enqueues: wall seconds, and the process's CPU per job."""
+
+    jobs: int
+    seconds: float
+    user_us: float
+    system_us: float
+
+    @property
+    def rate(self) -> float:
+        return self.jobs / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        return self.user_us + self.system_us
+
+
+def timed_enqueue(count: int, batch: int) -> EnqueuePass:
+    """``enqueue_noops(count, batch)`` timed. Nothing else may run in the process meanwhile:
+    its CPU time is taken as the enqueues'."""
+    cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    enqueue_noops(count, batch)
+    seconds = time.perf_counter() - started
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    user_us = (cpu.ru_utime - cpu_at_start.ru_utime) / count * 1e6
+    return EnqueuePass(count, seconds, user_us, (cpu.ru_stime - cpu_at_start.ru_stime) / count * 1e6)
+
+
+@dataclass(frozen=True)
+class ProcessingPass:
+    """A timed run of a pool until no job is left."""
+
+    seconds: float
+    cpu_us: float  # the whole run, every thread of the process
+    in_store: dict[str, float]  # seconds the dispatcher spent in each timed store method
+
+
+def timed_processing(store: JobStore, concurrency: int, methods: tuple[str, ...] = ("claim",)) -> ProcessingPass:
+    """Run ``until_idle_pool(store, concurrency)``, timing it and ``store``'s ``methods``."""
+    pool = until_idle_pool(store, concurrency)
+    timers = StoreTimers(store, methods)
+    cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    with timers:
+        pool.run()
+    seconds = time.perf_counter() - started
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_us = (cpu.ru_utime + cpu.ru_stime - cpu_at_start.ru_utime - cpu_at_start.ru_stime) * 1e6
+    return ProcessingPass(seconds, cpu_us, dict(timers.seconds))
 
 
 class FinishedJobsComparison:
@@ -144,23 +198,13 @@ class FinishedJobsComparison:
         """Enqueue ``jobs`` through the services (``store`` being the process's store)
         and run them (untimed), then insert as many at once and time their processing."""
         use_store(store)
-        cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
-        enqueue_noops(self.jobs, self.bulk)
-        seconds = time.perf_counter() - started
-        cpu = resource.getrusage(resource.RUSAGE_SELF)
-        cpu_us = (cpu.ru_utime - cpu_at_start.ru_utime + cpu.ru_stime - cpu_at_start.ru_stime) / self.jobs * 1e6
+        enqueued = timed_enqueue(self.jobs, self.bulk)
         until_idle_pool(store, self.concurrency).run()
-        enqueue_rate = self.jobs / seconds
 
         store.insert_many([NewJob(type=NOOP_TYPE, payload={}, max_retries=0) for _ in range(self.jobs)], now=utc_now())
-        pool = until_idle_pool(store, self.concurrency)
-        timers = StoreTimers(store, ("claim",))
-        started = time.perf_counter()
-        with timers:
-            pool.run()
-        seconds = time.perf_counter() - started
-        return Speeds(enqueue_rate, cpu_us, self.jobs / seconds, timers.seconds["claim"] / self.jobs * 1e6)
+        processing = timed_processing(store, self.concurrency)
+        claim_us = processing.in_store["claim"] / self.jobs * 1e6
+        return Speeds(enqueued.rate, enqueued.cpu_us, self.jobs / processing.seconds, claim_us)
 
 
 def _median(measured: list[Speeds]) -> Speeds:

@@ -22,8 +22,6 @@ so no round trips) or, with ``MONGODB_URI`` set, in a throwaway database on that
 
 import json
 import resource
-import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -37,18 +35,16 @@ from django.db import connections
 from jobs import handlers, services
 from jobs.domain import Status
 from jobs.management.extrapasses import MONGOMOCK_UNMEASURED, RoundTrips, count_round_trips, split_enqueue
-from jobs.management.measures import RssSampler, StoreTimers
+from jobs.management.measures import RssSampler
 from jobs.management.pickup import PickupLatency
 from jobs.management.roundtrips import MongoCommands, RoundTripCounter, SqlStatements
-from jobs.management.scratch import in_scratch_database, run_in_scratch_database, throwaway_server_database
+from jobs.management.scratch import TMPFS_DIR, in_scratch_database, run_on_scratch_sql
 from jobs.management.secondstore import second_mongo_store, second_mongomock_store, second_sql_store
-from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, enqueue_noops, until_idle_pool
+from jobs.management.tablegrowth import NOOP_TYPE, FinishedJobsComparison, timed_enqueue, timed_processing
 from jobs.stores import JobStore, StoreUnavailable, build_store, store_backend, use_store
 
 #: Interleaved rounds of ``--finished`` unless told.
 DEFAULT_ROUNDS = 3
-#: Where ``--tmpfs`` puts the scratch database: a RAM file system, so fsync is free.
-TMPFS_DIR = Path("/dev/shm")
 
 
 class Command(BaseCommand):
@@ -193,17 +189,8 @@ class Command(BaseCommand):
         arguments += [f"--finished={options['finished']}"]
         arguments += [f"--rounds={options['rounds']}"] if options["rounds"] else []
         arguments += ["--json"] if options["json"] else []
-        if options["database_url"]:
-            with throwaway_server_database(options["database_url"]) as url:
-                run_in_scratch_database(arguments, stdout=self.stdout, database_url=url)
-            return
-        if not options["tmpfs"]:
-            run_in_scratch_database(arguments, stdout=self.stdout, database=Path(target) if target else None)
-            return
-        if not TMPFS_DIR.is_dir():
-            raise CommandError(f"--tmpfs needs {TMPFS_DIR} (a RAM file system), which this machine does not have")
-        with tempfile.TemporaryDirectory(prefix="jobqueue-bench-", dir=TMPFS_DIR) as scratch:
-            run_in_scratch_database(arguments, stdout=self.stdout, database=Path(scratch) / "bench.sqlite3")
+        database, url, tmpfs = Path(target) if target else None, options["database_url"], options["tmpfs"]
+        run_on_scratch_sql(arguments, stdout=self.stdout, database=database, database_url=url, tmpfs=tmpfs)
 
     # -- the measurements -----------------------------------------------------------------------
     def _bench(
@@ -247,33 +234,19 @@ class Command(BaseCommand):
             except StoreUnavailable as error:
                 raise CommandError(f"--finished: {error}") from error
 
-        cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
-        enqueue_noops(count, options["bulk"])
-        enqueue_seconds = time.perf_counter() - started
-        cpu = resource.getrusage(resource.RUSAGE_SELF)
-        # Only this thread runs during the loop, so the process's CPU time is the enqueues'.
-        user_us = (cpu.ru_utime - cpu_at_start.ru_utime) / count * 1e6
-        system_us = (cpu.ru_stime - cpu_at_start.ru_stime) / count * 1e6
-        rate = count / enqueue_seconds
+        enqueued = timed_enqueue(count, options["bulk"])
         how = f"in batches of {options['bulk']} (enqueue_many)" if options["bulk"] else "one by one"
-        write(f"Enqueue:     {rate:8.0f} jobs/s  ({count} enqueued {how} in {enqueue_seconds:.2f} s)")
+        write(f"Enqueue:     {enqueued.rate:8.0f} jobs/s  ({count} enqueued {how} in {enqueued.seconds:.2f} s)")
         write(
-            f"             {enqueue_seconds / count * 1e6:.0f} µs per enqueue, of which CPU {user_us:.0f} µs "
-            f"user + {system_us:.0f} µs system (the rest is waiting: fsync, locks, other processes)"
+            f"             {enqueued.seconds / count * 1e6:.0f} µs per enqueue, of which CPU {enqueued.user_us:.0f} µs "
+            f"user + {enqueued.system_us:.0f} µs system (the rest is waiting: fsync, locks, other processes)"
         )
 
         rss_before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         completed_before = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0)
-        pool = until_idle_pool(store, concurrency)
-        timers = StoreTimers(store, ("claim", "record_results"))
-        cpu_at_start = resource.getrusage(resource.RUSAGE_SELF)
-        started = time.perf_counter()
-        with timers, RssSampler() as rss:
-            pool.run()
-        process_seconds = time.perf_counter() - started
-        cpu = resource.getrusage(resource.RUSAGE_SELF)
-        process_cpu_us = (cpu.ru_utime + cpu.ru_stime - cpu_at_start.ru_utime - cpu_at_start.ru_stime) * 1e6
+        with RssSampler() as rss:
+            processing = timed_processing(store, concurrency, ("claim", "record_results"))
+        process_seconds, process_cpu_us = processing.seconds, processing.cpu_us
         done = store.count_by_type_and_status().get((NOOP_TYPE, Status.COMPLETED.value), 0) - completed_before
         write(
             f"Processing:  {done / process_seconds:8.0f} jobs/s  ({done} of {count} completed in "
@@ -281,7 +254,7 @@ class Command(BaseCommand):
         )
         write(
             "             the dispatcher spent "
-            + ", ".join(f"{seconds / process_seconds:.0%} in store.{name}" for name, seconds in timers.seconds.items())
+            + ", ".join(f"{spent / process_seconds:.0%} in store.{name}" for name, spent in processing.in_store.items())
             + " (the rest: commits, handing jobs to threads, Python, waiting)"
         )
         write(f"             {process_cpu_us / max(done, 1):.0f} µs of CPU per job (every thread of this process)")
@@ -299,10 +272,10 @@ class Command(BaseCommand):
             "store": store.describe(),
             "jobs": count,
             "concurrency": concurrency,
-            "enqueue_per_second": rate,
+            "enqueue_per_second": enqueued.rate,
             "enqueue_batch": options["bulk"] or 1,
-            "enqueue_us_per_job": enqueue_seconds / count * 1e6,
-            "enqueue_cpu_us_per_job": user_us + system_us,
+            "enqueue_us_per_job": enqueued.seconds / count * 1e6,
+            "enqueue_cpu_us_per_job": enqueued.cpu_us,
             "process_per_second": done / process_seconds,
             "process_cpu_us_per_job": process_cpu_us / max(done, 1),
             "completed": done,
