@@ -43,11 +43,9 @@ class EnqueueAndRead(Inbox):
         encoded = new_job.encoded_payload
         return encode_json(new_job.payload) if encoded is None else encoded
 
-    def _insert_params(
-        self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str, now_value=None
-    ) -> tuple:
-        """The INSERT's parameters; ``now_value`` is ``now`` already adapted, if the caller has it."""
-        now_value = self._dt(now) if now_value is None else now_value
+    def _inbox_params(self, job_id: str, new_job: NewJob, now_value, encoded_payload: str) -> tuple:
+        """``INSERT_INTO_INBOX``'s parameters (``statements.INBOX_COLUMNS``); ``now_value``:
+        the time of the enqueue as the driver wants it (``_dt``)."""
         return (
             job_id,
             new_job.type,
@@ -56,28 +54,18 @@ class EnqueueAndRead(Inbox):
             new_job.priority,
             now_value if new_job.run_at is None else self._dt(new_job.run_at),
             now_value,
-            now_value,
-            new_job.idempotency_key,
-            new_job.request_hash,
             new_job.queue,
-            new_job.unique_key,
             new_job.schedule,
         )
 
-    def _inbox_params(self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str) -> tuple:
-        """``INSERT_INTO_INBOX``'s parameters (``statements.INBOX_COLUMNS``) for a job without keys."""
-        now_value = self._dt(now)
-        return (
-            job_id,
-            new_job.type,
-            encoded_payload,
-            new_job.max_retries,
-            new_job.priority,
-            now_value if new_job.run_at is None else self._dt(new_job.run_at),
-            now_value,
-            new_job.queue,
-            new_job.schedule,
-        )
+    def _insert_params(
+        self, job_id: str, new_job: NewJob, now: datetime, encoded_payload: str, now_value=None
+    ) -> tuple:
+        """``INSERT``'s parameters: the inbox's, then the updated time and the keys; ``now_value``
+        is ``now`` already adapted, if the caller has it."""
+        now_value = self._dt(now) if now_value is None else now_value
+        keys = (new_job.idempotency_key, new_job.request_hash, new_job.unique_key)
+        return (*self._inbox_params(job_id, new_job, now_value, encoded_payload), now_value, *keys)
 
     def _new_job(self, job_id: str, new_job: NewJob, now: datetime, stored_payload: dict) -> Job:
         """The job as inserted; ``stored_payload``: the payload decoded from the text stored (a
@@ -107,7 +95,7 @@ class EnqueueAndRead(Inbox):
         job_id = new_job_id()
         encoded_payload = self._encoded_payload(new_job)
         if new_job.idempotency_key is None and self._uses_inbox:
-            self._insert_into_inbox(self._inbox_params(job_id, new_job, now, encoded_payload))
+            self._insert_into_inbox(self._inbox_params(job_id, new_job, self._dt(now), encoded_payload))
             return self._new_job(job_id, new_job, now, decode_payload(encoded_payload))
         params = self._insert_params(job_id, new_job, now, encoded_payload)
         if new_job.idempotency_key is None:

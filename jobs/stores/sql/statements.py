@@ -61,11 +61,13 @@ _PG_RETURNED_COLUMNS = ", ".join(
 # expression (a unary +) has no declared type, so the claim returns the text itself,
 # which ``rows.parse_datetime`` reads with ``datetime.fromisoformat``.
 _SQLITE_CLAIM_RETURNED = ", ".join(f"+{column}" if column in _DATETIME_COLUMNS else column for column in COLUMNS)
+# A new job's columns: the inbox's (``INBOX_COLUMNS``, in its order), then those only the
+# jobs table has a value for, then the constants of every new job.
 INSERT = (
-    f"INSERT INTO {TABLE} (id, type, payload, status, retry_count, max_retries, priority, run_at, "
-    "attempts, attempt_count, has_error, created_at, updated_at, idempotency_key, request_hash, queue, "
-    "unique_key, schedule, cancel_requested) "
-    "VALUES (%s, %s, %s, 'pending', 0, %s, %s, %s, '[]', 0, FALSE, %s, %s, %s, %s, %s, %s, %s, FALSE)"
+    f"INSERT INTO {TABLE} (id, type, payload, max_retries, priority, run_at, created_at, queue, schedule, "
+    "updated_at, idempotency_key, request_hash, unique_key, status, retry_count, attempts, attempt_count, "
+    "has_error, cancel_requested) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, '[]', 0, FALSE, FALSE)"
 )
 
 # The inbox (``inbox.py``): a plain new job's own columns into ``jobs_inbox``; its rows
