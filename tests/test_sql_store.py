@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
@@ -335,8 +336,6 @@ def test_each_thread_uses_its_own_connection_and_a_closed_one_reopens(sql_store,
 def test_the_store_refuses_to_run_in_an_event_loop_thread_as_django_does(sql_store, clock):
     # The fast SQLite path skips Django's cursor, whose guard refuses synchronous database
     # calls from async code; the guard must still hold when the connection is already open.
-    from django.core.exceptions import SynchronousOnlyOperation
-
     job = sql_store.insert(new(), now=clock())  # opens this thread's connection
 
     async def read_in_the_loop():
